@@ -1,0 +1,68 @@
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// CEL for a lowercase token such as `spam` or `brute-force`.
+pub(crate) const TOKEN_RULE: &str = "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
+
+/// CEL for a positive duration such as `30m`, `12h`, `7d`, `2w` or `1h30m`.
+pub(crate) const DURATION_RULE: &str = "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') && self.matches('[1-9]')";
+pub(crate) const DURATION_MESSAGE: &str =
+    "duration must be a positive amount of s, m, h, d or w, like 30m, 12h, 7d or 1h30m";
+pub(crate) const DURATION_XOR_EXPIRES_RULE: &str = "!(has(self.duration) && has(self.expiresAt))";
+pub(crate) const DURATION_XOR_EXPIRES_MESSAGE: &str =
+    "set either duration or expiresAt, not both (neither means permanent)";
+pub(crate) const STARTS_BEFORE_EXPIRES_RULE: &str =
+    "!has(self.startsAt) || !has(self.expiresAt) || self.startsAt < self.expiresAt";
+pub(crate) const STARTS_BEFORE_EXPIRES_MESSAGE: &str = "startsAt must be before expiresAt";
+
+/// Why a ban exists: a machine-readable code plus free text for humans.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BanReason {
+    /// Lowercase reason token, e.g. `spam`, `abuse`, `fraud`, `brute-force`,
+    /// `compromised`, `maintenance`. Applications may map it to their own texts.
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(validation = kube::core::Rule::new(TOKEN_RULE)
+        .message("reason.code must be a lowercase token such as spam, abuse or brute-force"))]
+    pub code: String,
+
+    /// Free-form notes for moderators. Never published in the blocklist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub notes: Option<String>,
+
+    /// Optional link to a ticket or report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub reference: Option<String>,
+}
+
+/// One context in which a feature block applies, in the application's own vocabulary.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    /// Kind of context, a lowercase token: `academy`, `cohort`, `page`, `service`, ...
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(validation = kube::core::Rule::new(TOKEN_RULE)
+        .message("scope kind must be a lowercase token such as academy, cohort or page"))]
+    pub kind: String,
+
+    /// Name of the context, matched exactly, e.g. `downtown-miami` or `/posts/42`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Whether and how the subject may appeal.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Appeal {
+    /// The subject may appeal this ban.
+    #[serde(default)]
+    pub allowed: bool,
+
+    /// How to appeal, shown to the subject by the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub instructions: Option<String>,
+}

@@ -1,0 +1,19 @@
+use kube::CustomResourceExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use super::{FeatureBlock, UserBan};
+
+/// Every CRD the operator serves, ordered like the files in `crds/` (by name).
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![FeatureBlock::crd(), UserBan::crd()]
+}
+
+/// The CRDs as one multi-document YAML stream, exactly as checked into `crds/`.
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for crd in crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd)?);
+    }
+    Ok(out)
+}

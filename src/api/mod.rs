@@ -1,0 +1,23 @@
+//! The custom resources of `interdict.dev/v1alpha1`: their Rust types are the
+//! single source of the CRDs (`interdict crds` prints them, `crds/` holds the copy).
+
+mod common;
+mod crd;
+mod feature_block;
+mod status;
+mod subject;
+mod user_ban;
+
+pub use common::{Appeal, BanReason, Scope};
+pub use crd::{crd_yaml, crds};
+pub use feature_block::{FeatureBlock, FeatureBlockSpec};
+pub use status::{BanStatus, Phase};
+pub use subject::Subject;
+pub use user_ban::{BanMode, UserBan, UserBanSpec};
+
+/// API group of every Interdict kind.
+pub const GROUP: &str = "interdict.dev";
+/// API version served and stored.
+pub const VERSION: &str = "v1alpha1";
+/// `kubectl get interdict` lists every kind of this category.
+pub const CATEGORY: &str = "interdict";

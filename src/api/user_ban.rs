@@ -1,0 +1,94 @@
+use chrono::{DateTime, Utc};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::*;
+use super::{Appeal, BanStatus, BanReason, Subject};
+
+/// A UserBan takes the whole application away from one subject: `Suspend`
+/// (no access, sessions revoked) or `Silence` (may log in and export, may not
+/// publish, content hidden). Temporary with `duration` or `expiresAt`,
+/// permanent with neither, scheduled with `startsAt`.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "interdict.dev",
+    version = "v1alpha1",
+    kind = "UserBan",
+    plural = "userbans",
+    shortname = "ub",
+    category = "interdict",
+    namespaced,
+    status = "BanStatus",
+    doc = "UserBan takes the whole application away from one subject, now or from startsAt, until it expires.",
+    printcolumn(json_path = ".status.subject", name = "Subject", type_ = "string"),
+    printcolumn(json_path = ".spec.mode", name = "Mode", type_ = "string"),
+    printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
+    printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
+    printcolumn(json_path = ".spec.reason.code", name = "BanReason", type_ = "string"),
+    printcolumn(json_path = ".metadata.creationTimestamp", name = "Age", type_ = "date")
+)]
+#[x_kube(validation = kube::core::Rule::new(DURATION_XOR_EXPIRES_RULE).message(DURATION_XOR_EXPIRES_MESSAGE))]
+#[x_kube(validation = kube::core::Rule::new(STARTS_BEFORE_EXPIRES_RULE)
+    .message(STARTS_BEFORE_EXPIRES_MESSAGE).field_path(".startsAt"))]
+#[serde(rename_all = "camelCase")]
+pub struct UserBanSpec {
+    /// Who is banned: exactly one of userId, username, email, ip, keyFingerprint.
+    pub subject: Subject,
+
+    /// `Suspend` (default): no access at all. `Silence`: may log in, read and
+    /// export own data; may not create content; content hidden from others.
+    #[serde(default)]
+    pub mode: BanMode,
+
+    /// How long the ban lasts, counted from startsAt (else from creation):
+    /// digits with s, m, h, d or w, e.g. `30m`, `12h`, `7d`, `1h30m`.
+    /// Mutually exclusive with expiresAt; neither means permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = kube::core::Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    pub duration: Option<String>,
+
+    /// When the ban ends (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
+    /// Mutually exclusive with duration; neither means permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+
+    /// When the ban starts (RFC 3339). Unset means at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+
+    /// Why the subject is banned.
+    pub reason: BanReason,
+
+    /// Text the application shows the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub message: Option<String>,
+
+    /// Invalidate the subject's sessions issued before the ban starts.
+    /// Defaults to true for Suspend and false for Silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_sessions: Option<bool>,
+
+    /// Whether and how the subject may appeal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal: Option<Appeal>,
+}
+
+/// What a UserBan takes away.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+pub enum BanMode {
+    /// No access at all; sessions revoked by default.
+    #[default]
+    Suspend,
+    /// Login, reading and export still work; creating content does not; content is hidden.
+    Silence,
+}
+
+impl UserBanSpec {
+    /// Session revocation follows the mode unless the ban says otherwise.
+    pub fn revokes_sessions(&self) -> bool {
+        self.revoke_sessions.unwrap_or(self.mode == BanMode::Suspend)
+    }
+}

@@ -1,0 +1,55 @@
+//! The `interdict` command line.
+
+mod check;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use check::CheckArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "interdict", version, about = "Bans, suspensions and feature blocks for the users of your applications, as Kubernetes resources")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
+    Crds,
+    /// Answer one decision from a blocklist directory; prints one JSON object.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Namespace to watch; repeat for several. Default: every namespace.
+    #[arg(long = "namespace", short = 'n', value_name = "NAMESPACE", env = "INTERDICT_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// Name of the blocklist ConfigMap kept in each namespace that has bans.
+    #[arg(long, default_value = "interdict-blocklist", env = "INTERDICT_BLOCKLIST_NAME")]
+    pub blocklist_name: String,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Also append every audit line to this file (audit lines always go to stdout).
+    #[arg(long, value_name = "FILE", env = "INTERDICT_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Wait this long after a change before writing, so a burst becomes one write.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub debounce_ms: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,70 @@
+//! Keeping one namespace's blocklist ConfigMap equal to what the bans say.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::Context;
+use super::error::Error;
+
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "interdict";
+pub const FIELD_MANAGER: &str = "interdict";
+
+fn is_current(existing: &ConfigMap, desired: &BTreeMap<String, String>) -> bool {
+    existing.data.as_ref() == Some(desired)
+        && existing.binary_data.as_ref().is_none_or(|b| b.is_empty())
+        && existing.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
+}
+
+/// Writes the blocklist only when its content differs, so an idle operator (or a
+/// restarted one) changes nothing and readers' caches stay valid. Returns whether
+/// it wrote.
+pub async fn ensure(
+    ctx: &Context,
+    namespace: &str,
+    existing: Option<&ConfigMap>,
+    desired: BTreeMap<String, String>,
+) -> Result<bool, Error> {
+    if existing.is_some_and(|cm| is_current(cm, &desired)) {
+        return Ok(false);
+    }
+    let name = ctx.blocklist_name.as_str();
+    let failed = |source| Error::WriteBlocklist { namespace: namespace.to_string(), name: name.to_string(), source };
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    // Keys someone else added (an edit, another tool) are not ours to keep:
+    // a stray `blocklist-x.json` would be merged by every reader.
+    let stray: Vec<String> = existing
+        .into_iter()
+        .flat_map(|cm| {
+            let data = cm.data.iter().flat_map(|d| d.keys()).filter(|k| !desired.contains_key(*k));
+            data.chain(cm.binary_data.iter().flat_map(|d| d.keys())).cloned().collect::<Vec<_>>()
+        })
+        .collect();
+    let bytes: usize = desired.values().map(String::len).sum();
+    let manifest = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": { MANAGED_BY_LABEL: MANAGED_BY },
+        },
+        "data": desired,
+    });
+    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&manifest))
+        .await
+        .map_err(failed)?;
+    if !stray.is_empty() {
+        let (data, binary): (Vec<&String>, Vec<&String>) =
+            stray.iter().partition(|k| existing.is_some_and(|cm| cm.data.as_ref().is_some_and(|d| d.contains_key(*k))));
+        let nulls = |keys: Vec<&String>| keys.into_iter().map(|k| (k.clone(), serde_json::Value::Null)).collect::<serde_json::Map<_, _>>();
+        let removal = json!({ "data": nulls(data), "binaryData": nulls(binary) });
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&removal)).await.map_err(failed)?;
+    }
+    tracing::info!(namespace, configmap = name, bytes, removed_keys = stray.len(), "blocklist written");
+    Ok(true)
+}

@@ -1,0 +1,195 @@
+//! Reconciling one namespace: publish its blocklist, then bring every ban's
+//! status (and its Events and audit lines) in line with it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::audit::{AUDIT_FORMAT, AuditRecord};
+use super::blocklist::{self, FIELD_MANAGER};
+use super::error::Error;
+use super::status::{Transition, desired_status, subject_display, transition};
+use super::Context;
+use crate::api::{BanStatus, FeatureBlock, Phase, UserBan};
+use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
+use crate::core::document::render_data;
+
+/// What the reconciler needs from either ban kind.
+pub trait BanResource:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    fn compile(&self) -> Result<CompiledBan, CompileError>;
+    fn ban_status(&self) -> Option<&BanStatus>;
+}
+
+impl BanResource for UserBan {
+    fn compile(&self) -> Result<CompiledBan, CompileError> {
+        compile_user_ban(self)
+    }
+    fn ban_status(&self) -> Option<&BanStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl BanResource for FeatureBlock {
+    fn compile(&self) -> Result<CompiledBan, CompileError> {
+        compile_feature_block(self)
+    }
+    fn ban_status(&self) -> Option<&BanStatus> {
+        self.status.as_ref()
+    }
+}
+
+struct Reviewed<K> {
+    object: Arc<K>,
+    compiled: Result<CompiledBan, CompileError>,
+}
+
+fn review<K: BanResource>(objects: Vec<Arc<K>>) -> Vec<Reviewed<K>> {
+    objects.into_iter().map(|object| Reviewed { compiled: object.compile(), object }).collect()
+}
+
+fn published(compiled: &Result<CompiledBan, CompileError>, now: DateTime<Utc>) -> Option<crate::core::Entry> {
+    let compiled = compiled.as_ref().ok()?;
+    matches!(compiled.window.phase_at(now), Phase::Scheduled | Phase::Active).then(|| compiled.entry.clone())
+}
+
+fn next_transition<K>(reviewed: &[Reviewed<K>], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    reviewed.iter().filter_map(|r| r.compiled.as_ref().ok()?.window.next_transition(now)).min()
+}
+
+/// Returns when the namespace next needs a look (the next start or expiry).
+pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
+    let now = Utc::now();
+    let user_bans = review(ctx.stores.user_bans.in_namespace(namespace));
+    let feature_blocks = review(ctx.stores.feature_blocks.in_namespace(namespace));
+    let existing = ctx
+        .stores
+        .blocklists
+        .in_namespace(namespace)
+        .into_iter()
+        .find(|cm| cm.name_any() == ctx.blocklist_name);
+    if user_bans.is_empty() && feature_blocks.is_empty() && existing.is_none() {
+        return Ok(None);
+    }
+
+    let entries = user_bans
+        .iter()
+        .filter_map(|r| published(&r.compiled, now))
+        .chain(feature_blocks.iter().filter_map(|r| published(&r.compiled, now)))
+        .collect();
+    blocklist::ensure(ctx, namespace, existing.as_deref(), render_data(namespace, entries, now)).await?;
+
+    // Statuses after the blocklist: Ready=True then means "readers can see it".
+    let mut failures = Vec::new();
+    for r in &user_bans {
+        failures.extend(sync_status(ctx, r, now).await.err());
+    }
+    for r in &feature_blocks {
+        failures.extend(sync_status(ctx, r, now).await.err());
+    }
+    if !failures.is_empty() {
+        return Err(Error::Statuses(failures));
+    }
+    Ok([next_transition(&user_bans, now), next_transition(&feature_blocks, now)].into_iter().flatten().min())
+}
+
+async fn sync_status<K: BanResource>(ctx: &Context, reviewed: &Reviewed<K>, now: DateTime<Utc>) -> Result<(), Error> {
+    let object = reviewed.object.as_ref();
+    let old = object.ban_status();
+    let generation = object.meta().generation;
+    let new = desired_status(&reviewed.compiled, generation, old, &ctx.blocklist_name, now);
+    if old == Some(&new) {
+        return Ok(());
+    }
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": new,
+    });
+    match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
+        Ok(_) => {}
+        // Deleted since the store saw it: nothing left to describe.
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(source) => {
+            return Err(Error::WriteStatus { kind: K::kind(&()).to_string(), namespace, name, source });
+        }
+    }
+    if let Some(transition) = transition(old, &new) {
+        record(ctx, object, &reviewed.compiled, &new, transition).await;
+    }
+    Ok(())
+}
+
+fn describe(compiled: &Result<CompiledBan, CompileError>, status: &BanStatus, transition: Transition) -> String {
+    let Ok(compiled) = compiled else {
+        return status.conditions.first().map(|c| c.message.clone()).unwrap_or_default();
+    };
+    let entry = &compiled.entry;
+    let what = match entry.mode {
+        Some(mode) => format!("{mode:?}"),
+        None => format!("features {}", entry.features.join(",")),
+    };
+    let until = entry.until.map_or("permanently".to_string(), |u| format!("until {}", u.to_rfc3339()));
+    let subject = subject_display(&entry.subject);
+    match transition {
+        Transition::Scheduled => format!("{what} of {subject} scheduled from {} {until} (reason {})", entry.from.to_rfc3339(), entry.reason),
+        Transition::Expired => format!("{what} of {subject} expired; removed from the blocklist"),
+        _ => format!("{what} of {subject} in force {until} (reason {})", entry.reason),
+    }
+}
+
+/// Records a transition as an Event and an audit line. Event delivery is best
+/// effort (the audit line is the durable record), so a failure is only logged.
+async fn record<K: BanResource>(
+    ctx: &Context,
+    object: &K,
+    compiled: &Result<CompiledBan, CompileError>,
+    status: &BanStatus,
+    transition: Transition,
+) {
+    let note = describe(compiled, status, transition);
+    let event = Event {
+        type_: if transition == Transition::Invalid { EventType::Warning } else { EventType::Normal },
+        reason: transition.reason().to_string(),
+        note: Some(note.clone()),
+        action: transition.reason().to_string(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(%error, name = object.name_any(), "cannot publish Event");
+    }
+    let entry = compiled.as_ref().ok().map(|c| &c.entry);
+    ctx.audit.record(&AuditRecord {
+        audit: AUDIT_FORMAT,
+        time: Utc::now(),
+        action: transition.reason(),
+        kind: K::kind(&()).to_string(),
+        namespace: object.namespace().unwrap_or_default(),
+        name: object.name_any(),
+        uid: object.uid().unwrap_or_default(),
+        generation: object.meta().generation,
+        subject: entry.map(|e| e.subject.display()),
+        phase: status.phase.map(Phase::as_str),
+        from: entry.map(|e| e.from),
+        until: entry.and_then(|e| e.until),
+        reason: entry.map(|e| e.reason.clone()),
+        message: note,
+    });
+}

@@ -1,0 +1,117 @@
+//! The work queue: one pending item per namespace with the earliest time it is
+//! due. Bounded by the number of namespaces, so a burst of watch events or a
+//! slow API server can never grow it; a burst within the debounce becomes one pass.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+#[derive(Default)]
+pub struct Queue {
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    due: HashMap<String, Instant>,
+    in_progress: HashSet<String>,
+}
+
+impl Queue {
+    /// Asks for `namespace` to be reconciled no later than `at`.
+    pub fn schedule(&self, namespace: &str, at: Instant) {
+        let mut state = self.state.lock().expect("queue lock");
+        let slot = state.due.entry(namespace.to_string()).or_insert(at);
+        if at < *slot {
+            *slot = at;
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next due namespaces that are not being reconciled right now,
+    /// and marks them in progress. A namespace that becomes due while in progress
+    /// stays queued until [`Queue::done`].
+    pub async fn next_batch(&self) -> Vec<String> {
+        loop {
+            let notified = self.wake.notified();
+            let next_due = {
+                let mut state = self.state.lock().expect("queue lock");
+                let now = Instant::now();
+                let ready: Vec<String> = state
+                    .due
+                    .iter()
+                    .filter(|(ns, at)| **at <= now && !state.in_progress.contains(*ns))
+                    .map(|(ns, _)| ns.clone())
+                    .collect();
+                if !ready.is_empty() {
+                    for ns in &ready {
+                        state.due.remove(ns);
+                        state.in_progress.insert(ns.clone());
+                    }
+                    return ready;
+                }
+                state
+                    .due
+                    .iter()
+                    .filter(|(ns, _)| !state.in_progress.contains(*ns))
+                    .map(|(_, at)| *at)
+                    .min()
+            };
+            match next_due {
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Marks a namespace finished, so a request that arrived meanwhile can run.
+    pub fn done(&self, namespace: &str) {
+        self.state.lock().expect("queue lock").in_progress.remove(namespace);
+        self.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn earliest_request_wins_and_duplicates_coalesce() {
+        let queue = Queue::default();
+        let start = Instant::now();
+        queue.schedule("a", start + Duration::from_secs(10));
+        queue.schedule("a", start + Duration::from_secs(2));
+        queue.schedule("a", start + Duration::from_secs(5));
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn busy_namespace_waits_for_done() {
+        let queue = std::sync::Arc::new(Queue::default());
+        queue.schedule("a", Instant::now());
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        queue.schedule("a", Instant::now());
+        queue.schedule("b", Instant::now() + Duration::from_secs(1));
+        // "a" is in progress: only "b" comes out, after its delay.
+        assert_eq!(queue.next_batch().await, vec!["b".to_string()]);
+        let waiter = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.next_batch().await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiter.is_finished());
+        queue.done("a");
+        assert_eq!(waiter.await.unwrap(), vec!["a".to_string()]);
+    }
+}

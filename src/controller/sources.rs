@@ -1,0 +1,186 @@
+//! What the controller watches: UserBans, FeatureBlocks and the blocklist
+//! ConfigMaps, each mirrored in memory by a reflector, every change turned into
+//! "reconcile this namespace soon".
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::queue::Queue;
+use crate::api::{FeatureBlock, UserBan};
+
+/// One reflector store per watched scope: several watchers cannot share a store,
+/// because each re-list replaces its whole content.
+pub struct ScopedStores<K: Resource<DynamicType = ()> + 'static> {
+    stores: Vec<(Option<String>, Store<K>)>,
+}
+
+impl<K> ScopedStores<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.stores
+            .iter()
+            .filter(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
+            .flat_map(|(_, store)| store.state_filter(|o| o.namespace().as_deref() == Some(namespace)))
+            .collect()
+    }
+
+    pub fn namespaces(&self) -> BTreeSet<String> {
+        self.stores.iter().flat_map(|(_, store)| store.state()).filter_map(|o| o.namespace()).collect()
+    }
+
+    async fn wait_until_ready(&self) {
+        for (_, store) in &self.stores {
+            // An error means the writer is gone, i.e. the process is shutting down.
+            let _ = store.wait_until_ready().await;
+        }
+    }
+}
+
+pub struct Stores {
+    pub user_bans: ScopedStores<UserBan>,
+    pub feature_blocks: ScopedStores<FeatureBlock>,
+    pub blocklists: ScopedStores<ConfigMap>,
+}
+
+impl Stores {
+    /// Resolves once every watcher has listed its objects once. Reconciling before
+    /// that would publish a blocklist missing bans that are simply not loaded yet.
+    pub async fn wait_until_ready(&self) {
+        self.user_bans.wait_until_ready().await;
+        self.feature_blocks.wait_until_ready().await;
+        self.blocklists.wait_until_ready().await;
+    }
+
+    pub fn all_namespaces(&self) -> BTreeSet<String> {
+        let mut all = self.user_bans.namespaces();
+        all.extend(self.feature_blocks.namespaces());
+        all.extend(self.blocklists.namespaces());
+        all
+    }
+}
+
+/// What a watch event asks of the queue.
+enum Trigger {
+    Namespace(String),
+    /// A (re-)list finished: objects deleted while the watch was down produced no
+    /// event, so every known namespace is looked at again.
+    Everything,
+}
+
+fn triggers<K: Resource>(event: &watcher::Event<K>) -> Option<Trigger> {
+    match event {
+        watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
+            o.meta().namespace.clone().map(Trigger::Namespace)
+        }
+        watcher::Event::InitDone => Some(Trigger::Everything),
+        watcher::Event::Init => None,
+    }
+}
+
+type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
+
+fn reflect<K>(api: Api<K>, config: watcher::Config) -> (Store<K>, TriggerStream)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let kind = K::kind(&()).to_string();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config)
+            .default_backoff()
+            // Managed fields are the bulk of most objects and nothing here reads them.
+            .modify(|o: &mut K| o.meta_mut().managed_fields = None),
+    )
+    .filter_map(move |event| {
+        let trigger = match event {
+            Ok(event) => triggers(&event),
+            Err(error) => {
+                tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+                None
+            }
+        };
+        futures::future::ready(trigger)
+    });
+    (reader, stream.boxed())
+}
+
+fn scoped<K>(
+    client: &Client,
+    namespaces: &[String],
+    config: &watcher::Config,
+    streams: &mut Vec<TriggerStream>,
+) -> ScopedStores<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let scopes: Vec<Option<String>> =
+        if namespaces.is_empty() { vec![None] } else { namespaces.iter().cloned().map(Some).collect() };
+    let stores = scopes
+        .into_iter()
+        .map(|scope| {
+            let api = match &scope {
+                Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+                None => Api::<K>::all(client.clone()),
+            };
+            let (store, stream) = reflect(api, config.clone());
+            streams.push(stream);
+            (scope, store)
+        })
+        .collect();
+    ScopedStores { stores }
+}
+
+/// Starts the watches. The returned future drives them and feeds `queue`; it
+/// must be polled for the stores to fill.
+pub fn watch(
+    client: &Client,
+    namespaces: &[String],
+    blocklist_name: &str,
+    queue: Arc<Queue>,
+    debounce: Duration,
+) -> (Arc<Stores>, impl std::future::Future<Output = ()> + Send + use<>) {
+    let mut streams = Vec::new();
+    let all = watcher::Config::default();
+    let blocklist_only = watcher::Config::default().fields(&format!("metadata.name={blocklist_name}"));
+    let stores = Arc::new(Stores {
+        user_bans: scoped(client, namespaces, &all, &mut streams),
+        feature_blocks: scoped(client, namespaces, &all, &mut streams),
+        blocklists: scoped(client, namespaces, &blocklist_only, &mut streams),
+    });
+    let feeding = {
+        let stores = stores.clone();
+        async move {
+            let mut triggers = futures::stream::select_all(streams);
+            while let Some(trigger) = triggers.next().await {
+                let at = Instant::now() + debounce;
+                match trigger {
+                    Trigger::Namespace(ns) => queue.schedule(&ns, at),
+                    Trigger::Everything => {
+                        for ns in stores.all_namespaces() {
+                            queue.schedule(&ns, at);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    (stores, feeding)
+}

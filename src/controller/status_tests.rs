@@ -1,0 +1,91 @@
+use super::*;
+use crate::core::compile::CompiledBan;
+use crate::core::schedule::Window;
+use crate::core::{EntryKind, SubjectKey};
+use chrono::TimeZone;
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
+}
+
+fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
+    let window = Window { from: at(from), until: until.map(at) };
+    Ok(CompiledBan {
+        window,
+        entry: crate::core::Entry {
+            id: "UserBan/x".into(),
+            kind: EntryKind::UserBan,
+            subject: SubjectKey::UserId("1".into()),
+            mode: Some(crate::api::BanMode::Suspend),
+            features: vec![],
+            scopes: vec![],
+            from: window.from,
+            until: window.until,
+            reason: "spam".into(),
+            message: None,
+            revoke_sessions_before: None,
+            appeal_instructions: None,
+        },
+    })
+}
+
+#[test]
+fn lifecycle_records_each_transition_once() {
+    let ban = compiled(10, Some(20));
+    let scheduled = desired_status(&ban, Some(1), None, "bl", at(0));
+    assert_eq!(scheduled.phase, Some(Phase::Scheduled));
+    assert_eq!(transition(None, &scheduled), Some(Transition::Scheduled));
+    let again = desired_status(&ban, Some(1), Some(&scheduled), "bl", at(5));
+    assert_eq!(again, scheduled, "nothing changed, nothing to write");
+    assert_eq!(transition(Some(&scheduled), &again), None);
+
+    let active = desired_status(&ban, Some(1), Some(&scheduled), "bl", at(10));
+    assert_eq!(transition(Some(&scheduled), &active), Some(Transition::Activated));
+    let expired = desired_status(&ban, Some(1), Some(&active), "bl", at(20));
+    assert_eq!(expired.phase, Some(Phase::Expired));
+    assert_eq!(transition(Some(&active), &expired), Some(Transition::Expired));
+    assert_eq!(transition(Some(&expired), &expired), None);
+}
+
+#[test]
+fn expired_while_down_is_recorded_as_expired() {
+    let ban = compiled(0, Some(5));
+    let first_seen = desired_status(&ban, Some(1), None, "bl", at(100));
+    assert_eq!(transition(None, &first_seen), Some(Transition::Expired));
+}
+
+#[test]
+fn ready_transition_time_moves_only_on_status_flip() {
+    let ban = compiled(10, Some(20));
+    let scheduled = desired_status(&ban, Some(1), None, "bl", at(0));
+    let active = desired_status(&ban, Some(1), Some(&scheduled), "bl", at(10));
+    assert_eq!(active.conditions[0].last_transition_time, scheduled.conditions[0].last_transition_time);
+    assert_eq!(active.conditions[0].reason, "Active");
+    let invalid = desired_status(&Err(CompileError::SubjectCount), Some(2), Some(&active), "bl", at(15));
+    assert_eq!(invalid.conditions[0].status, "False");
+    assert_ne!(invalid.conditions[0].last_transition_time, active.conditions[0].last_transition_time);
+}
+
+#[test]
+fn invalid_spec_is_reported_once_per_generation() {
+    let bad: Result<CompiledBan, CompileError> = Err(CompileError::SubjectCount);
+    let first = desired_status(&bad, Some(3), None, "bl", at(0));
+    assert_eq!(transition(None, &first), Some(Transition::Invalid));
+    assert_eq!(transition(Some(&first), &desired_status(&bad, Some(3), Some(&first), "bl", at(1))), None);
+    assert_eq!(transition(Some(&first), &desired_status(&bad, Some(4), Some(&first), "bl", at(1))), Some(Transition::Invalid));
+}
+
+#[test]
+fn spec_edit_in_same_phase_is_an_update() {
+    let ban = compiled(0, None);
+    let v1 = desired_status(&ban, Some(1), None, "bl", at(1));
+    let v2 = desired_status(&ban, Some(2), Some(&v1), "bl", at(2));
+    assert_eq!(transition(Some(&v1), &v2), Some(Transition::Updated));
+}
+
+#[test]
+fn emails_are_not_displayed_in_clear() {
+    let shown = subject_display(&SubjectKey::Email(crate::core::email::hash_email("eve@example.org")));
+    assert!(shown.starts_with("email:sha256:"), "{shown}");
+    assert!(!shown.contains("eve"));
+}

@@ -1,0 +1,187 @@
+//! "May this subject use this feature in this context right now?"
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::email::{HASH_PREFIX, hash_email};
+use super::entry::{Entry, EntryKind, SubjectKey};
+use super::ip::IpNet;
+use crate::api::{BanMode, Scope};
+
+/// Features a silenced subject keeps: signing in, reading and exporting its own data.
+pub const SILENCE_ALLOWED_FEATURES: [&str; 3] = ["login", "read", "export"];
+
+/// What an application knows about a request. Every identifier given is checked,
+/// so one question covers a user's id, email and address at once.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    /// A typed address (canonicalised and hashed here) or an `sha256:` hash.
+    pub email: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub key_fingerprint: Option<String>,
+    pub feature: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Query {
+    pub fn has_subject(&self) -> bool {
+        self.user_id.is_some()
+            || self.username.is_some()
+            || self.email.is_some()
+            || self.ip.is_some()
+            || self.key_fingerprint.is_some()
+    }
+}
+
+/// The answer. Denials carry what the application shows and enforces.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ban: Option<String>,
+    /// `Suspend`, `Silence` or `FeatureBlock`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Absent when the ban is permanent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Sessions issued before this time must be refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_sessions_before: Option<DateTime<Utc>>,
+    /// The subject's content must be hidden from others (silenced subjects).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub content_hidden: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appeal_instructions: Option<String>,
+}
+
+impl Decision {
+    pub fn allow() -> Self {
+        Decision {
+            allowed: true,
+            ban: None,
+            mode: None,
+            reason: None,
+            message: None,
+            from: None,
+            until: None,
+            revoke_sessions_before: None,
+            content_hidden: false,
+            appeal_instructions: None,
+        }
+    }
+}
+
+/// Query identifiers prepared once per question rather than once per entry.
+struct Subjects {
+    user_id: Option<String>,
+    username: Option<String>,
+    email_hash: Option<String>,
+    ip: Option<IpAddr>,
+    key_fingerprint: Option<String>,
+}
+
+impl Subjects {
+    fn of(query: &Query) -> Self {
+        Subjects {
+            user_id: query.user_id.clone(),
+            username: query.username.clone(),
+            email_hash: query.email.as_deref().map(|e| {
+                if e.starts_with(HASH_PREFIX) { e.to_ascii_lowercase() } else { hash_email(e) }
+            }),
+            ip: query.ip,
+            key_fingerprint: query.key_fingerprint.clone(),
+        }
+    }
+
+    fn matches(&self, key: &SubjectKey) -> bool {
+        match key {
+            SubjectKey::UserId(v) => self.user_id.as_ref() == Some(v),
+            SubjectKey::Username(v) => self.username.as_ref() == Some(v),
+            SubjectKey::Email(v) => self.email_hash.as_ref() == Some(v),
+            SubjectKey::KeyFingerprint(v) => self.key_fingerprint.as_ref() == Some(v),
+            SubjectKey::Ip(net) => match (self.ip, net.parse::<IpNet>()) {
+                (Some(ip), Ok(net)) => net.contains(ip),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// How much an entry takes away; the strongest match is the one reported.
+fn severity(entry: &Entry) -> u8 {
+    match (entry.kind, entry.mode) {
+        (EntryKind::UserBan, Some(BanMode::Suspend) | None) => 3,
+        (EntryKind::UserBan, Some(BanMode::Silence)) => 2,
+        (EntryKind::FeatureBlock, _) => 1,
+    }
+}
+
+fn denies(entry: &Entry, query: &Query) -> bool {
+    match entry.kind {
+        EntryKind::UserBan => match entry.mode.unwrap_or_default() {
+            BanMode::Suspend => true,
+            BanMode::Silence => !SILENCE_ALLOWED_FEATURES.contains(&query.feature.as_str()),
+        },
+        EntryKind::FeatureBlock => {
+            let feature_listed = entry.features.iter().any(|f| f == "*" || *f == query.feature);
+            let in_scope = entry.scopes.is_empty() || entry.scopes.iter().any(|s| query.scopes.contains(s));
+            feature_listed && in_scope
+        }
+    }
+}
+
+/// Decides from entries at `now`. Among several denials the most severe wins
+/// (Suspend, then Silence, then feature blocks), then the longest-lasting, then by id,
+/// so the answer never depends on entry order.
+pub fn decide<'a>(entries: impl IntoIterator<Item = &'a Entry>, query: &Query, now: DateTime<Utc>) -> Decision {
+    let subjects = Subjects::of(query);
+    let winner = entries
+        .into_iter()
+        .filter(|e| e.in_force(now) && subjects.matches(&e.subject) && denies(e, query))
+        .max_by(|a, b| {
+            severity(a)
+                .cmp(&severity(b))
+                .then_with(|| match (a.until, b.until) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (Some(x), Some(y)) => x.cmp(&y),
+                })
+                .then_with(|| b.id.cmp(&a.id))
+        });
+    let Some(entry) = winner else {
+        return Decision::allow();
+    };
+    let silenced = entry.kind == EntryKind::UserBan && entry.mode == Some(BanMode::Silence);
+    Decision {
+        allowed: false,
+        ban: Some(entry.id.clone()),
+        mode: Some(match (entry.kind, entry.mode) {
+            (EntryKind::FeatureBlock, _) => "FeatureBlock".to_string(),
+            (EntryKind::UserBan, mode) => format!("{:?}", mode.unwrap_or_default()),
+        }),
+        reason: Some(entry.reason.clone()),
+        message: entry.message.clone(),
+        from: Some(entry.from),
+        until: entry.until,
+        revoke_sessions_before: entry.revoke_sessions_before,
+        content_hidden: silenced,
+        appeal_instructions: entry.appeal_instructions.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "decision_tests.rs"]
+mod tests;

@@ -1,0 +1,206 @@
+//! The blocklist document (format v1) and the ConfigMap data that carries it.
+//!
+//! Rendering is deterministic: the same entries give byte-identical data, so the
+//! operator can compare before writing and readers can cache by content.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::entry::{Entry, EntryKind, SubjectKey};
+use crate::api::BanMode;
+
+/// The `format` every v1 document carries. Readers refuse other majors.
+pub const FORMAT_V1: &str = "interdict.dev/blocklist/v1";
+/// Data key of the JSON document in an unsharded blocklist.
+pub const DOCUMENT_KEY: &str = "blocklist.json";
+
+/// Readers load every file whose name starts with this and ends with `.json`,
+/// so shards (`blocklist-1.json`, ...) merge without configuration.
+pub fn is_document_file(name: &str) -> bool {
+    name.starts_with("blocklist") && name.ends_with(".json") && !name.starts_with("..")
+}
+
+/// Which part of a sharded blocklist a document is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BlocklistDocument {
+    pub format: String,
+    pub namespace: String,
+    pub shard: Shard,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("not a blocklist document: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported blocklist format {found:?} (this reader understands {FORMAT_V1:?})")]
+    Format { found: String },
+}
+
+impl BlocklistDocument {
+    pub fn new(namespace: &str, mut entries: Vec<Entry>) -> Self {
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        BlocklistDocument {
+            format: FORMAT_V1.to_string(),
+            namespace: namespace.to_string(),
+            shard: Shard { index: 0, count: 1 },
+            entries,
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, DocumentError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+        }
+        let header: Header = serde_json::from_str(text)?;
+        if header.format != FORMAT_V1 {
+            return Err(DocumentError::Format { found: header.format });
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// One entry per line: readable in `kubectl get cm -o yaml` and in diffs.
+    pub fn render(&self) -> String {
+        let head = serde_json::json!({ "format": self.format, "namespace": self.namespace, "shard": self.shard });
+        let mut head = head.to_string();
+        head.pop(); // reopen the object to append the entries
+        let mut out = head;
+        out.push_str(",\"entries\":[");
+        for (i, entry) in self.entries.iter().enumerate() {
+            out.push_str(if i == 0 { "\n" } else { ",\n" });
+            out.push_str(&serde_json::to_string(entry).expect("entries serialise"));
+        }
+        out.push_str("\n]}\n");
+        out
+    }
+}
+
+/// Plain list file names: `<mode>-<subject kind>.txt`, e.g. `suspended-user-ids.txt`.
+fn plain_list_name(mode: BanMode, subject: &SubjectKey) -> String {
+    let mode = match mode {
+        BanMode::Suspend => "suspended",
+        BanMode::Silence => "silenced",
+    };
+    let kind = match subject {
+        SubjectKey::UserId(_) => "user-ids",
+        SubjectKey::Username(_) => "usernames",
+        SubjectKey::Email(_) => "emails",
+        SubjectKey::Ip(_) => "ips",
+        SubjectKey::KeyFingerprint(_) => "keys",
+    };
+    format!("{mode}-{kind}.txt")
+}
+
+/// Every plain list name, so each file exists even when empty (mounts stay stable).
+pub fn plain_list_names() -> Vec<String> {
+    let samples = [
+        SubjectKey::UserId(String::new()),
+        SubjectKey::Username(String::new()),
+        SubjectKey::Email(String::new()),
+        SubjectKey::Ip(String::new()),
+        SubjectKey::KeyFingerprint(String::new()),
+    ];
+    [BanMode::Suspend, BanMode::Silence]
+        .into_iter()
+        .flat_map(|mode| samples.iter().map(move |s| plain_list_name(mode, s)))
+        .collect()
+}
+
+/// The ConfigMap data for a namespace: the JSON document with every active and
+/// scheduled entry, and sorted one-per-line lists of the UserBans in force at `now`
+/// (plain lists carry no times, so they hold only what applies right now).
+pub fn render_data(namespace: &str, entries: Vec<Entry>, now: DateTime<Utc>) -> BTreeMap<String, String> {
+    let mut lists: BTreeMap<String, BTreeSet<String>> =
+        plain_list_names().into_iter().map(|name| (name, BTreeSet::new())).collect();
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::UserBan && e.in_force(now)) {
+        if let Some(mode) = entry.mode {
+            let values = lists.entry(plain_list_name(mode, &entry.subject)).or_default();
+            values.insert(entry.subject.parts().1.to_string());
+        }
+    }
+    let mut data: BTreeMap<String, String> = lists
+        .into_iter()
+        .map(|(name, values)| (name, values.into_iter().map(|v| v + "\n").collect()))
+        .collect();
+    data.insert(DOCUMENT_KEY.to_string(), BlocklistDocument::new(namespace, entries).render());
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn entry(id: &str, subject: SubjectKey, mode: BanMode, from: i64, until: Option<i64>) -> Entry {
+        let at = |s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
+        Entry {
+            id: id.into(),
+            kind: EntryKind::UserBan,
+            subject,
+            mode: Some(mode),
+            features: vec![],
+            scopes: vec![],
+            from: at(from),
+            until: until.map(at),
+            reason: "spam".into(),
+            message: None,
+            revoke_sessions_before: None,
+            appeal_instructions: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + 100, 0).unwrap()
+    }
+
+    #[test]
+    fn rendering_is_order_independent_and_round_trips() {
+        let a = entry("UserBan/a", SubjectKey::UserId("2".into()), BanMode::Suspend, 0, None);
+        let b = entry("UserBan/b", SubjectKey::UserId("1".into()), BanMode::Silence, 0, Some(500));
+        let one = render_data("apps", vec![a.clone(), b.clone()], now());
+        let two = render_data("apps", vec![b.clone(), a.clone()], now());
+        assert_eq!(one, two);
+        let parsed = BlocklistDocument::parse(&one[DOCUMENT_KEY]).unwrap();
+        assert_eq!(parsed.entries, vec![a, b]);
+        assert_eq!(parsed.namespace, "apps");
+    }
+
+    #[test]
+    fn plain_lists_hold_only_user_bans_in_force_sorted() {
+        let entries = vec![
+            entry("UserBan/z", SubjectKey::UserId("9".into()), BanMode::Suspend, 0, None),
+            entry("UserBan/y", SubjectKey::UserId("10".into()), BanMode::Suspend, 0, None),
+            entry("UserBan/later", SubjectKey::UserId("7".into()), BanMode::Suspend, 200, None),
+            entry("UserBan/s", SubjectKey::Ip("10.0.0.0/8".into()), BanMode::Silence, 0, None),
+        ];
+        let data = render_data("apps", entries, now());
+        assert_eq!(data["suspended-user-ids.txt"], "10\n9\n");
+        assert_eq!(data["silenced-ips.txt"], "10.0.0.0/8\n");
+        assert_eq!(data["suspended-emails.txt"], "");
+        assert_eq!(data.len(), 11);
+    }
+
+    #[test]
+    fn other_formats_are_refused() {
+        let err = BlocklistDocument::parse(r#"{"format":"interdict.dev/blocklist/v2","entries":[]}"#).unwrap_err();
+        assert!(err.to_string().contains("unsupported blocklist format"), "{err}");
+        assert!(BlocklistDocument::parse("{not json").is_err());
+    }
+
+    #[test]
+    fn document_file_names() {
+        assert!(is_document_file("blocklist.json"));
+        assert!(is_document_file("blocklist-3.json"));
+        assert!(!is_document_file("..data"));
+        assert!(!is_document_file("suspended-user-ids.txt"));
+    }
+}

@@ -1,0 +1,106 @@
+//! Ban durations: `30m`, `12h`, `7d`, `2w`, `1h30m` (the CRD enforces the same grammar).
+
+use chrono::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DurationError {
+    #[error("duration is empty")]
+    Empty,
+    #[error("duration {0:?} is not digits followed by s, m, h, d or w (e.g. 30m, 12h, 7d, 1h30m)")]
+    Malformed(String),
+    #[error("duration {0:?} must be positive")]
+    NotPositive(String),
+    #[error("duration {0:?} is too large")]
+    TooLarge(String),
+}
+
+/// Parses a ban duration. Every part must carry a unit so `90` cannot silently mean seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    if text.is_empty() {
+        return Err(DurationError::Empty);
+    }
+    let malformed = || DurationError::Malformed(text.to_string());
+    let too_large = || DurationError::TooLarge(text.to_string());
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let unit_seconds: i64 = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(malformed()),
+        };
+        if digits.is_empty() || digits.len() > 12 {
+            return Err(if digits.is_empty() { malformed() } else { too_large() });
+        }
+        let amount: i64 = digits.parse().map_err(|_| malformed())?;
+        let part = amount.checked_mul(unit_seconds).ok_or_else(too_large)?;
+        total = total.checked_add(part).ok_or_else(too_large)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(malformed());
+    }
+    if total == 0 {
+        return Err(DurationError::NotPositive(text.to_string()));
+    }
+    Duration::try_seconds(total).ok_or_else(too_large)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_single_and_compound_units() {
+        let cases = [
+            ("15s", 15),
+            ("30m", 1_800),
+            ("12h", 43_200),
+            ("7d", 604_800),
+            ("2w", 1_209_600),
+            ("1h30m", 5_400),
+            ("1d12h", 129_600),
+            ("0h5m", 300),
+        ];
+        for (text, seconds) in cases {
+            assert_eq!(parse_duration(text), Ok(Duration::seconds(seconds)), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_crd_rejects() {
+        for text in ["", "-5m", "banana", "5", "m", "5x", "1.5h", "5m ", " 5m", "5M"] {
+            assert!(parse_duration(text).is_err(), "{text:?} should be rejected");
+        }
+        assert_eq!(parse_duration("0s"), Err(DurationError::NotPositive("0s".into())));
+        assert_eq!(parse_duration("0h0m"), Err(DurationError::NotPositive("0h0m".into())));
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_panic() {
+        assert!(matches!(parse_duration("999999999999w"), Err(DurationError::TooLarge(_))));
+        assert!(matches!(parse_duration("9999999999999s"), Err(DurationError::TooLarge(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn sum_of_parts(parts in proptest::collection::vec((0u32..100_000, 0usize..5), 1..4)) {
+            let units = [('s', 1i64), ('m', 60), ('h', 3_600), ('d', 86_400), ('w', 604_800)];
+            let text: String = parts.iter().map(|(n, u)| format!("{n}{}", units[*u].0)).collect();
+            let expected: i64 = parts.iter().map(|(n, u)| i64::from(*n) * units[*u].1).sum();
+            match parse_duration(&text) {
+                Ok(d) => prop_assert_eq!(d.num_seconds(), expected),
+                Err(DurationError::NotPositive(_)) => prop_assert_eq!(expected, 0),
+                Err(e) => prop_assert!(false, "{text}: {e}"),
+            }
+        }
+    }
+}

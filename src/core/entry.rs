@@ -1,0 +1,85 @@
+//! One blocklist entry: the published form of an active or scheduled ban.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{BanMode, Scope};
+
+/// The subject as published: emails only as `sha256:` hashes, IPs normalised.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum SubjectKey {
+    UserId(String),
+    Username(String),
+    /// `sha256:<hex>` of the canonical address.
+    Email(String),
+    /// An address or a network in CIDR notation.
+    Ip(String),
+    KeyFingerprint(String),
+}
+
+impl SubjectKey {
+    /// `userId:123`, the spelling used in `kubectl get` and audit lines.
+    pub fn display(&self) -> String {
+        let (kind, value) = self.parts();
+        format!("{kind}:{value}")
+    }
+
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            SubjectKey::UserId(v) => ("userId", v),
+            SubjectKey::Username(v) => ("username", v),
+            SubjectKey::Email(v) => ("email", v),
+            SubjectKey::Ip(v) => ("ip", v),
+            SubjectKey::KeyFingerprint(v) => ("keyFingerprint", v),
+        }
+    }
+}
+
+/// Which kind of ban produced an entry; decides how a request is matched.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryKind {
+    UserBan,
+    FeatureBlock,
+}
+
+/// Everything a reader needs to decide, and nothing private (no notes, no clear emails).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// `<Kind>/<name>`, unique within a namespace's blocklist.
+    pub id: String,
+    pub kind: EntryKind,
+    pub subject: SubjectKey,
+    /// UserBan only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<BanMode>,
+    /// FeatureBlock only; `*` is every feature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    /// FeatureBlock only; empty is everywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
+    /// In force from this second (inclusive).
+    pub from: DateTime<Utc>,
+    /// In force until this second (exclusive); absent for permanent bans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// The reason code.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Sessions issued before this time are invalid for the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_sessions_before: Option<DateTime<Utc>>,
+    /// How to appeal, when the ban allows appeals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal_instructions: Option<String>,
+}
+
+impl Entry {
+    /// In force at `now`: `from` inclusive, `until` exclusive.
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.from <= now && self.until.is_none_or(|until| now < until)
+    }
+}

@@ -1,0 +1,16 @@
+//! The pure core: turning bans into blocklist entries, rendering and parsing the
+//! blocklist document, and answering decisions. No I/O and no clock: time is a
+//! parameter, so the operator, `interdict check` and readers share one logic.
+
+pub mod compile;
+pub mod decision;
+pub mod document;
+pub mod duration;
+pub mod email;
+pub mod entry;
+pub mod ip;
+pub mod schedule;
+
+pub use decision::{Decision, Query, decide};
+pub use document::{BlocklistDocument, FORMAT_V1};
+pub use entry::{Entry, EntryKind, SubjectKey};

@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use interdict::cli::{Cli, Command};
+use interdict::{api, controller, core, reader};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds => match api::crd_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: cannot render the CRDs: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check(args) => match reader::load_dir(&args.dir) {
+            Ok(entries) => {
+                let now = args.at.unwrap_or_else(chrono::Utc::now);
+                let decision = core::decide(&entries, &args.query(), now);
+                println!("{}", serde_json::to_string(&decision).expect("decisions serialise"));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(args) => controller::main(args),
+    }
+}

@@ -1,0 +1,103 @@
+//! Loading a blocklist directory as an application pod sees it: a mounted
+//! ConfigMap, where kubelet publishes files through a `..data` symlink that it
+//! swaps atomically, possibly several ConfigMaps projected into one directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
+use crate::core::Entry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read blocklist directory {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("cannot read blocklist file {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("blocklist file {path}: {source}")]
+    Document { path: PathBuf, source: DocumentError },
+    #[error("no blocklist*.json file in {0}")]
+    Empty(PathBuf),
+}
+
+/// Every entry of every blocklist document in `dir`, merged. Files are read in
+/// name order so errors and results are reproducible.
+pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+    let listing = std::fs::read_dir(dir).map_err(|source| ReadError::Dir { path: dir.into(), source })?;
+    let mut names: Vec<String> = listing
+        .filter_map(|item| item.ok())
+        .filter_map(|item| item.file_name().into_string().ok())
+        .filter(|name| is_document_file(name))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(ReadError::Empty(dir.into()));
+    }
+    let mut entries = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let text = std::fs::read_to_string(&path).map_err(|source| ReadError::File { path: path.clone(), source })?;
+        let document = BlocklistDocument::parse(&text).map_err(|source| ReadError::Document { path, source })?;
+        entries.extend(document.entries);
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::document::render_data;
+    use crate::core::{EntryKind, SubjectKey};
+    use chrono::{TimeZone, Utc};
+    use std::os::unix::fs::symlink;
+
+    fn entry(id: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            kind: EntryKind::UserBan,
+            subject: SubjectKey::UserId(id.into()),
+            mode: Some(crate::api::BanMode::Suspend),
+            features: vec![],
+            scopes: vec![],
+            from: Utc.timestamp_opt(0, 0).unwrap(),
+            until: None,
+            reason: "spam".into(),
+            message: None,
+            revoke_sessions_before: None,
+            appeal_instructions: None,
+        }
+    }
+
+    /// Lays files out the way kubelet does: a timestamped directory, `..data`
+    /// pointing at it, and one symlink per key through `..data`.
+    fn kubelet_layout(dir: &Path, files: &[(&str, String)]) {
+        let real = dir.join("..2026_11_21_10_00_00.000000001");
+        std::fs::create_dir(&real).unwrap();
+        for (name, content) in files {
+            std::fs::write(real.join(name), content).unwrap();
+            symlink(Path::new("..data").join(name), dir.join(name)).unwrap();
+        }
+        symlink(real.file_name().unwrap(), dir.join("..data")).unwrap();
+    }
+
+    #[test]
+    fn reads_kubelet_layout_and_merges_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc.timestamp_opt(10, 0).unwrap();
+        let first = render_data("apps", vec![entry("a")], now).remove("blocklist.json").unwrap();
+        let second = render_data("apps", vec![entry("b")], now).remove("blocklist.json").unwrap();
+        kubelet_layout(dir.path(), &[("blocklist.json", first), ("blocklist-1.json", second), ("suspended-user-ids.txt", "a\n".into())]);
+        let mut ids: Vec<String> = load_dir(dir.path()).unwrap().into_iter().map(|e| e.id).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn malformed_or_missing_files_are_errors_that_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(load_dir(dir.path()), Err(ReadError::Empty(_))));
+        std::fs::write(dir.path().join("blocklist.json"), "{oops").unwrap();
+        let err = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("blocklist.json"), "{err}");
+        assert!(matches!(load_dir(&dir.path().join("missing")), Err(ReadError::Dir { .. })));
+    }
+}
