@@ -100,15 +100,18 @@ gen_pki() {
 
 spawn() { # $1 = name, rest = command; detached from our session and all our fds
   local name="$1"; shift
-  # The child writes its own pid, so the file holds the daemon, not a wrapper.
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" \
-    </dev/null >"$DIR/$name.log" 2>&1 8>&- &
+  # Any inherited fd (our lock, a caller's pipe) would live as long as the
+  # daemon: close all above 2. The child writes its own pid, so the file holds
+  # the daemon, not a wrapper.
+  setsid bash -c 'shopt -s nullglob; for fd in /proc/$$/fd/*; do fd=${fd##*/}
+      [ "$fd" -le 2 ] || [ ! -e "/proc/$$/fd/$fd" ] || eval "exec $fd>&-"; done
+    echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" </dev/null >"$DIR/$name.log" 2>&1 &
   for _ in $(seq 50); do [ -s "$DIR/$name.pid" ] && return; sleep 0.1; done
   die "$name did not start; see $DIR/$name.log"
 }
 
-# Polls `$@` for up to 60 s. Returns 1 early when one of our daemons died (e.g.
-# lost a race for its port, which is worth a retry); dies on timeout.
+# Polls `$@` for up to 60 s. Returns 1 when one of our daemons lost a race for
+# its port (the ports are free when picked, not reserved): worth a retry.
 await() { # $1 = what, rest = check command
   local what="$1" start=$SECONDS name; shift
   while [ $((SECONDS - start)) -lt 60 ]; do
@@ -116,6 +119,7 @@ await() { # $1 = what, rest = check command
     for name in etcd kube-apiserver; do
       [ -f "$DIR/$name.pid" ] && ! live_pid "$DIR/$name.pid" >/dev/null || continue
       log "$name exited; last lines of $DIR/$name.log:"; tail -n 5 "$DIR/$name.log" >&2
+      grep -q "address already in use" "$DIR/$name.log" || die "$name failed to start"
       return 1
     done
     sleep 0.3
@@ -123,7 +127,7 @@ await() { # $1 = what, rest = check command
   die "timed out waiting: $what; see $DIR/kube-apiserver.log and $DIR/etcd.log"
 }
 
-# Sets STARTED=false when a daemon died, so the caller retries. Not a return
+# Sets STARTED=false when a port was taken, so the caller retries. Not a return
 # code: `f || ...` would switch off set -e inside f.
 start_once() {
   local etcd_port peer_port api_port token url
@@ -188,14 +192,14 @@ owners_alive() { local p; while read -r p; do kill -0 "$p" 2>/dev/null && return
 case "$cmd" in
   up)
     [ -z "$OWNER" ] || kill -0 "$OWNER" 2>/dev/null || die "owner pid $OWNER does not exist"
-    # Serialises concurrent up/down on one DIR; children must not inherit fd 8.
+    # Serialises concurrent up/down on one DIR (and the watchdog's down).
     exec 8>"$DIR/.lock"; flock 8
     if running; then
       log "reusing the cluster in $DIR at $(server_url)"
       # An owned cluster lives until all its owners exit; an unowned one (a
       # developer's) is never stopped on behalf of a test that reused it.
       if [ -n "$OWNER" ]; then
-        if live_pid "$DIR/watchdog.pid" >/dev/null; then echo "$OWNER" >>"$DIR/owners"
+        if live_pid "$DIR/watchdog.pid" >/dev/null; then grep -qx "$OWNER" "$DIR/owners" || echo "$OWNER" >>"$DIR/owners"
         else log "it was started without --owner-pid: it stays up after pid $OWNER exits"; fi
       fi
       echo "$KUBECONFIG_PATH"; exit 0

@@ -22,7 +22,7 @@ pub struct Subject {
     /// published in blocklists only as `sha256:<hex>` of the canonical form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254))]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[^@\\\\s]+@[^@\\\\s]+$')")
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
         .message("email must look like name@domain"))]
     pub email: Option<String>,
 

@@ -1,0 +1,65 @@
+//! The operator binary run as a local process with the test cluster's credentials.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub struct Operator {
+    child: Option<Child>,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Operator {
+    pub fn start(kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Self {
+        let logs = super::repo_root().join("target/test-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let stdout = logs.join(format!("{namespace}-{stamp}.audit.jsonl"));
+        let stderr = logs.join(format!("{namespace}-{stamp}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_interdict"))
+            .args(["run", "--namespace", namespace])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,interdict=debug,kube=warn")
+            .stdout(Stdio::from(File::create(&stdout).unwrap()))
+            .stderr(Stdio::from(File::create(&stderr).unwrap()))
+            .spawn()
+            .expect("start interdict run");
+        Operator { child: Some(child), stdout, stderr }
+    }
+
+    /// Graceful stop (SIGTERM), as Kubernetes does on a rollout.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Abrupt death (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.stdout)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
