@@ -28,6 +28,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -z "$OWNER" ] || [[ "$OWNER" =~ ^[0-9]+$ ]] || die "--owner-pid must be a process id"
+if [ ! -d "$DIR" ] && [ "$cmd" != up ]; then
+  log "no cluster in $DIR"; [ "$cmd" = down ] && exit 0; exit 1
+fi
 # Physical and normalised: pid checks match DIR against daemon command lines.
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd -P)"
@@ -52,13 +55,17 @@ ready() {
 
 running() { live_pid "$DIR/etcd.pid" >/dev/null && live_pid "$DIR/kube-apiserver.pid" >/dev/null && ready; }
 
+# spawn makes every daemon the leader of its own session and process group:
+# signal the group, so nothing it forked survives it.
+signal() { kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
+
 stop() { # $1 = name; TERM, then KILL after 10 s
   local pid i
   if pid="$(live_pid "$DIR/$1.pid")"; then
     log "stopping $1 (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    signal TERM "$pid"
     for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && { log "$1 ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+    kill -0 "$pid" 2>/dev/null && { log "$1 ignored SIGTERM; killing it"; signal KILL "$pid"; }
   fi
   rm -f "$DIR/$1.pid"
 }
@@ -67,7 +74,7 @@ do_down() {
   local wd
   # The watchdog of a cluster started by someone else must not outlive it and
   # later stop a new cluster in the same DIR; the watchdog itself is exempt.
-  if wd="$(live_pid "$DIR/watchdog.pid")" && [ "$wd" != "$$" ]; then kill "$wd" 2>/dev/null || true; fi
+  if wd="$(live_pid "$DIR/watchdog.pid")" && [ "$wd" != "$$" ]; then signal TERM "$wd"; fi
   rm -f "$DIR/watchdog.pid" "$DIR/owners"
   stop kube-apiserver
   stop etcd
@@ -151,7 +158,6 @@ start_once() {
   # ^ the default reconciler fails every 10 s: Endpoints reject the loopback advertise address.
   url="https://127.0.0.1:$api_port"
   token="$(cut -d, -f1 "$DIR/pki/tokens.csv")"
-  local ca; ca="$(base64 <"$DIR/pki/ca.crt" | tr -d '\n')"
   (umask 077; cat >"$KUBECONFIG_PATH") <<EOF
 apiVersion: v1
 kind: Config
@@ -159,16 +165,9 @@ clusters:
 - name: interdict-dev
   cluster:
     server: $url
-    certificate-authority-data: $ca
-users:
-- name: interdict-admin
-  user:
-    token: $token
-contexts:
-- name: interdict-dev
-  context:
-    cluster: interdict-dev
-    user: interdict-admin
+    certificate-authority-data: $(base64 <"$DIR/pki/ca.crt" | tr -d '\n')
+users: [{name: interdict-admin, user: {token: "$token"}}]
+contexts: [{name: interdict-dev, context: {cluster: interdict-dev, user: interdict-admin}}]
 current-context: interdict-dev
 EOF
   printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$KUBECONFIG_PATH" "$BIN" >"$DIR/env"

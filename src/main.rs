@@ -21,7 +21,10 @@ fn main() -> ExitCode {
             Ok(entries) => {
                 let now = args.at.unwrap_or_else(chrono::Utc::now);
                 let decision = core::decide(&entries, &args.query(), now);
-                println!("{}", serde_json::to_string(&decision).expect("decisions serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&decision).expect("decisions serialise")
+                );
                 ExitCode::SUCCESS
             }
             Err(error) => {

@@ -4,17 +4,26 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
 use crate::core::Entry;
+use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("cannot read blocklist directory {path}: {source}")]
-    Dir { path: PathBuf, source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read blocklist file {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("blocklist file {path}: {source}")]
-    Document { path: PathBuf, source: DocumentError },
+    Document {
+        path: PathBuf,
+        source: DocumentError,
+    },
     #[error("no blocklist*.json file in {0}")]
     Empty(PathBuf),
 }
@@ -22,7 +31,10 @@ pub enum ReadError {
 /// Every entry of every blocklist document in `dir`, merged. Files are read in
 /// name order so errors and results are reproducible.
 pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
-    let listing = std::fs::read_dir(dir).map_err(|source| ReadError::Dir { path: dir.into(), source })?;
+    let listing = std::fs::read_dir(dir).map_err(|source| ReadError::Dir {
+        path: dir.into(),
+        source,
+    })?;
     let mut names: Vec<String> = listing
         .filter_map(|item| item.ok())
         .filter_map(|item| item.file_name().into_string().ok())
@@ -35,8 +47,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
     let mut entries = Vec::new();
     for name in names {
         let path = dir.join(&name);
-        let text = std::fs::read_to_string(&path).map_err(|source| ReadError::File { path: path.clone(), source })?;
-        let document = BlocklistDocument::parse(&text).map_err(|source| ReadError::Document { path, source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ReadError::File {
+            path: path.clone(),
+            source,
+        })?;
+        let document = BlocklistDocument::parse(&text)
+            .map_err(|source| ReadError::Document { path, source })?;
         entries.extend(document.entries);
     }
     Ok(entries)
@@ -83,10 +99,25 @@ mod tests {
     fn reads_kubelet_layout_and_merges_shards() {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc.timestamp_opt(10, 0).unwrap();
-        let first = render_data("apps", vec![entry("a")], now).remove("blocklist.json").unwrap();
-        let second = render_data("apps", vec![entry("b")], now).remove("blocklist.json").unwrap();
-        kubelet_layout(dir.path(), &[("blocklist.json", first), ("blocklist-1.json", second), ("suspended-user-ids.txt", "a\n".into())]);
-        let mut ids: Vec<String> = load_dir(dir.path()).unwrap().into_iter().map(|e| e.id).collect();
+        let first = render_data("apps", vec![entry("a")], now)
+            .remove("blocklist.json")
+            .unwrap();
+        let second = render_data("apps", vec![entry("b")], now)
+            .remove("blocklist.json")
+            .unwrap();
+        kubelet_layout(
+            dir.path(),
+            &[
+                ("blocklist.json", first),
+                ("blocklist-1.json", second),
+                ("suspended-user-ids.txt", "a\n".into()),
+            ],
+        );
+        let mut ids: Vec<String> = load_dir(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         ids.sort();
         assert_eq!(ids, ["a", "b"]);
     }
@@ -98,6 +129,9 @@ mod tests {
         std::fs::write(dir.path().join("blocklist.json"), "{oops").unwrap();
         let err = load_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("blocklist.json"), "{err}");
-        assert!(matches!(load_dir(&dir.path().join("missing")), Err(ReadError::Dir { .. })));
+        assert!(matches!(
+            load_dir(&dir.path().join("missing")),
+            Err(ReadError::Dir { .. })
+        ));
     }
 }

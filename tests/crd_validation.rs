@@ -17,49 +17,119 @@ spec:
 "#;
 
 fn user_ban(spec: &str) -> String {
-    format!("apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {{name: bad}}\nspec:\n{spec}")
+    format!(
+        "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {{name: bad}}\nspec:\n{spec}"
+    )
 }
 
 fn feature_block(spec: &str) -> String {
-    format!("apiVersion: interdict.dev/v1alpha1\nkind: FeatureBlock\nmetadata: {{name: bad}}\nspec:\n{spec}")
+    format!(
+        "apiVersion: interdict.dev/v1alpha1\nkind: FeatureBlock\nmetadata: {{name: bad}}\nspec:\n{spec}"
+    )
 }
 
 /// (case, manifest, words the error must contain: the field and what is wrong)
 fn invalid_cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
     let notes = "x".repeat(70_000);
     vec![
-        ("two subject identifiers", user_ban("  subject: {userId: \"1\", email: a@b.c}\n  reason: {code: spam}"), vec!["spec.subject", "exactly one"]),
-        ("no subject", user_ban("  reason: {code: spam}"), vec!["spec.subject", "Required"]),
-        ("empty subject", user_ban("  subject: {}\n  reason: {code: spam}"), vec!["spec.subject", "exactly one"]),
-        ("negative duration", user_ban("  subject: {userId: \"1\"}\n  duration: -5m\n  reason: {code: spam}"), vec!["spec.duration", "positive"]),
-        ("zero duration", user_ban("  subject: {userId: \"1\"}\n  duration: 0s\n  reason: {code: spam}"), vec!["spec.duration", "positive"]),
-        ("banana duration", user_ban("  subject: {userId: \"1\"}\n  duration: banana\n  reason: {code: spam}"), vec!["spec.duration"]),
+        (
+            "two subject identifiers",
+            user_ban("  subject: {userId: \"1\", email: a@b.c}\n  reason: {code: spam}"),
+            vec!["spec.subject", "exactly one"],
+        ),
+        (
+            "no subject",
+            user_ban("  reason: {code: spam}"),
+            vec!["spec.subject", "Required"],
+        ),
+        (
+            "empty subject",
+            user_ban("  subject: {}\n  reason: {code: spam}"),
+            vec!["spec.subject", "exactly one"],
+        ),
+        (
+            "negative duration",
+            user_ban("  subject: {userId: \"1\"}\n  duration: -5m\n  reason: {code: spam}"),
+            vec!["spec.duration", "positive"],
+        ),
+        (
+            "zero duration",
+            user_ban("  subject: {userId: \"1\"}\n  duration: 0s\n  reason: {code: spam}"),
+            vec!["spec.duration", "positive"],
+        ),
+        (
+            "banana duration",
+            user_ban("  subject: {userId: \"1\"}\n  duration: banana\n  reason: {code: spam}"),
+            vec!["spec.duration"],
+        ),
         (
             "duration and expiresAt",
-            user_ban("  subject: {userId: \"1\"}\n  duration: 1h\n  expiresAt: \"2030-01-01T00:00:00Z\"\n  reason: {code: spam}"),
+            user_ban(
+                "  subject: {userId: \"1\"}\n  duration: 1h\n  expiresAt: \"2030-01-01T00:00:00Z\"\n  reason: {code: spam}",
+            ),
             vec!["duration", "expiresAt"],
         ),
-        ("unknown mode", user_ban("  subject: {userId: \"1\"}\n  mode: Obliterate\n  reason: {code: spam}"), vec!["spec.mode", "Obliterate"]),
-        ("reason without code", user_ban("  subject: {userId: \"1\"}\n  reason: {notes: hi}"), vec!["spec.reason.code", "Required"]),
-        ("reason code not a token", user_ban("  subject: {userId: \"1\"}\n  reason: {code: \"Spam Stuff!\"}"), vec!["spec.reason.code", "lowercase"]),
-        ("bad ip", user_ban("  subject: {ip: 999.1.1.1/33}\n  reason: {code: spam}"), vec!["spec.subject.ip"]),
-        ("bad email", user_ban("  subject: {email: not-an-email}\n  reason: {code: spam}"), vec!["spec.subject.email"]),
-        ("expiresAt not a time", user_ban("  subject: {userId: \"1\"}\n  expiresAt: tomorrow\n  reason: {code: spam}"), vec!["spec.expiresAt"]),
+        (
+            "unknown mode",
+            user_ban("  subject: {userId: \"1\"}\n  mode: Obliterate\n  reason: {code: spam}"),
+            vec!["spec.mode", "Obliterate"],
+        ),
+        (
+            "reason without code",
+            user_ban("  subject: {userId: \"1\"}\n  reason: {notes: hi}"),
+            vec!["spec.reason.code", "Required"],
+        ),
+        (
+            "reason code not a token",
+            user_ban("  subject: {userId: \"1\"}\n  reason: {code: \"Spam Stuff!\"}"),
+            vec!["spec.reason.code", "lowercase"],
+        ),
+        (
+            "bad ip",
+            user_ban("  subject: {ip: 999.1.1.1/33}\n  reason: {code: spam}"),
+            vec!["spec.subject.ip"],
+        ),
+        (
+            "bad email",
+            user_ban("  subject: {email: not-an-email}\n  reason: {code: spam}"),
+            vec!["spec.subject.email"],
+        ),
+        (
+            "expiresAt not a time",
+            user_ban("  subject: {userId: \"1\"}\n  expiresAt: tomorrow\n  reason: {code: spam}"),
+            vec!["spec.expiresAt"],
+        ),
         (
             "startsAt after expiresAt",
-            user_ban("  subject: {userId: \"1\"}\n  startsAt: \"2030-01-02T00:00:00Z\"\n  expiresAt: \"2030-01-01T00:00:00Z\"\n  reason: {code: spam}"),
+            user_ban(
+                "  subject: {userId: \"1\"}\n  startsAt: \"2030-01-02T00:00:00Z\"\n  expiresAt: \"2030-01-01T00:00:00Z\"\n  reason: {code: spam}",
+            ),
             vec!["spec.startsAt", "before expiresAt"],
         ),
-        ("70 kB notes", user_ban(&format!("  subject: {{userId: \"1\"}}\n  reason: {{code: spam, notes: {notes}}}")), vec!["spec.reason.notes", "4096"]),
-        ("no features", feature_block("  subject: {userId: \"1\"}\n  features: []\n  reason: {code: spam}"), vec!["spec.features"]),
+        (
+            "70 kB notes",
+            user_ban(&format!(
+                "  subject: {{userId: \"1\"}}\n  reason: {{code: spam, notes: {notes}}}"
+            )),
+            vec!["spec.reason.notes", "4096"],
+        ),
+        (
+            "no features",
+            feature_block("  subject: {userId: \"1\"}\n  features: []\n  reason: {code: spam}"),
+            vec!["spec.features"],
+        ),
         (
             "scope kind not a token",
-            feature_block("  subject: {userId: \"1\"}\n  features: [comments]\n  scopes: [{kind: \"Bad Kind!\", name: x}]\n  reason: {code: spam}"),
+            feature_block(
+                "  subject: {userId: \"1\"}\n  features: [comments]\n  scopes: [{kind: \"Bad Kind!\", name: x}]\n  reason: {code: spam}",
+            ),
             vec!["spec.scopes[0].kind", "lowercase"],
         ),
         (
             "feature with spaces",
-            feature_block("  subject: {userId: \"1\"}\n  features: [\"no spaces\"]\n  reason: {code: spam}"),
+            feature_block(
+                "  subject: {userId: \"1\"}\n  features: [\"no spaces\"]\n  reason: {code: spam}",
+            ),
             vec!["spec.features"],
         ),
     ]
@@ -82,10 +152,26 @@ async fn api_server_rejects_invalid_bans_naming_the_field() {
             }
         }
     }
-    let stored_bans = ns.api::<UserBan>().list(&ListParams::default()).await.unwrap().items.len();
-    let stored_blocks = ns.api::<FeatureBlock>().list(&ListParams::default()).await.unwrap().items.len();
+    let stored_bans = ns
+        .api::<UserBan>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    let stored_blocks = ns
+        .api::<FeatureBlock>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!((stored_bans, stored_blocks), (0, 0), "nothing invalid may be stored");
+    assert_eq!(
+        (stored_bans, stored_blocks),
+        (0, 0),
+        "nothing invalid may be stored"
+    );
     ns.cleanup().await;
 }
 
@@ -98,8 +184,15 @@ async fn valid_bans_are_accepted_with_defaults() {
         "apiVersion: interdict.dev/v1alpha1\nkind: FeatureBlock\nmetadata: {name: fb}\nspec:\n  subject: {ip: \"2001:db8::/32\"}\n  features: [\"*\"]\n  scopes: [{kind: page, name: /posts/42}]\n  reason: {code: abuse}\n",
     );
     let ban = ns.api::<UserBan>().get("ok").await.unwrap();
-    assert_eq!(ban.spec.mode, interdict::api::BanMode::Suspend, "mode defaults to Suspend");
+    assert_eq!(
+        ban.spec.mode,
+        interdict::api::BanMode::Suspend,
+        "mode defaults to Suspend"
+    );
     let explained = cluster().kubectl_ok(&["explain", "userbans.spec.reason.code"]);
-    assert!(explained.contains("Lowercase reason token"), "kubectl explain teaches the API: {explained}");
+    assert!(
+        explained.contains("Lowercase reason token"),
+        "kubectl explain teaches the API: {explained}"
+    );
     ns.cleanup().await;
 }

@@ -9,7 +9,10 @@ fn checked_in_crds_match_the_rust_types() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
-    let checked_in: String = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let checked_in: String = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     let generated = interdict::api::crd_yaml().unwrap();
     assert!(
         checked_in == generated,
@@ -19,7 +22,13 @@ fn checked_in_crds_match_the_rust_types() {
 
 #[test]
 fn binary_prints_the_same_crds() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_interdict")).arg("crds").output().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_interdict"))
+        .arg("crds")
+        .output()
+        .unwrap();
     assert!(output.status.success());
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), interdict::api::crd_yaml().unwrap());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        interdict::api::crd_yaml().unwrap()
+    );
 }

@@ -36,7 +36,12 @@ async fn wait_for_ids(ns: &TestNamespace, expected: &[&str], timeout: Duration) 
 }
 
 async fn phase(ns: &TestNamespace, name: &str) -> Option<Phase> {
-    ns.api::<UserBan>().get(name).await.unwrap().status.and_then(|s| s.phase)
+    ns.api::<UserBan>()
+        .get(name)
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.phase)
 }
 
 async fn events_for(ns: &TestNamespace, name: &str) -> Vec<String> {
@@ -66,24 +71,54 @@ async fn bans_become_a_blocklist_with_status_and_events() {
     apply_ok(&ns.name, &ban("perm", "  message: Go away\n"));
     apply_ok(
         &ns.name,
-        &format!(
-            "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {{name: mail}}\nspec:\n  subject: {{email: \" Eve+Spam@Example.ORG\"}}\n  duration: 7d\n  reason: {{code: fraud}}\n"
+        "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {name: mail}\nspec:\n  subject: {email: \" Eve+Spam@Example.ORG\"}\n  duration: 7d\n  reason: {code: fraud}\n",
+    );
+    let future = (Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    apply_ok(
+        &ns.name,
+        &ban(
+            "later",
+            &format!("  startsAt: \"{future}\"\n  duration: 1h\n"),
         ),
     );
-    let future = (Utc::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    apply_ok(&ns.name, &ban("later", &format!("  startsAt: \"{future}\"\n  duration: 1h\n")));
 
-    let cm = wait_for_ids(&ns, &["UserBan/later", "UserBan/mail", "UserBan/perm"], Duration::from_secs(20)).await;
-    assert_eq!(cm.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"], "interdict");
+    let cm = wait_for_ids(
+        &ns,
+        &["UserBan/later", "UserBan/mail", "UserBan/perm"],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        cm.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+        "interdict"
+    );
     let data = cm.data.clone().unwrap();
     let all_text: String = data.values().cloned().collect();
-    assert!(!all_text.to_lowercase().contains("eve"), "an email must never be published in clear");
+    assert!(
+        !all_text.to_lowercase().contains("eve"),
+        "an email must never be published in clear"
+    );
     assert!(all_text.contains(&interdict::core::email::hash_email("eve@example.org")));
-    assert_eq!(data["suspended-user-ids.txt"], "perm\n", "scheduled bans are not in the plain lists yet");
+    assert_eq!(
+        data["suspended-user-ids.txt"], "perm\n",
+        "scheduled bans are not in the plain lists yet"
+    );
 
-    let scheduled = document(&cm).entries.into_iter().find(|e| e.id == "UserBan/later").unwrap();
-    assert_eq!(scheduled.from.format("%Y-%m-%dT%H:%M:%SZ").to_string(), future);
-    assert_eq!(scheduled.until, Some(scheduled.from + chrono::Duration::hours(1)));
+    let scheduled = document(&cm)
+        .entries
+        .into_iter()
+        .find(|e| e.id == "UserBan/later")
+        .unwrap();
+    assert_eq!(
+        scheduled.from.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        future
+    );
+    assert_eq!(
+        scheduled.until,
+        Some(scheduled.from + chrono::Duration::hours(1))
+    );
 
     eventually("phases", Duration::from_secs(10), || async {
         (phase(&ns, "perm").await == Some(Phase::Active)
@@ -95,23 +130,54 @@ async fn bans_become_a_blocklist_with_status_and_events() {
     let later = ns.api::<UserBan>().get("later").await.unwrap();
     let status = later.status.unwrap();
     assert_eq!(status.observed_generation, later.metadata.generation);
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Scheduled"));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "Scheduled")
+    );
     assert_eq!(status.subject.as_deref(), Some("userId:later"));
 
-    eventually("Applied and Scheduled events", Duration::from_secs(10), || async {
-        (events_for(&ns, "perm").await == ["Applied"] && events_for(&ns, "later").await == ["Scheduled"]).then_some(())
-    })
+    eventually(
+        "Applied and Scheduled events",
+        Duration::from_secs(10),
+        || async {
+            (events_for(&ns, "perm").await == ["Applied"]
+                && events_for(&ns, "later").await == ["Scheduled"])
+            .then_some(())
+        },
+    )
     .await;
 
     // kubectl, as a platform team uses it.
     let table = cluster().kubectl_ok(&["get", "ub", "-n", &ns.name]);
     let header = table.lines().next().unwrap();
-    for column in ["NAME", "SUBJECT", "MODE", "PHASE", "EXPIRES", "REASON", "AGE"] {
-        assert!(header.contains(column), "kubectl get ub lacks {column}: {table}");
+    for column in [
+        "NAME", "SUBJECT", "MODE", "PHASE", "EXPIRES", "REASON", "AGE",
+    ] {
+        assert!(
+            header.contains(column),
+            "kubectl get ub lacks {column}: {table}"
+        );
     }
-    assert!(table.lines().any(|l| l.starts_with("perm") && l.contains("userId:perm") && l.contains("Suspend") && l.contains("Active")), "{table}");
-    cluster().kubectl_ok(&["wait", "--for=condition=Ready", "-n", &ns.name, "ub/perm", "--timeout=30s"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("perm")
+            && l.contains("userId:perm")
+            && l.contains("Suspend")
+            && l.contains("Active")),
+        "{table}"
+    );
+    cluster().kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "-n",
+        &ns.name,
+        "ub/perm",
+        "--timeout=30s",
+    ]);
     ns.cleanup().await;
 }
 
@@ -124,16 +190,37 @@ async fn feature_blocks_and_category_listing() {
         "apiVersion: interdict.dev/v1alpha1\nkind: FeatureBlock\nmetadata: {name: mentor}\nspec:\n  subject: {userId: \"123\"}\n  features: [mentorship-service]\n  scopes: [{kind: academy, name: downtown-miami}]\n  reason: {code: abuse}\n",
     );
     apply_ok(&ns.name, &ban("u1", ""));
-    wait_for_ids(&ns, &["FeatureBlock/mentor", "UserBan/u1"], Duration::from_secs(20)).await;
-    cluster().kubectl_ok(&["wait", "--for=condition=Ready", "-n", &ns.name, "fb/mentor", "--timeout=30s"]);
+    wait_for_ids(
+        &ns,
+        &["FeatureBlock/mentor", "UserBan/u1"],
+        Duration::from_secs(20),
+    )
+    .await;
+    cluster().kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "-n",
+        &ns.name,
+        "fb/mentor",
+        "--timeout=30s",
+    ]);
     let table = cluster().kubectl_ok(&["get", "fb", "-n", &ns.name]);
     let header = table.lines().next().unwrap();
     for column in ["SUBJECT", "FEATURES", "SCOPES", "PHASE", "EXPIRES", "AGE"] {
-        assert!(header.contains(column), "kubectl get fb lacks {column}: {table}");
+        assert!(
+            header.contains(column),
+            "kubectl get fb lacks {column}: {table}"
+        );
     }
-    assert!(table.contains("mentorship-service") && table.contains("academy=downtown-miami"), "{table}");
+    assert!(
+        table.contains("mentorship-service") && table.contains("academy=downtown-miami"),
+        "{table}"
+    );
     let both = cluster().kubectl_ok(&["get", "interdict", "-A"]);
-    assert!(both.contains("mentor") && both.contains("u1"), "kubectl get interdict -A lists both kinds: {both}");
+    assert!(
+        both.contains("mentor") && both.contains("u1"),
+        "kubectl get interdict -A lists both kinds: {both}"
+    );
     ns.cleanup().await;
 }
 
@@ -144,7 +231,12 @@ async fn short_ban_expires_on_time_with_an_event() {
     apply_ok(&ns.name, &ban("brief", "  duration: 15s\n"));
     wait_for_ids(&ns, &["UserBan/brief"], Duration::from_secs(20)).await;
     let until = eventually("expiresAt in status", Duration::from_secs(10), || async {
-        ns.api::<UserBan>().get("brief").await.unwrap().status.and_then(|s| s.expires_at)
+        ns.api::<UserBan>()
+            .get("brief")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.expires_at)
     })
     .await;
     // Within 2 s of the expiry: out of the blocklist, Expired, with its Event.
@@ -160,7 +252,11 @@ async fn short_ban_expires_on_time_with_an_event() {
         }
     })
     .await;
-    assert!(result.is_ok(), "not expired within 2 s of {until}; log:\n{}", operator.log());
+    assert!(
+        result.is_ok(),
+        "not expired within 2 s of {until}; log:\n{}",
+        operator.log()
+    );
     eventually("Expired event", Duration::from_secs(5), || async {
         (events_for(&ns, "brief").await == ["Applied", "Expired"]).then_some(())
     })
@@ -171,7 +267,11 @@ async fn short_ban_expires_on_time_with_an_event() {
         .filter(|l| l["name"] == "brief")
         .map(|l| l["action"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(actions, ["Applied", "Expired"], "one audit line per transition");
+    assert_eq!(
+        actions,
+        ["Applied", "Expired"],
+        "one audit line per transition"
+    );
     ns.cleanup().await;
 }
 
@@ -181,19 +281,33 @@ async fn expiry_missed_while_down_is_applied_at_start_up() {
     let mut operator = ns.operator();
     apply_ok(&ns.name, &ban("gone", "  duration: 3s\n"));
     apply_ok(&ns.name, &ban("stays", ""));
-    wait_for_ids(&ns, &["UserBan/gone", "UserBan/stays"], Duration::from_secs(20)).await;
+    wait_for_ids(
+        &ns,
+        &["UserBan/gone", "UserBan/stays"],
+        Duration::from_secs(20),
+    )
+    .await;
     operator.stop();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(phase(&ns, "gone").await, Some(Phase::Active), "nobody updated it while the operator was down");
+    assert_eq!(
+        phase(&ns, "gone").await,
+        Some(Phase::Active),
+        "nobody updated it while the operator was down"
+    );
     let restarted = std::time::Instant::now();
     let _operator = ns.operator();
     wait_for_ids(&ns, &["UserBan/stays"], Duration::from_secs(5)).await;
-    eventually("Expired at start-up", Duration::from_secs(5).saturating_sub(restarted.elapsed()), || async {
-        (phase(&ns, "gone").await == Some(Phase::Expired)).then_some(())
-    })
+    eventually(
+        "Expired at start-up",
+        Duration::from_secs(5).saturating_sub(restarted.elapsed()),
+        || async { (phase(&ns, "gone").await == Some(Phase::Expired)).then_some(()) },
+    )
     .await;
     eventually("Expired event", Duration::from_secs(5), || async {
-        events_for(&ns, "gone").await.contains(&"Expired".to_string()).then_some(())
+        events_for(&ns, "gone")
+            .await
+            .contains(&"Expired".to_string())
+            .then_some(())
     })
     .await;
     ns.cleanup().await;
@@ -205,10 +319,16 @@ async fn scheduled_ban_starts_on_time() {
     let _operator = ns.operator();
     let start = Utc::now() + chrono::Duration::seconds(6);
     let start_text = start.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    apply_ok(&ns.name, &ban("soon", &format!("  startsAt: \"{start_text}\"\n")));
+    apply_ok(
+        &ns.name,
+        &ban("soon", &format!("  startsAt: \"{start_text}\"\n")),
+    );
     let cm = wait_for_ids(&ns, &["UserBan/soon"], Duration::from_secs(20)).await;
     assert_eq!(cm.data.unwrap()["suspended-user-ids.txt"], "");
-    eventually("Scheduled", Duration::from_secs(5), || async { (phase(&ns, "soon").await == Some(Phase::Scheduled)).then_some(()) }).await;
+    eventually("Scheduled", Duration::from_secs(5), || async {
+        (phase(&ns, "soon").await == Some(Phase::Scheduled)).then_some(())
+    })
+    .await;
     eventually("Active after start", Duration::from_secs(10), || async {
         (phase(&ns, "soon").await == Some(Phase::Active)).then_some(())
     })
@@ -227,27 +347,51 @@ async fn edited_or_deleted_blocklist_is_repaired() {
     let ns = TestNamespace::new("reconcile-repair").await;
     let _operator = ns.operator();
     apply_ok(&ns.name, &ban("victim", ""));
-    let original = wait_for_ids(&ns, &["UserBan/victim"], Duration::from_secs(20)).await.data.unwrap();
+    let original = wait_for_ids(&ns, &["UserBan/victim"], Duration::from_secs(20))
+        .await
+        .data
+        .unwrap();
     let api = ns.api::<ConfigMap>();
 
-    api.delete(BLOCKLIST, &DeleteParams::default()).await.unwrap();
+    api.delete(BLOCKLIST, &DeleteParams::default())
+        .await
+        .unwrap();
     eventually("recreated after delete", Duration::from_secs(5), || async {
-        blocklist(&ns).await.filter(|cm| cm.data.as_ref() == Some(&original))
+        blocklist(&ns)
+            .await
+            .filter(|cm| cm.data.as_ref() == Some(&original))
     })
     .await;
 
-    let tampered = serde_json::json!({ "data": { "blocklist.json": "{}", "blocklist-evil.json": "{}" } });
-    api.patch(BLOCKLIST, &PatchParams::default(), &Patch::Merge(&tampered)).await.unwrap();
+    let tampered =
+        serde_json::json!({ "data": { "blocklist.json": "{}", "blocklist-evil.json": "{}" } });
+    api.patch(BLOCKLIST, &PatchParams::default(), &Patch::Merge(&tampered))
+        .await
+        .unwrap();
     eventually("repaired after edit", Duration::from_secs(5), || async {
-        blocklist(&ns).await.filter(|cm| cm.data.as_ref() == Some(&original))
+        blocklist(&ns)
+            .await
+            .filter(|cm| cm.data.as_ref() == Some(&original))
     })
     .await;
 
-    let unlabelled = serde_json::json!({ "metadata": { "labels": { "app.kubernetes.io/managed-by": null } } });
-    api.patch(BLOCKLIST, &PatchParams::default(), &Patch::Merge(&unlabelled)).await.unwrap();
+    let unlabelled =
+        serde_json::json!({ "metadata": { "labels": { "app.kubernetes.io/managed-by": null } } });
+    api.patch(
+        BLOCKLIST,
+        &PatchParams::default(),
+        &Patch::Merge(&unlabelled),
+    )
+    .await
+    .unwrap();
     eventually("label restored", Duration::from_secs(5), || async {
         blocklist(&ns).await.filter(|cm| {
-            cm.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/managed-by")).map(String::as_str) == Some("interdict")
+            cm.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+                .map(String::as_str)
+                == Some("interdict")
         })
     })
     .await;
@@ -260,10 +404,28 @@ async fn restart_with_nothing_changed_writes_nothing() {
     let mut operator = ns.operator();
     apply_ok(&ns.name, &ban("one", "  duration: 30d\n"));
     apply_ok(&ns.name, &ban("two", ""));
-    wait_for_ids(&ns, &["UserBan/one", "UserBan/two"], Duration::from_secs(20)).await;
-    cluster().kubectl_ok(&["wait", "--for=condition=Ready", "-n", &ns.name, "ub/one", "ub/two", "--timeout=30s"]);
+    wait_for_ids(
+        &ns,
+        &["UserBan/one", "UserBan/two"],
+        Duration::from_secs(20),
+    )
+    .await;
+    cluster().kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "-n",
+        &ns.name,
+        "ub/one",
+        "ub/two",
+        "--timeout=30s",
+    ]);
     let versions = || async {
-        let cm = blocklist(&ns).await.unwrap().metadata.resource_version.unwrap();
+        let cm = blocklist(&ns)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap();
         let bans: BTreeMap<String, String> = ns
             .api::<UserBan>()
             .list(&ListParams::default())
@@ -271,7 +433,12 @@ async fn restart_with_nothing_changed_writes_nothing() {
             .unwrap()
             .items
             .into_iter()
-            .map(|b| (b.metadata.name.unwrap(), b.metadata.resource_version.unwrap()))
+            .map(|b| {
+                (
+                    b.metadata.name.unwrap(),
+                    b.metadata.resource_version.unwrap(),
+                )
+            })
             .collect();
         (cm, bans)
     };
@@ -285,6 +452,11 @@ async fn restart_with_nothing_changed_writes_nothing() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(versions().await, before, "a restart must not write anything; log:\n{}", operator.log());
+    assert_eq!(
+        versions().await,
+        before,
+        "a restart must not write anything; log:\n{}",
+        operator.log()
+    );
     ns.cleanup().await;
 }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const TOKEN_RULE: &str = "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
 
 /// CEL for a positive duration such as `30m`, `12h`, `7d`, `2w` or `1h30m`.
-pub(crate) const DURATION_RULE: &str = "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') && self.matches('[1-9]')";
+pub(crate) const DURATION_RULE: &str =
+    "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') && self.matches('[1-9]')";
 pub(crate) const DURATION_MESSAGE: &str =
     "duration must be a positive amount of s, m, h, d or w, like 30m, 12h, 7d or 1h30m";
 pub(crate) const DURATION_XOR_EXPIRES_RULE: &str = "!(has(self.duration) && has(self.expiresAt))";
@@ -39,7 +40,9 @@ pub struct BanReason {
 }
 
 /// One context in which a feature block applies, in the application's own vocabulary.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, KubeSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, KubeSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Scope {
     /// Kind of context, a lowercase token: `academy`, `cohort`, `page`, `service`, ...

@@ -1,9 +1,12 @@
+// Each `printcolumn(...)` legitimately repeats `type_ = "string"`; clippy reads that as a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use chrono::{DateTime, Utc};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
-use super::{BanStatus, BanReason, Scope, Subject};
+use super::{BanReason, BanStatus, Scope, Subject};
 
 /// A FeatureBlock takes some features away from one subject, everywhere or
 /// only in the listed scopes.
@@ -23,7 +26,11 @@ use super::{BanStatus, BanReason, Scope, Subject};
     printcolumn(json_path = ".status.scopes", name = "Scopes", type_ = "string"),
     printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
     printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
-    printcolumn(json_path = ".metadata.creationTimestamp", name = "Age", type_ = "date")
+    printcolumn(
+        json_path = ".metadata.creationTimestamp",
+        name = "Age",
+        type_ = "date"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new(DURATION_XOR_EXPIRES_RULE).message(DURATION_XOR_EXPIRES_MESSAGE))]
 #[x_kube(validation = kube::core::Rule::new(STARTS_BEFORE_EXPIRES_RULE)

@@ -1,10 +1,13 @@
+// Each `printcolumn(...)` legitimately repeats `type_ = "string"`; clippy reads that as a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use chrono::{DateTime, Utc};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
-use super::{Appeal, BanStatus, BanReason, Subject};
+use super::{Appeal, BanReason, BanStatus, Subject};
 
 /// A UserBan takes the whole application away from one subject: `Suspend`
 /// (no access, sessions revoked) or `Silence` (may log in and export, may not
@@ -25,8 +28,12 @@ use super::{Appeal, BanStatus, BanReason, Subject};
     printcolumn(json_path = ".spec.mode", name = "Mode", type_ = "string"),
     printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
     printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
-    printcolumn(json_path = ".spec.reason.code", name = "BanReason", type_ = "string"),
-    printcolumn(json_path = ".metadata.creationTimestamp", name = "Age", type_ = "date")
+    printcolumn(json_path = ".spec.reason.code", name = "Reason", type_ = "string"),
+    printcolumn(
+        json_path = ".metadata.creationTimestamp",
+        name = "Age",
+        type_ = "date"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new(DURATION_XOR_EXPIRES_RULE).message(DURATION_XOR_EXPIRES_MESSAGE))]
 #[x_kube(validation = kube::core::Rule::new(STARTS_BEFORE_EXPIRES_RULE)
@@ -77,7 +84,20 @@ pub struct UserBanSpec {
 }
 
 /// What a UserBan takes away.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 pub enum BanMode {
     /// No access at all; sessions revoked by default.
     #[default]
@@ -89,6 +109,7 @@ pub enum BanMode {
 impl UserBanSpec {
     /// Session revocation follows the mode unless the ban says otherwise.
     pub fn revokes_sessions(&self) -> bool {
-        self.revoke_sessions.unwrap_or(self.mode == BanMode::Suspend)
+        self.revoke_sessions
+            .unwrap_or(self.mode == BanMode::Suspend)
     }
 }

@@ -50,10 +50,13 @@ pub struct CheckArgs {
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
     match text.split_once('=') {
-        Some((kind, name)) if !kind.is_empty() && !name.is_empty() => {
-            Ok(Scope { kind: kind.to_string(), name: name.to_string() })
-        }
-        _ => Err(format!("expected KIND=NAME, e.g. academy=downtown-miami, got {text:?}")),
+        Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(Scope {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }),
+        _ => Err(format!(
+            "expected KIND=NAME, e.g. academy=downtown-miami, got {text:?}"
+        )),
     }
 }
 

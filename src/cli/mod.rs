@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use check::CheckArgs;
 
 #[derive(Parser, Debug)]
-#[command(name = "interdict", version, about = "Bans, suspensions and feature blocks for the users of your applications, as Kubernetes resources")]
+#[command(
+    name = "interdict",
+    version,
+    about = "Bans, suspensions and feature blocks for the users of your applications, as Kubernetes resources"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -28,11 +32,21 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Namespace to watch; repeat for several. Default: every namespace.
-    #[arg(long = "namespace", short = 'n', value_name = "NAMESPACE", env = "INTERDICT_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        value_name = "NAMESPACE",
+        env = "INTERDICT_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
 
     /// Name of the blocklist ConfigMap kept in each namespace that has bans.
-    #[arg(long, default_value = "interdict-blocklist", env = "INTERDICT_BLOCKLIST_NAME")]
+    #[arg(
+        long,
+        default_value = "interdict-blocklist",
+        env = "INTERDICT_BLOCKLIST_NAME"
+    )]
     pub blocklist_name: String,
 
     /// Log format.

@@ -45,7 +45,9 @@ pub struct AuditSink {
 impl AuditSink {
     pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
         let file = match path {
-            Some(path) => Some(Mutex::new(OpenOptions::new().create(true).append(true).open(path)?)),
+            Some(path) => Some(Mutex::new(
+                OpenOptions::new().create(true).append(true).open(path)?,
+            )),
             None => None,
         };
         Ok(AuditSink { file })

@@ -33,15 +33,25 @@ pub async fn ensure(
         return Ok(false);
     }
     let name = ctx.blocklist_name.as_str();
-    let failed = |source| Error::WriteBlocklist { namespace: namespace.to_string(), name: name.to_string(), source };
+    let failed = |source| Error::WriteBlocklist {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source,
+    };
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     // Keys someone else added (an edit, another tool) are not ours to keep:
     // a stray `blocklist-x.json` would be merged by every reader.
     let stray: Vec<String> = existing
         .into_iter()
         .flat_map(|cm| {
-            let data = cm.data.iter().flat_map(|d| d.keys()).filter(|k| !desired.contains_key(*k));
-            data.chain(cm.binary_data.iter().flat_map(|d| d.keys())).cloned().collect::<Vec<_>>()
+            let data = cm
+                .data
+                .iter()
+                .flat_map(|d| d.keys())
+                .filter(|k| !desired.contains_key(*k));
+            data.chain(cm.binary_data.iter().flat_map(|d| d.keys()))
+                .cloned()
+                .collect::<Vec<_>>()
         })
         .collect();
     let bytes: usize = desired.values().map(String::len).sum();
@@ -55,16 +65,33 @@ pub async fn ensure(
         },
         "data": desired,
     });
-    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&manifest))
-        .await
-        .map_err(failed)?;
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&manifest),
+    )
+    .await
+    .map_err(failed)?;
     if !stray.is_empty() {
-        let (data, binary): (Vec<&String>, Vec<&String>) =
-            stray.iter().partition(|k| existing.is_some_and(|cm| cm.data.as_ref().is_some_and(|d| d.contains_key(*k))));
-        let nulls = |keys: Vec<&String>| keys.into_iter().map(|k| (k.clone(), serde_json::Value::Null)).collect::<serde_json::Map<_, _>>();
+        let (data, binary): (Vec<&String>, Vec<&String>) = stray.iter().partition(|k| {
+            existing.is_some_and(|cm| cm.data.as_ref().is_some_and(|d| d.contains_key(*k)))
+        });
+        let nulls = |keys: Vec<&String>| {
+            keys.into_iter()
+                .map(|k| (k.clone(), serde_json::Value::Null))
+                .collect::<serde_json::Map<_, _>>()
+        };
         let removal = json!({ "data": nulls(data), "binaryData": nulls(binary) });
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&removal)).await.map_err(failed)?;
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&removal))
+            .await
+            .map_err(failed)?;
     }
-    tracing::info!(namespace, configmap = name, bytes, removed_keys = stray.len(), "blocklist written");
+    tracing::info!(
+        namespace,
+        configmap = name,
+        bytes,
+        removed_keys = stray.len(),
+        "blocklist written"
+    );
     Ok(true)
 }

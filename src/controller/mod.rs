@@ -48,7 +48,9 @@ pub struct Context {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -58,7 +60,10 @@ fn init_logging(format: LogFormat) {
 /// Entry point of `interdict run`.
 pub fn main(args: RunArgs) -> ExitCode {
     init_logging(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");
@@ -90,9 +95,9 @@ async fn shutdown_signal() {
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
-    let client = Client::try_default()
-        .await
-        .map_err(|e| format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}"))?;
+    let client = Client::try_default().await.map_err(|e| {
+        format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
+    })?;
     let audit = AuditSink::open(args.audit_log.as_deref())
         .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?;
     let queue = Arc::new(Queue::default());
@@ -104,7 +109,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
         Duration::from_millis(args.debounce_ms),
     );
     let feeder = tokio::spawn(feeding);
-    let scope = if args.namespaces.is_empty() { "all namespaces".to_string() } else { args.namespaces.join(",") };
+    let scope = if args.namespaces.is_empty() {
+        "all namespaces".to_string()
+    } else {
+        args.namespaces.join(",")
+    };
     tracing::info!(%scope, blocklist = %args.blocklist_name, "starting; loading bans");
     tokio::select! {
         _ = stores.wait_until_ready() => {}
@@ -112,9 +121,17 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     tracing::info!("bans loaded; reconciling");
 
-    let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
+    let instance = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok();
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), Reporter { controller: "interdict".into(), instance }),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "interdict".into(),
+                instance,
+            },
+        ),
         client,
         audit,
         blocklist_name: args.blocklist_name.clone(),
@@ -130,7 +147,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
             _ = &mut shutdown => break,
         };
         for namespace in batch {
-            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let (ctx, queue, failures) = (ctx.clone(), queue.clone(), failures.clone());
             tokio::spawn(async move {
                 let outcome = namespace::reconcile(&ctx, &namespace).await;
@@ -175,7 +194,8 @@ async fn after_reconcile(
                 *count += 1;
                 *count
             };
-            let backoff = Duration::from_millis(500 * 2u64.saturating_pow(attempt.min(20))).min(MAX_BACKOFF);
+            let backoff =
+                Duration::from_millis(500 * 2u64.saturating_pow(attempt.min(20))).min(MAX_BACKOFF);
             tracing::warn!(namespace, attempt, retry_in = ?backoff, "reconcile failed: {error}");
             let blocklist = ObjectReference {
                 api_version: Some("v1".into()),

@@ -11,11 +11,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
 use super::blocklist::{self, FIELD_MANAGER};
 use super::error::Error;
 use super::status::{Transition, desired_status, subject_display, transition};
-use super::Context;
 use crate::api::{BanStatus, FeatureBlock, Phase, UserBan};
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
 use crate::core::document::render_data;
@@ -59,16 +59,32 @@ struct Reviewed<K> {
 }
 
 fn review<K: BanResource>(objects: Vec<Arc<K>>) -> Vec<Reviewed<K>> {
-    objects.into_iter().map(|object| Reviewed { compiled: object.compile(), object }).collect()
+    objects
+        .into_iter()
+        .map(|object| Reviewed {
+            compiled: object.compile(),
+            object,
+        })
+        .collect()
 }
 
-fn published(compiled: &Result<CompiledBan, CompileError>, now: DateTime<Utc>) -> Option<crate::core::Entry> {
+fn published(
+    compiled: &Result<CompiledBan, CompileError>,
+    now: DateTime<Utc>,
+) -> Option<crate::core::Entry> {
     let compiled = compiled.as_ref().ok()?;
-    matches!(compiled.window.phase_at(now), Phase::Scheduled | Phase::Active).then(|| compiled.entry.clone())
+    matches!(
+        compiled.window.phase_at(now),
+        Phase::Scheduled | Phase::Active
+    )
+    .then(|| compiled.entry.clone())
 }
 
 fn next_transition<K>(reviewed: &[Reviewed<K>], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    reviewed.iter().filter_map(|r| r.compiled.as_ref().ok()?.window.next_transition(now)).min()
+    reviewed
+        .iter()
+        .filter_map(|r| r.compiled.as_ref().ok()?.window.next_transition(now))
+        .min()
 }
 
 /// Returns when the namespace next needs a look (the next start or expiry).
@@ -89,9 +105,19 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     let entries = user_bans
         .iter()
         .filter_map(|r| published(&r.compiled, now))
-        .chain(feature_blocks.iter().filter_map(|r| published(&r.compiled, now)))
+        .chain(
+            feature_blocks
+                .iter()
+                .filter_map(|r| published(&r.compiled, now)),
+        )
         .collect();
-    blocklist::ensure(ctx, namespace, existing.as_deref(), render_data(namespace, entries, now)).await?;
+    blocklist::ensure(
+        ctx,
+        namespace,
+        existing.as_deref(),
+        render_data(namespace, entries, now),
+    )
+    .await?;
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
     let mut failures = Vec::new();
@@ -104,14 +130,30 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     if !failures.is_empty() {
         return Err(Error::Statuses(failures));
     }
-    Ok([next_transition(&user_bans, now), next_transition(&feature_blocks, now)].into_iter().flatten().min())
+    Ok([
+        next_transition(&user_bans, now),
+        next_transition(&feature_blocks, now),
+    ]
+    .into_iter()
+    .flatten()
+    .min())
 }
 
-async fn sync_status<K: BanResource>(ctx: &Context, reviewed: &Reviewed<K>, now: DateTime<Utc>) -> Result<(), Error> {
+async fn sync_status<K: BanResource>(
+    ctx: &Context,
+    reviewed: &Reviewed<K>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let object = reviewed.object.as_ref();
     let old = object.ban_status();
     let generation = object.meta().generation;
-    let new = desired_status(&reviewed.compiled, generation, old, &ctx.blocklist_name, now);
+    let new = desired_status(
+        &reviewed.compiled,
+        generation,
+        old,
+        &ctx.blocklist_name,
+        now,
+    );
     if old == Some(&new) {
         return Ok(());
     }
@@ -123,12 +165,24 @@ async fn sync_status<K: BanResource>(ctx: &Context, reviewed: &Reviewed<K>, now:
         "kind": K::kind(&()),
         "status": new,
     });
-    match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
         Ok(_) => {}
         // Deleted since the store saw it: nothing left to describe.
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
         Err(source) => {
-            return Err(Error::WriteStatus { kind: K::kind(&()).to_string(), namespace, name, source });
+            return Err(Error::WriteStatus {
+                kind: K::kind(&()).to_string(),
+                namespace,
+                name,
+                source,
+            });
         }
     }
     if let Some(transition) = transition(old, &new) {
@@ -137,21 +191,38 @@ async fn sync_status<K: BanResource>(ctx: &Context, reviewed: &Reviewed<K>, now:
     Ok(())
 }
 
-fn describe(compiled: &Result<CompiledBan, CompileError>, status: &BanStatus, transition: Transition) -> String {
+fn describe(
+    compiled: &Result<CompiledBan, CompileError>,
+    status: &BanStatus,
+    transition: Transition,
+) -> String {
     let Ok(compiled) = compiled else {
-        return status.conditions.first().map(|c| c.message.clone()).unwrap_or_default();
+        return status
+            .conditions
+            .first()
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
     };
     let entry = &compiled.entry;
     let what = match entry.mode {
         Some(mode) => format!("{mode:?}"),
         None => format!("features {}", entry.features.join(",")),
     };
-    let until = entry.until.map_or("permanently".to_string(), |u| format!("until {}", u.to_rfc3339()));
+    let until = entry.until.map_or("permanently".to_string(), |u| {
+        format!("until {}", u.to_rfc3339())
+    });
     let subject = subject_display(&entry.subject);
     match transition {
-        Transition::Scheduled => format!("{what} of {subject} scheduled from {} {until} (reason {})", entry.from.to_rfc3339(), entry.reason),
+        Transition::Scheduled => format!(
+            "{what} of {subject} scheduled from {} {until} (reason {})",
+            entry.from.to_rfc3339(),
+            entry.reason
+        ),
         Transition::Expired => format!("{what} of {subject} expired; removed from the blocklist"),
-        _ => format!("{what} of {subject} in force {until} (reason {})", entry.reason),
+        _ => format!(
+            "{what} of {subject} in force {until} (reason {})",
+            entry.reason
+        ),
     }
 }
 
@@ -166,7 +237,11 @@ async fn record<K: BanResource>(
 ) {
     let note = describe(compiled, status, transition);
     let event = Event {
-        type_: if transition == Transition::Invalid { EventType::Warning } else { EventType::Normal },
+        type_: if transition == Transition::Invalid {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
         reason: transition.reason().to_string(),
         note: Some(note.clone()),
         action: transition.reason().to_string(),

@@ -75,7 +75,11 @@ impl Queue {
 
     /// Marks a namespace finished, so a request that arrived meanwhile can run.
     pub fn done(&self, namespace: &str) {
-        self.state.lock().expect("queue lock").in_progress.remove(namespace);
+        self.state
+            .lock()
+            .expect("queue lock")
+            .in_progress
+            .remove(namespace);
         self.wake.notify_one();
     }
 }

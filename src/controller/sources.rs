@@ -31,12 +31,18 @@ where
         self.stores
             .iter()
             .filter(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
-            .flat_map(|(_, store)| store.state_filter(|o| o.namespace().as_deref() == Some(namespace)))
+            .flat_map(|(_, store)| {
+                store.state_filter(|o| o.namespace().as_deref() == Some(namespace))
+            })
             .collect()
     }
 
     pub fn namespaces(&self) -> BTreeSet<String> {
-        self.stores.iter().flat_map(|(_, store)| store.state()).filter_map(|o| o.namespace()).collect()
+        self.stores
+            .iter()
+            .flat_map(|(_, store)| store.state())
+            .filter_map(|o| o.namespace())
+            .collect()
     }
 
     async fn wait_until_ready(&self) {
@@ -92,7 +98,13 @@ type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
 
 fn reflect<K>(api: Api<K>, config: watcher::Config) -> (Store<K>, TriggerStream)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).to_string();
@@ -131,8 +143,11 @@ where
         + Sync
         + 'static,
 {
-    let scopes: Vec<Option<String>> =
-        if namespaces.is_empty() { vec![None] } else { namespaces.iter().cloned().map(Some).collect() };
+    let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.iter().cloned().map(Some).collect()
+    };
     let stores = scopes
         .into_iter()
         .map(|scope| {
@@ -156,10 +171,14 @@ pub fn watch(
     blocklist_name: &str,
     queue: Arc<Queue>,
     debounce: Duration,
-) -> (Arc<Stores>, impl std::future::Future<Output = ()> + Send + use<>) {
+) -> (
+    Arc<Stores>,
+    impl std::future::Future<Output = ()> + Send + use<>,
+) {
     let mut streams = Vec::new();
     let all = watcher::Config::default();
-    let blocklist_only = watcher::Config::default().fields(&format!("metadata.name={blocklist_name}"));
+    let blocklist_only =
+        watcher::Config::default().fields(&format!("metadata.name={blocklist_name}"));
     let stores = Arc::new(Stores {
         user_bans: scoped(client, namespaces, &all, &mut streams),
         feature_blocks: scoped(client, namespaces, &all, &mut streams),

@@ -28,7 +28,12 @@ fn scopes_display(entry: &Entry) -> String {
     if entry.scopes.is_empty() {
         "*".to_string()
     } else {
-        entry.scopes.iter().map(|s| format!("{}={}", s.kind, s.name)).collect::<Vec<_>>().join(",")
+        entry
+            .scopes
+            .iter()
+            .map(|s| format!("{}={}", s.kind, s.name))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -41,7 +46,14 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 /// `lastTransitionTime` moves only when the condition's status flips.
-fn ready_condition(old: Option<&BanStatus>, ok: bool, reason: &str, message: String, generation: Option<i64>, now: DateTime<Utc>) -> Condition {
+fn ready_condition(
+    old: Option<&BanStatus>,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Condition {
     let status = if ok { "True" } else { "False" };
     let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
     let last_transition_time = match previous {
@@ -71,21 +83,33 @@ pub fn desired_status(
         Err(error) => {
             return BanStatus {
                 observed_generation: generation,
-                conditions: vec![ready_condition(old, false, reasons::INVALID_SPEC, error.to_string(), generation, now)],
+                conditions: vec![ready_condition(
+                    old,
+                    false,
+                    reasons::INVALID_SPEC,
+                    error.to_string(),
+                    generation,
+                    now,
+                )],
                 ..BanStatus::default()
             };
         }
     };
     let window = compiled.window;
     let phase = window.phase_at(now);
-    let until = window.until.map(rfc3339).unwrap_or_else(|| "further notice (permanent)".to_string());
+    let until = window
+        .until
+        .map(rfc3339)
+        .unwrap_or_else(|| "further notice (permanent)".to_string());
     let message = match phase {
         Phase::Scheduled => format!(
             "Starts at {}; already published in ConfigMap {blocklist} with its start time, until {until}",
             rfc3339(window.from)
         ),
         Phase::Active => format!("In force and published in ConfigMap {blocklist} until {until}"),
-        Phase::Expired | Phase::Lifted => format!("Ended at {until}; removed from ConfigMap {blocklist}"),
+        Phase::Expired | Phase::Lifted => {
+            format!("Ended at {until}; removed from ConfigMap {blocklist}")
+        }
     };
     BanStatus {
         observed_generation: generation,
@@ -94,8 +118,16 @@ pub fn desired_status(
         expires_at: window.until,
         subject: Some(subject_display(&compiled.entry.subject)),
         features: features_display(&compiled.entry),
-        scopes: (compiled.entry.kind == crate::core::EntryKind::FeatureBlock).then(|| scopes_display(&compiled.entry)),
-        conditions: vec![ready_condition(old, true, phase.as_str(), message, generation, now)],
+        scopes: (compiled.entry.kind == crate::core::EntryKind::FeatureBlock)
+            .then(|| scopes_display(&compiled.entry)),
+        conditions: vec![ready_condition(
+            old,
+            true,
+            phase.as_str(),
+            message,
+            generation,
+            now,
+        )],
     }
 }
 
@@ -127,23 +159,31 @@ impl Transition {
 }
 
 fn is_invalid(status: &BanStatus) -> bool {
-    status.conditions.iter().any(|c| c.type_ == READY && c.reason == reasons::INVALID_SPEC)
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.reason == reasons::INVALID_SPEC)
 }
 
 /// Compares the stored status with the new one. Derived from stored state only,
 /// so a restart of the operator records nothing twice.
 pub fn transition(old: Option<&BanStatus>, new: &BanStatus) -> Option<Transition> {
     if is_invalid(new) {
-        let already = old.is_some_and(|o| is_invalid(o) && o.observed_generation == new.observed_generation);
+        let already =
+            old.is_some_and(|o| is_invalid(o) && o.observed_generation == new.observed_generation);
         return (!already).then_some(Transition::Invalid);
     }
     let old_phase = old.and_then(|o| o.phase);
     match (old_phase, new.phase?) {
         (Some(Phase::Scheduled), Phase::Active) => Some(Transition::Activated),
         (before, Phase::Active) if before != Some(Phase::Active) => Some(Transition::Applied),
-        (before, Phase::Scheduled) if before != Some(Phase::Scheduled) => Some(Transition::Scheduled),
+        (before, Phase::Scheduled) if before != Some(Phase::Scheduled) => {
+            Some(Transition::Scheduled)
+        }
         (before, Phase::Expired) if before != Some(Phase::Expired) => Some(Transition::Expired),
-        _ if old.and_then(|o| o.observed_generation) != new.observed_generation => Some(Transition::Updated),
+        _ if old.and_then(|o| o.observed_generation) != new.observed_generation => {
+            Some(Transition::Updated)
+        }
         _ => None,
     }
 }

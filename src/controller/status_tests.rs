@@ -9,7 +9,10 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
-    let window = Window { from: at(from), until: until.map(at) };
+    let window = Window {
+        from: at(from),
+        until: until.map(at),
+    };
     Ok(CompiledBan {
         window,
         entry: crate::core::Entry {
@@ -40,10 +43,16 @@ fn lifecycle_records_each_transition_once() {
     assert_eq!(transition(Some(&scheduled), &again), None);
 
     let active = desired_status(&ban, Some(1), Some(&scheduled), "bl", at(10));
-    assert_eq!(transition(Some(&scheduled), &active), Some(Transition::Activated));
+    assert_eq!(
+        transition(Some(&scheduled), &active),
+        Some(Transition::Activated)
+    );
     let expired = desired_status(&ban, Some(1), Some(&active), "bl", at(20));
     assert_eq!(expired.phase, Some(Phase::Expired));
-    assert_eq!(transition(Some(&active), &expired), Some(Transition::Expired));
+    assert_eq!(
+        transition(Some(&active), &expired),
+        Some(Transition::Expired)
+    );
     assert_eq!(transition(Some(&expired), &expired), None);
 }
 
@@ -59,11 +68,23 @@ fn ready_transition_time_moves_only_on_status_flip() {
     let ban = compiled(10, Some(20));
     let scheduled = desired_status(&ban, Some(1), None, "bl", at(0));
     let active = desired_status(&ban, Some(1), Some(&scheduled), "bl", at(10));
-    assert_eq!(active.conditions[0].last_transition_time, scheduled.conditions[0].last_transition_time);
+    assert_eq!(
+        active.conditions[0].last_transition_time,
+        scheduled.conditions[0].last_transition_time
+    );
     assert_eq!(active.conditions[0].reason, "Active");
-    let invalid = desired_status(&Err(CompileError::SubjectCount), Some(2), Some(&active), "bl", at(15));
+    let invalid = desired_status(
+        &Err(CompileError::SubjectCount),
+        Some(2),
+        Some(&active),
+        "bl",
+        at(15),
+    );
     assert_eq!(invalid.conditions[0].status, "False");
-    assert_ne!(invalid.conditions[0].last_transition_time, active.conditions[0].last_transition_time);
+    assert_ne!(
+        invalid.conditions[0].last_transition_time,
+        active.conditions[0].last_transition_time
+    );
 }
 
 #[test]
@@ -71,8 +92,20 @@ fn invalid_spec_is_reported_once_per_generation() {
     let bad: Result<CompiledBan, CompileError> = Err(CompileError::SubjectCount);
     let first = desired_status(&bad, Some(3), None, "bl", at(0));
     assert_eq!(transition(None, &first), Some(Transition::Invalid));
-    assert_eq!(transition(Some(&first), &desired_status(&bad, Some(3), Some(&first), "bl", at(1))), None);
-    assert_eq!(transition(Some(&first), &desired_status(&bad, Some(4), Some(&first), "bl", at(1))), Some(Transition::Invalid));
+    assert_eq!(
+        transition(
+            Some(&first),
+            &desired_status(&bad, Some(3), Some(&first), "bl", at(1))
+        ),
+        None
+    );
+    assert_eq!(
+        transition(
+            Some(&first),
+            &desired_status(&bad, Some(4), Some(&first), "bl", at(1))
+        ),
+        Some(Transition::Invalid)
+    );
 }
 
 #[test]
@@ -85,7 +118,9 @@ fn spec_edit_in_same_phase_is_an_update() {
 
 #[test]
 fn emails_are_not_displayed_in_clear() {
-    let shown = subject_display(&SubjectKey::Email(crate::core::email::hash_email("eve@example.org")));
+    let shown = subject_display(&SubjectKey::Email(crate::core::email::hash_email(
+        "eve@example.org",
+    )));
     assert!(shown.starts_with("email:sha256:"), "{shown}");
     assert!(!shown.contains("eve"));
 }

@@ -54,7 +54,10 @@ pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
 }
 
 fn created(meta: &kube::core::ObjectMeta) -> Result<DateTime<Utc>, CompileError> {
-    let stamp = meta.creation_timestamp.as_ref().ok_or(CompileError::NoCreationTimestamp)?;
+    let stamp = meta
+        .creation_timestamp
+        .as_ref()
+        .ok_or(CompileError::NoCreationTimestamp)?;
     DateTime::from_timestamp(stamp.0.as_second(), 0).ok_or(CompileError::NoCreationTimestamp)
 }
 
@@ -132,38 +135,67 @@ mod tests {
                 duration: Some("1h".into()),
                 expires_at: None,
                 starts_at: None,
-                reason: BanReason { code: "spam".into(), ..Default::default() },
+                reason: BanReason {
+                    code: "spam".into(),
+                    ..Default::default()
+                },
                 message: None,
                 revoke_sessions: None,
                 appeal: None,
             },
         );
-        ban.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-        ));
+        ban.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            ));
         ban
     }
 
     #[test]
     fn emails_are_hashed_and_ips_normalised() {
-        let email = compile_user_ban(&ban(Subject { email: Some("Alice+x@Example.org".into()), ..Default::default() })).unwrap();
-        assert_eq!(email.entry.subject, SubjectKey::Email(hash_email("alice@example.org")));
-        let ip = compile_user_ban(&ban(Subject { ip: Some("10.9.8.7/8".into()), ..Default::default() })).unwrap();
+        let email = compile_user_ban(&ban(Subject {
+            email: Some("Alice+x@Example.org".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            email.entry.subject,
+            SubjectKey::Email(hash_email("alice@example.org"))
+        );
+        let ip = compile_user_ban(&ban(Subject {
+            ip: Some("10.9.8.7/8".into()),
+            ..Default::default()
+        }))
+        .unwrap();
         assert_eq!(ip.entry.subject, SubjectKey::Ip("10.0.0.0/8".into()));
     }
 
     #[test]
     fn suspend_revokes_sessions_from_the_start() {
-        let compiled = compile_user_ban(&ban(Subject { user_id: Some("1".into()), ..Default::default() })).unwrap();
-        assert_eq!(compiled.entry.revoke_sessions_before, Some(compiled.window.from));
-        assert_eq!(compiled.entry.until, Some(compiled.window.from + chrono::Duration::hours(1)));
+        let compiled = compile_user_ban(&ban(Subject {
+            user_id: Some("1".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            compiled.entry.revoke_sessions_before,
+            Some(compiled.window.from)
+        );
+        assert_eq!(
+            compiled.entry.until,
+            Some(compiled.window.from + chrono::Duration::hours(1))
+        );
     }
 
     #[test]
     fn wrong_subject_count_is_an_error_for_this_ban_only() {
         let none = compile_user_ban(&ban(Subject::default()));
         assert_eq!(none, Err(CompileError::SubjectCount));
-        let two = compile_user_ban(&ban(Subject { user_id: Some("1".into()), username: Some("a".into()), ..Default::default() }));
+        let two = compile_user_ban(&ban(Subject {
+            user_id: Some("1".into()),
+            username: Some("a".into()),
+            ..Default::default()
+        }));
         assert_eq!(two, Err(CompileError::SubjectCount));
     }
 }

@@ -98,7 +98,11 @@ impl Subjects {
             user_id: query.user_id.clone(),
             username: query.username.clone(),
             email_hash: query.email.as_deref().map(|e| {
-                if e.starts_with(HASH_PREFIX) { e.to_ascii_lowercase() } else { hash_email(e) }
+                if e.starts_with(HASH_PREFIX) {
+                    e.to_ascii_lowercase()
+                } else {
+                    hash_email(e)
+                }
             }),
             ip: query.ip,
             key_fingerprint: query.key_fingerprint.clone(),
@@ -135,8 +139,12 @@ fn denies(entry: &Entry, query: &Query) -> bool {
             BanMode::Silence => !SILENCE_ALLOWED_FEATURES.contains(&query.feature.as_str()),
         },
         EntryKind::FeatureBlock => {
-            let feature_listed = entry.features.iter().any(|f| f == "*" || *f == query.feature);
-            let in_scope = entry.scopes.is_empty() || entry.scopes.iter().any(|s| query.scopes.contains(s));
+            let feature_listed = entry
+                .features
+                .iter()
+                .any(|f| f == "*" || *f == query.feature);
+            let in_scope =
+                entry.scopes.is_empty() || entry.scopes.iter().any(|s| query.scopes.contains(s));
             feature_listed && in_scope
         }
     }
@@ -145,7 +153,11 @@ fn denies(entry: &Entry, query: &Query) -> bool {
 /// Decides from entries at `now`. Among several denials the most severe wins
 /// (Suspend, then Silence, then feature blocks), then the longest-lasting, then by id,
 /// so the answer never depends on entry order.
-pub fn decide<'a>(entries: impl IntoIterator<Item = &'a Entry>, query: &Query, now: DateTime<Utc>) -> Decision {
+pub fn decide<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    query: &Query,
+    now: DateTime<Utc>,
+) -> Decision {
     let subjects = Subjects::of(query);
     let winner = entries
         .into_iter()

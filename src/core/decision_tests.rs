@@ -22,30 +22,59 @@ fn user_ban(id: &str, subject: SubjectKey, mode: BanMode) -> Entry {
     }
 }
 
-fn feature_block(id: &str, subject: SubjectKey, features: &[&str], scopes: &[(&str, &str)]) -> Entry {
+fn feature_block(
+    id: &str,
+    subject: SubjectKey,
+    features: &[&str],
+    scopes: &[(&str, &str)],
+) -> Entry {
     Entry {
         id: id.into(),
         kind: EntryKind::FeatureBlock,
         mode: None,
         features: features.iter().map(|f| f.to_string()).collect(),
-        scopes: scopes.iter().map(|(k, n)| Scope { kind: k.to_string(), name: n.to_string() }).collect(),
+        scopes: scopes
+            .iter()
+            .map(|(k, n)| Scope {
+                kind: k.to_string(),
+                name: n.to_string(),
+            })
+            .collect(),
         ..user_ban(id, subject, BanMode::Suspend)
     }
 }
 
 fn scope(kind: &str, name: &str) -> Scope {
-    Scope { kind: kind.into(), name: name.into() }
+    Scope {
+        kind: kind.into(),
+        name: name.into(),
+    }
 }
 
 fn ask_user(user: &str, feature: &str, scopes: Vec<Scope>) -> Query {
-    Query { user_id: Some(user.into()), feature: feature.into(), scopes, ..Default::default() }
+    Query {
+        user_id: Some(user.into()),
+        feature: feature.into(),
+        scopes,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn scope_rules() {
     let entries = vec![
-        feature_block("FeatureBlock/everywhere", SubjectKey::UserId("1".into()), &["mentorship-service"], &[]),
-        feature_block("FeatureBlock/academy", SubjectKey::UserId("2".into()), &["mentorship-service"], &[("academy", "downtown-miami")]),
+        feature_block(
+            "FeatureBlock/everywhere",
+            SubjectKey::UserId("1".into()),
+            &["mentorship-service"],
+            &[],
+        ),
+        feature_block(
+            "FeatureBlock/academy",
+            SubjectKey::UserId("2".into()),
+            &["mentorship-service"],
+            &[("academy", "downtown-miami")],
+        ),
         feature_block(
             "FeatureBlock/two",
             SubjectKey::UserId("3".into()),
@@ -56,26 +85,69 @@ fn scope_rules() {
     let cases = [
         // (user, feature, request context, allowed)
         ("1", "mentorship-service", vec![], false),
-        ("1", "mentorship-service", vec![scope("academy", "anywhere")], false),
+        (
+            "1",
+            "mentorship-service",
+            vec![scope("academy", "anywhere")],
+            false,
+        ),
         ("1", "other-service", vec![], true),
-        ("2", "mentorship-service", vec![scope("academy", "downtown-miami")], false),
-        ("2", "mentorship-service", vec![scope("academy", "madrid")], true),
+        (
+            "2",
+            "mentorship-service",
+            vec![scope("academy", "downtown-miami")],
+            false,
+        ),
+        (
+            "2",
+            "mentorship-service",
+            vec![scope("academy", "madrid")],
+            true,
+        ),
         ("2", "mentorship-service", vec![], true),
-        ("2", "mentorship-service", vec![scope("cohort", "downtown-miami")], true),
-        ("3", "mentorship-service", vec![scope("academy", "x"), scope("service", "geekpal-1-1")], false),
-        ("3", "mentorship-service", vec![scope("cohort", "4geeks-fs-1")], false),
-        ("3", "mentorship-service", vec![scope("cohort", "4geeks-fs-2")], true),
+        (
+            "2",
+            "mentorship-service",
+            vec![scope("cohort", "downtown-miami")],
+            true,
+        ),
+        (
+            "3",
+            "mentorship-service",
+            vec![scope("academy", "x"), scope("service", "geekpal-1-1")],
+            false,
+        ),
+        (
+            "3",
+            "mentorship-service",
+            vec![scope("cohort", "4geeks-fs-1")],
+            false,
+        ),
+        (
+            "3",
+            "mentorship-service",
+            vec![scope("cohort", "4geeks-fs-2")],
+            true,
+        ),
         ("4", "mentorship-service", vec![], true),
     ];
     for (user, feature, context, allowed) in cases {
         let decision = decide(&entries, &ask_user(user, feature, context.clone()), at(10));
-        assert_eq!(decision.allowed, allowed, "user {user} feature {feature} context {context:?}");
+        assert_eq!(
+            decision.allowed, allowed,
+            "user {user} feature {feature} context {context:?}"
+        );
     }
 }
 
 #[test]
 fn star_blocks_every_feature() {
-    let entries = vec![feature_block("FeatureBlock/all", SubjectKey::UserId("1".into()), &["*"], &[])];
+    let entries = vec![feature_block(
+        "FeatureBlock/all",
+        SubjectKey::UserId("1".into()),
+        &["*"],
+        &[],
+    )];
     for feature in ["EXPENSES", "CONVERSATIONS", "anything"] {
         let decision = decide(&entries, &ask_user("1", feature, vec![]), at(1));
         assert!(!decision.allowed, "{feature}");
@@ -86,36 +158,117 @@ fn star_blocks_every_feature() {
 #[test]
 fn every_subject_kind() {
     let entries = vec![
-        user_ban("UserBan/id", SubjectKey::UserId("42".into()), BanMode::Suspend),
-        user_ban("UserBan/name", SubjectKey::Username("mallory".into()), BanMode::Suspend),
-        user_ban("UserBan/mail", SubjectKey::Email(hash_email("eve@example.org")), BanMode::Suspend),
-        user_ban("UserBan/v4", SubjectKey::Ip("198.51.100.0/24".into()), BanMode::Suspend),
-        user_ban("UserBan/v6", SubjectKey::Ip("2001:db8::/32".into()), BanMode::Suspend),
-        user_ban("UserBan/key", SubjectKey::KeyFingerprint("SHA256:abc".into()), BanMode::Suspend),
+        user_ban(
+            "UserBan/id",
+            SubjectKey::UserId("42".into()),
+            BanMode::Suspend,
+        ),
+        user_ban(
+            "UserBan/name",
+            SubjectKey::Username("mallory".into()),
+            BanMode::Suspend,
+        ),
+        user_ban(
+            "UserBan/mail",
+            SubjectKey::Email(hash_email("eve@example.org")),
+            BanMode::Suspend,
+        ),
+        user_ban(
+            "UserBan/v4",
+            SubjectKey::Ip("198.51.100.0/24".into()),
+            BanMode::Suspend,
+        ),
+        user_ban(
+            "UserBan/v6",
+            SubjectKey::Ip("2001:db8::/32".into()),
+            BanMode::Suspend,
+        ),
+        user_ban(
+            "UserBan/key",
+            SubjectKey::KeyFingerprint("SHA256:abc".into()),
+            BanMode::Suspend,
+        ),
     ];
-    let base = Query { feature: "comments".into(), ..Default::default() };
+    let base = Query {
+        feature: "comments".into(),
+        ..Default::default()
+    };
     let denied = |q: Query| !decide(&entries, &q, at(1)).allowed;
-    assert!(denied(Query { user_id: Some("42".into()), ..base.clone() }));
-    assert!(!denied(Query { user_id: Some("43".into()), ..base.clone() }));
-    assert!(denied(Query { username: Some("mallory".into()), ..base.clone() }));
-    assert!(!denied(Query { username: Some("Mallory".into()), ..base.clone() }));
-    assert!(denied(Query { email: Some("  EVE+work@Example.org ".into()), ..base.clone() }));
-    assert!(denied(Query { email: Some(hash_email("eve@example.org")), ..base.clone() }));
-    assert!(!denied(Query { email: Some("eve2@example.org".into()), ..base.clone() }));
-    assert!(denied(Query { ip: Some("198.51.100.77".parse().unwrap()), ..base.clone() }));
-    assert!(denied(Query { ip: Some("::ffff:198.51.100.77".parse().unwrap()), ..base.clone() }));
-    assert!(!denied(Query { ip: Some("198.51.101.1".parse().unwrap()), ..base.clone() }));
-    assert!(denied(Query { ip: Some("2001:db8:1::9".parse().unwrap()), ..base.clone() }));
-    assert!(!denied(Query { ip: Some("2001:db9::9".parse().unwrap()), ..base.clone() }));
-    assert!(denied(Query { key_fingerprint: Some("SHA256:abc".into()), ..base.clone() }));
-    assert!(!denied(Query { key_fingerprint: Some("SHA256:abd".into()), ..base.clone() }));
+    assert!(denied(Query {
+        user_id: Some("42".into()),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        user_id: Some("43".into()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        username: Some("mallory".into()),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        username: Some("Mallory".into()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        email: Some("  EVE+work@Example.org ".into()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        email: Some(hash_email("eve@example.org")),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        email: Some("eve2@example.org".into()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        ip: Some("198.51.100.77".parse().unwrap()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        ip: Some("::ffff:198.51.100.77".parse().unwrap()),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        ip: Some("198.51.101.1".parse().unwrap()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        ip: Some("2001:db8:1::9".parse().unwrap()),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        ip: Some("2001:db9::9".parse().unwrap()),
+        ..base.clone()
+    }));
+    assert!(denied(Query {
+        key_fingerprint: Some("SHA256:abc".into()),
+        ..base.clone()
+    }));
+    assert!(!denied(Query {
+        key_fingerprint: Some("SHA256:abd".into()),
+        ..base.clone()
+    }));
     // Any identifier of the request can match.
-    assert!(denied(Query { user_id: Some("7".into()), ip: Some("198.51.100.1".parse().unwrap()), ..base.clone() }));
+    assert!(denied(Query {
+        user_id: Some("7".into()),
+        ip: Some("198.51.100.1".parse().unwrap()),
+        ..base.clone()
+    }));
 }
 
 #[test]
 fn time_boundaries_from_inclusive_until_exclusive() {
-    let entry = Entry { from: at(10), until: Some(at(20)), ..user_ban("UserBan/t", SubjectKey::UserId("1".into()), BanMode::Suspend) };
+    let entry = Entry {
+        from: at(10),
+        until: Some(at(20)),
+        ..user_ban(
+            "UserBan/t",
+            SubjectKey::UserId("1".into()),
+            BanMode::Suspend,
+        )
+    };
     let entries = [entry];
     let q = ask_user("1", "x", vec![]);
     assert!(decide(&entries, &q, at(9)).allowed);
@@ -126,9 +279,16 @@ fn time_boundaries_from_inclusive_until_exclusive() {
 
 #[test]
 fn silence_keeps_login_read_export_and_hides_content() {
-    let entries = [user_ban("UserBan/quiet", SubjectKey::UserId("1".into()), BanMode::Silence)];
+    let entries = [user_ban(
+        "UserBan/quiet",
+        SubjectKey::UserId("1".into()),
+        BanMode::Silence,
+    )];
     for feature in SILENCE_ALLOWED_FEATURES {
-        assert!(decide(&entries, &ask_user("1", feature, vec![]), at(1)).allowed, "{feature}");
+        assert!(
+            decide(&entries, &ask_user("1", feature, vec![]), at(1)).allowed,
+            "{feature}"
+        );
     }
     let publish = decide(&entries, &ask_user("1", "publish", vec![]), at(1));
     assert!(!publish.allowed);
@@ -138,11 +298,36 @@ fn silence_keeps_login_read_export_and_hides_content() {
 
 #[test]
 fn most_severe_then_longest_wins_regardless_of_order() {
-    let block = Entry { until: Some(at(1000)), ..feature_block("FeatureBlock/a", SubjectKey::UserId("1".into()), &["*"], &[]) };
-    let short = Entry { until: Some(at(50)), ..user_ban("UserBan/short", SubjectKey::UserId("1".into()), BanMode::Suspend) };
-    let long = Entry { until: Some(at(500)), ..user_ban("UserBan/long", SubjectKey::UserId("1".into()), BanMode::Suspend) };
+    let block = Entry {
+        until: Some(at(1000)),
+        ..feature_block(
+            "FeatureBlock/a",
+            SubjectKey::UserId("1".into()),
+            &["*"],
+            &[],
+        )
+    };
+    let short = Entry {
+        until: Some(at(50)),
+        ..user_ban(
+            "UserBan/short",
+            SubjectKey::UserId("1".into()),
+            BanMode::Suspend,
+        )
+    };
+    let long = Entry {
+        until: Some(at(500)),
+        ..user_ban(
+            "UserBan/long",
+            SubjectKey::UserId("1".into()),
+            BanMode::Suspend,
+        )
+    };
     let q = ask_user("1", "x", vec![]);
-    for entries in [vec![block.clone(), short.clone(), long.clone()], vec![long.clone(), short.clone(), block.clone()]] {
+    for entries in [
+        vec![block.clone(), short.clone(), long.clone()],
+        vec![long.clone(), short.clone(), block.clone()],
+    ] {
         let decision = decide(&entries, &q, at(1));
         assert_eq!(decision.ban.as_deref(), Some("UserBan/long"));
         assert_eq!(decision.until, Some(at(500)));

@@ -63,7 +63,9 @@ impl BlocklistDocument {
         }
         let header: Header = serde_json::from_str(text)?;
         if header.format != FORMAT_V1 {
-            return Err(DocumentError::Format { found: header.format });
+            return Err(DocumentError::Format {
+                found: header.format,
+            });
         }
         Ok(serde_json::from_str(text)?)
     }
@@ -118,12 +120,23 @@ pub fn plain_list_names() -> Vec<String> {
 /// The ConfigMap data for a namespace: the JSON document with every active and
 /// scheduled entry, and sorted one-per-line lists of the UserBans in force at `now`
 /// (plain lists carry no times, so they hold only what applies right now).
-pub fn render_data(namespace: &str, entries: Vec<Entry>, now: DateTime<Utc>) -> BTreeMap<String, String> {
-    let mut lists: BTreeMap<String, BTreeSet<String>> =
-        plain_list_names().into_iter().map(|name| (name, BTreeSet::new())).collect();
-    for entry in entries.iter().filter(|e| e.kind == EntryKind::UserBan && e.in_force(now)) {
+pub fn render_data(
+    namespace: &str,
+    entries: Vec<Entry>,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, String> {
+    let mut lists: BTreeMap<String, BTreeSet<String>> = plain_list_names()
+        .into_iter()
+        .map(|name| (name, BTreeSet::new()))
+        .collect();
+    for entry in entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::UserBan && e.in_force(now))
+    {
         if let Some(mode) = entry.mode {
-            let values = lists.entry(plain_list_name(mode, &entry.subject)).or_default();
+            let values = lists
+                .entry(plain_list_name(mode, &entry.subject))
+                .or_default();
             values.insert(entry.subject.parts().1.to_string());
         }
     }
@@ -131,7 +144,10 @@ pub fn render_data(namespace: &str, entries: Vec<Entry>, now: DateTime<Utc>) -> 
         .into_iter()
         .map(|(name, values)| (name, values.into_iter().map(|v| v + "\n").collect()))
         .collect();
-    data.insert(DOCUMENT_KEY.to_string(), BlocklistDocument::new(namespace, entries).render());
+    data.insert(
+        DOCUMENT_KEY.to_string(),
+        BlocklistDocument::new(namespace, entries).render(),
+    );
     data
 }
 
@@ -164,8 +180,20 @@ mod tests {
 
     #[test]
     fn rendering_is_order_independent_and_round_trips() {
-        let a = entry("UserBan/a", SubjectKey::UserId("2".into()), BanMode::Suspend, 0, None);
-        let b = entry("UserBan/b", SubjectKey::UserId("1".into()), BanMode::Silence, 0, Some(500));
+        let a = entry(
+            "UserBan/a",
+            SubjectKey::UserId("2".into()),
+            BanMode::Suspend,
+            0,
+            None,
+        );
+        let b = entry(
+            "UserBan/b",
+            SubjectKey::UserId("1".into()),
+            BanMode::Silence,
+            0,
+            Some(500),
+        );
         let one = render_data("apps", vec![a.clone(), b.clone()], now());
         let two = render_data("apps", vec![b.clone(), a.clone()], now());
         assert_eq!(one, two);
@@ -177,10 +205,34 @@ mod tests {
     #[test]
     fn plain_lists_hold_only_user_bans_in_force_sorted() {
         let entries = vec![
-            entry("UserBan/z", SubjectKey::UserId("9".into()), BanMode::Suspend, 0, None),
-            entry("UserBan/y", SubjectKey::UserId("10".into()), BanMode::Suspend, 0, None),
-            entry("UserBan/later", SubjectKey::UserId("7".into()), BanMode::Suspend, 200, None),
-            entry("UserBan/s", SubjectKey::Ip("10.0.0.0/8".into()), BanMode::Silence, 0, None),
+            entry(
+                "UserBan/z",
+                SubjectKey::UserId("9".into()),
+                BanMode::Suspend,
+                0,
+                None,
+            ),
+            entry(
+                "UserBan/y",
+                SubjectKey::UserId("10".into()),
+                BanMode::Suspend,
+                0,
+                None,
+            ),
+            entry(
+                "UserBan/later",
+                SubjectKey::UserId("7".into()),
+                BanMode::Suspend,
+                200,
+                None,
+            ),
+            entry(
+                "UserBan/s",
+                SubjectKey::Ip("10.0.0.0/8".into()),
+                BanMode::Silence,
+                0,
+                None,
+            ),
         ];
         let data = render_data("apps", entries, now());
         assert_eq!(data["suspended-user-ids.txt"], "10\n9\n");
@@ -191,8 +243,13 @@ mod tests {
 
     #[test]
     fn other_formats_are_refused() {
-        let err = BlocklistDocument::parse(r#"{"format":"interdict.dev/blocklist/v2","entries":[]}"#).unwrap_err();
-        assert!(err.to_string().contains("unsupported blocklist format"), "{err}");
+        let err =
+            BlocklistDocument::parse(r#"{"format":"interdict.dev/blocklist/v2","entries":[]}"#)
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported blocklist format"),
+            "{err}"
+        );
         assert!(BlocklistDocument::parse("{not json").is_err());
     }
 

@@ -37,7 +37,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             _ => return Err(malformed()),
         };
         if digits.is_empty() || digits.len() > 12 {
-            return Err(if digits.is_empty() { malformed() } else { too_large() });
+            return Err(if digits.is_empty() {
+                malformed()
+            } else {
+                too_large()
+            });
         }
         let amount: i64 = digits.parse().map_err(|_| malformed())?;
         let part = amount.checked_mul(unit_seconds).ok_or_else(too_large)?;
@@ -71,23 +75,41 @@ mod tests {
             ("0h5m", 300),
         ];
         for (text, seconds) in cases {
-            assert_eq!(parse_duration(text), Ok(Duration::seconds(seconds)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::seconds(seconds)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_what_the_crd_rejects() {
-        for text in ["", "-5m", "banana", "5", "m", "5x", "1.5h", "5m ", " 5m", "5M"] {
+        for text in [
+            "", "-5m", "banana", "5", "m", "5x", "1.5h", "5m ", " 5m", "5M",
+        ] {
             assert!(parse_duration(text).is_err(), "{text:?} should be rejected");
         }
-        assert_eq!(parse_duration("0s"), Err(DurationError::NotPositive("0s".into())));
-        assert_eq!(parse_duration("0h0m"), Err(DurationError::NotPositive("0h0m".into())));
+        assert_eq!(
+            parse_duration("0s"),
+            Err(DurationError::NotPositive("0s".into()))
+        );
+        assert_eq!(
+            parse_duration("0h0m"),
+            Err(DurationError::NotPositive("0h0m".into()))
+        );
     }
 
     #[test]
     fn overflow_is_an_error_not_a_panic() {
-        assert!(matches!(parse_duration("999999999999w"), Err(DurationError::TooLarge(_))));
-        assert!(matches!(parse_duration("9999999999999s"), Err(DurationError::TooLarge(_))));
+        assert!(matches!(
+            parse_duration("999999999999w"),
+            Err(DurationError::TooLarge(_))
+        ));
+        assert!(matches!(
+            parse_duration("9999999999999s"),
+            Err(DurationError::TooLarge(_))
+        ));
     }
 
     proptest! {

@@ -36,7 +36,12 @@ mod tests {
 
     #[test]
     fn canonical_form_ignores_case_space_and_tags() {
-        for raw in ["alice@example.org", " Alice@Example.ORG\n", "alice+2@example.org", "ALICE+spam+x@example.org"] {
+        for raw in [
+            "alice@example.org",
+            " Alice@Example.ORG\n",
+            "alice+2@example.org",
+            "ALICE+spam+x@example.org",
+        ] {
             assert_eq!(canonical_email(raw), "alice@example.org", "{raw:?}");
         }
     }
@@ -53,6 +58,9 @@ mod tests {
             hash_email("Alice+promo@Example.org"),
             "sha256:7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498"
         );
-        assert_ne!(hash_email("alice@example.org"), hash_email("alice2@example.org"));
+        assert_ne!(
+            hash_email("alice@example.org"),
+            hash_email("alice2@example.org")
+        );
     }
 }

@@ -39,7 +39,11 @@ fn mask(prefix: u8, width: u8) -> u128 {
     if prefix == 0 {
         0
     } else {
-        let all = if width == 32 { u128::from(u32::MAX) } else { u128::MAX };
+        let all = if width == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
         all & !((1u128 << (width - prefix)) - 1) & all
     }
 }
@@ -140,7 +144,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for text in ["999.1.1.1/33", "1.2.3.4/33", "::/129", "banana", "1.2.3.4/", "1.2.3.4/-1", "", "1.2.3.4/ 8"] {
+        for text in [
+            "999.1.1.1/33",
+            "1.2.3.4/33",
+            "::/129",
+            "banana",
+            "1.2.3.4/",
+            "1.2.3.4/-1",
+            "",
+            "1.2.3.4/ 8",
+        ] {
             assert!(text.parse::<IpNet>().is_err(), "{text:?}");
         }
     }

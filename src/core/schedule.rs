@@ -38,7 +38,10 @@ pub fn window(timing: Timing<'_>) -> Result<Window, WindowError> {
     let from = timing.starts_at.unwrap_or(timing.created).trunc_subsecs(0);
     let until = match (timing.duration, timing.expires_at) {
         (Some(_), Some(_)) => return Err(WindowError::DurationAndExpiry),
-        (Some(text), None) => Some(from.checked_add_signed(parse_duration(text)?).ok_or(WindowError::OutOfRange)?),
+        (Some(text), None) => Some(
+            from.checked_add_signed(parse_duration(text)?)
+                .ok_or(WindowError::OutOfRange)?,
+        ),
         (None, Some(at)) => Some(at.trunc_subsecs(0)),
         (None, None) => None,
     };
@@ -75,21 +78,57 @@ mod tests {
         Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
     }
 
-    fn timing<'a>(starts: Option<i64>, duration: Option<&'a str>, expires: Option<i64>) -> Timing<'a> {
-        Timing { starts_at: starts.map(at), duration, expires_at: expires.map(at), created: at(0) }
+    fn timing<'a>(
+        starts: Option<i64>,
+        duration: Option<&'a str>,
+        expires: Option<i64>,
+    ) -> Timing<'a> {
+        Timing {
+            starts_at: starts.map(at),
+            duration,
+            expires_at: expires.map(at),
+            created: at(0),
+        }
     }
 
     #[test]
     fn duration_counts_from_start_else_creation() {
-        assert_eq!(window(timing(None, Some("15s"), None)).unwrap(), Window { from: at(0), until: Some(at(15)) });
-        assert_eq!(window(timing(Some(100), Some("1m"), None)).unwrap(), Window { from: at(100), until: Some(at(160)) });
-        assert_eq!(window(timing(None, None, Some(50))).unwrap(), Window { from: at(0), until: Some(at(50)) });
-        assert_eq!(window(timing(None, None, None)).unwrap(), Window { from: at(0), until: None });
+        assert_eq!(
+            window(timing(None, Some("15s"), None)).unwrap(),
+            Window {
+                from: at(0),
+                until: Some(at(15))
+            }
+        );
+        assert_eq!(
+            window(timing(Some(100), Some("1m"), None)).unwrap(),
+            Window {
+                from: at(100),
+                until: Some(at(160))
+            }
+        );
+        assert_eq!(
+            window(timing(None, None, Some(50))).unwrap(),
+            Window {
+                from: at(0),
+                until: Some(at(50))
+            }
+        );
+        assert_eq!(
+            window(timing(None, None, None)).unwrap(),
+            Window {
+                from: at(0),
+                until: None
+            }
+        );
     }
 
     #[test]
     fn phases_at_boundaries() {
-        let w = Window { from: at(10), until: Some(at(20)) };
+        let w = Window {
+            from: at(10),
+            until: Some(at(20)),
+        };
         assert_eq!(w.phase_at(at(9)), Phase::Scheduled);
         assert_eq!(w.phase_at(at(10)), Phase::Active);
         assert_eq!(w.phase_at(at(19)), Phase::Active);
@@ -97,7 +136,10 @@ mod tests {
         assert_eq!(w.next_transition(at(0)), Some(at(10)));
         assert_eq!(w.next_transition(at(15)), Some(at(20)));
         assert_eq!(w.next_transition(at(25)), None);
-        let permanent = Window { from: at(10), until: None };
+        let permanent = Window {
+            from: at(10),
+            until: None,
+        };
         assert_eq!(permanent.phase_at(at(1_000_000)), Phase::Active);
         assert_eq!(permanent.next_transition(at(11)), None);
     }
@@ -105,13 +147,31 @@ mod tests {
     #[test]
     fn sub_second_inputs_are_truncated() {
         let created = at(0) + chrono::Duration::milliseconds(900);
-        let w = window(Timing { starts_at: None, duration: Some("1s"), expires_at: None, created }).unwrap();
-        assert_eq!(w, Window { from: at(0), until: Some(at(1)) });
+        let w = window(Timing {
+            starts_at: None,
+            duration: Some("1s"),
+            expires_at: None,
+            created,
+        })
+        .unwrap();
+        assert_eq!(
+            w,
+            Window {
+                from: at(0),
+                until: Some(at(1))
+            }
+        );
     }
 
     #[test]
     fn bad_durations_are_errors() {
-        assert!(matches!(window(timing(None, Some("banana"), None)), Err(WindowError::Duration(_))));
-        assert_eq!(window(timing(None, Some("1s"), Some(5))), Err(WindowError::DurationAndExpiry));
+        assert!(matches!(
+            window(timing(None, Some("banana"), None)),
+            Err(WindowError::Duration(_))
+        ));
+        assert_eq!(
+            window(timing(None, Some("1s"), Some(5))),
+            Err(WindowError::DurationAndExpiry)
+        );
     }
 }

@@ -9,10 +9,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use k8s_openapi::api::core::v1::Namespace;
 
 pub use operator::Operator;
 
@@ -33,7 +33,10 @@ static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
 pub fn cluster() -> &'static TestCluster {
     CLUSTER.get_or_init(|| {
         let cluster = match std::env::var_os("INTERDICT_TEST_KUBECONFIG") {
-            Some(path) => TestCluster { kubeconfig: path.into(), dir: None },
+            Some(path) => TestCluster {
+                kubeconfig: path.into(),
+                dir: None,
+            },
             None => start_cluster(),
         };
         cluster.install_crds();
@@ -42,10 +45,14 @@ pub fn cluster() -> &'static TestCluster {
 }
 
 fn start_cluster() -> TestCluster {
-    let binary = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
-    let dir = repo_root()
-        .join("target/test-clusters")
-        .join(format!("{}-{}", binary.unwrap_or_default(), std::process::id()));
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    let dir = repo_root().join("target/test-clusters").join(format!(
+        "{}-{}",
+        binary.unwrap_or_default(),
+        std::process::id()
+    ));
     let output = Command::new(repo_root().join("hack/dev-cluster.sh"))
         .args(["up", "--dir"])
         .arg(&dir)
@@ -60,8 +67,16 @@ fn start_cluster() -> TestCluster {
          Integration tests need kube-apiserver and etcd: set KUBEBUILDER_ASSETS or let the script build them with Go."
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let kubeconfig = stdout.lines().last().expect("dev-cluster.sh prints the kubeconfig path").trim().into();
-    TestCluster { kubeconfig, dir: Some(dir) }
+    let kubeconfig = stdout
+        .lines()
+        .last()
+        .expect("dev-cluster.sh prints the kubeconfig path")
+        .trim()
+        .into();
+    TestCluster {
+        kubeconfig,
+        dir: Some(dir),
+    }
 }
 
 impl TestCluster {
@@ -85,13 +100,27 @@ impl TestCluster {
 
     fn install_crds(&self) {
         let crds = repo_root().join("crds");
-        self.kubectl_ok(&["apply", "--server-side", "--field-manager=interdict-tests", "-f", crds.to_str().unwrap()]);
-        self.kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/userbans.interdict.dev", "crd/featureblocks.interdict.dev"]);
+        self.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=interdict-tests",
+            "-f",
+            crds.to_str().unwrap(),
+        ]);
+        self.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/userbans.interdict.dev",
+            "crd/featureblocks.interdict.dev",
+        ]);
     }
 
     pub async fn client(&self) -> Client {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kubeconfig");
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig");
         Client::try_from(config).expect("client")
     }
 }
@@ -106,7 +135,11 @@ fn kubectl_binary() -> PathBuf {
         assert!(output.status.success(), "hack/control-plane-bin.sh failed");
         let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
         let bundled = Path::new(&dir).join("kubectl");
-        if bundled.exists() { bundled } else { PathBuf::from("kubectl") }
+        if bundled.exists() {
+            bundled
+        } else {
+            PathBuf::from("kubectl")
+        }
     })
     .clone()
 }
@@ -120,11 +153,22 @@ pub struct TestNamespace {
 impl TestNamespace {
     pub async fn new(prefix: &str) -> Self {
         let client = cluster().client().await;
-        let suffix = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 0xffffff);
+        let suffix = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 0xffffff
+        );
         let name = format!("{prefix}-{suffix}");
         let namespaces: Api<Namespace> = Api::all(client.clone());
-        let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap();
-        namespaces.create(&PostParams::default(), &ns).await.expect("create namespace");
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap();
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
         TestNamespace { name, client }
     }
 
@@ -141,7 +185,9 @@ impl TestNamespace {
 
     pub async fn cleanup(self) {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let _ = namespaces.delete(&self.name, &DeleteParams::default()).await;
+        let _ = namespaces
+            .delete(&self.name, &DeleteParams::default())
+            .await;
     }
 }
 
@@ -156,7 +202,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -172,11 +221,20 @@ pub fn apply(namespace: &str, manifest: &str) -> std::process::Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run kubectl apply");
-    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 pub fn apply_ok(namespace: &str, manifest: &str) {
     let output = apply(namespace, manifest);
-    assert!(output.status.success(), "kubectl apply failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "kubectl apply failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

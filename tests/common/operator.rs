@@ -14,7 +14,10 @@ impl Operator {
     pub fn start(kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Self {
         let logs = super::repo_root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
         let stdout = logs.join(format!("{namespace}-{stamp}.audit.jsonl"));
         let stderr = logs.join(format!("{namespace}-{stamp}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_interdict"))
@@ -26,13 +29,19 @@ impl Operator {
             .stderr(Stdio::from(File::create(&stderr).unwrap()))
             .spawn()
             .expect("start interdict run");
-        Operator { child: Some(child), stdout, stderr }
+        Operator {
+            child: Some(child),
+            stdout,
+            stderr,
+        }
     }
 
     /// Graceful stop (SIGTERM), as Kubernetes does on a rollout.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }
