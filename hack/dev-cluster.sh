@@ -36,6 +36,9 @@ mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd -P)"
 KUBECONFIG_PATH="$DIR/kubeconfig"
 
+# A zombie counts as dead: an orphan's reaper (PID 1 here) may be slow to reap.
+alive() { local st; st="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$st" != Z* ]]; }
+
 # A pid file may outlive its process (reboot, kill -9) and the pid be reused:
 # only a live process whose command line names DIR counts as ours.
 live_pid() { # $1 = pid file; prints the pid when it is ours and alive
@@ -60,12 +63,12 @@ running() { live_pid "$DIR/etcd.pid" >/dev/null && live_pid "$DIR/kube-apiserver
 signal() { kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
 
 stop() { # $1 = name; TERM, then KILL after 10 s
-  local pid i
+  local pid
   if pid="$(live_pid "$DIR/$1.pid")"; then
     log "stopping $1 (pid $pid)"
     signal TERM "$pid"
-    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && { log "$1 ignored SIGTERM; killing it"; signal KILL "$pid"; }
+    for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && { log "$1 ignored SIGTERM; killing it"; signal KILL "$pid"; }
   fi
   rm -f "$DIR/$1.pid"
 }
@@ -110,6 +113,7 @@ spawn() { # $1 = name, rest = command; detached from our session and all our fds
   # Any inherited fd (our lock, a caller's pipe) would live as long as the
   # daemon: close all above 2. The child writes its own pid, so the file holds
   # the daemon, not a wrapper.
+  # shellcheck disable=SC2016 # expanded by the child shell
   setsid bash -c 'shopt -s nullglob; for fd in /proc/$$/fd/*; do fd=${fd##*/}
       [ "$fd" -le 2 ] || [ ! -e "/proc/$$/fd/$fd" ] || eval "exec $fd>&-"; done
     echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" </dev/null >"$DIR/$name.log" 2>&1 &
@@ -124,7 +128,7 @@ await() { # $1 = what, rest = check command
   while [ $((SECONDS - start)) -lt 60 ]; do
     "$@" && { log "$what after $((SECONDS - start)) s"; return 0; }
     for name in etcd kube-apiserver; do
-      [ -f "$DIR/$name.pid" ] && ! live_pid "$DIR/$name.pid" >/dev/null || continue
+      if [ ! -f "$DIR/$name.pid" ] || live_pid "$DIR/$name.pid" >/dev/null; then continue; fi
       log "$name exited; last lines of $DIR/$name.log:"; tail -n 5 "$DIR/$name.log" >&2
       grep -q "address already in use" "$DIR/$name.log" || die "$name failed to start"
       return 1
@@ -170,6 +174,7 @@ users: [{name: interdict-admin, user: {token: "$token"}}]
 contexts: [{name: interdict-dev, context: {cluster: interdict-dev, user: interdict-admin}}]
 current-context: interdict-dev
 EOF
+  # shellcheck disable=SC2016 # $PATH is for whoever sources the file
   printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$KUBECONFIG_PATH" "$BIN" >"$DIR/env"
   if await "kube-apiserver ready at $url" ready; then STARTED=true; fi
 }
@@ -186,11 +191,11 @@ watchdog() {
     do_down; exit 0
   done
 }
-owners_alive() { local p; while read -r p; do kill -0 "$p" 2>/dev/null && return 0; done <"$DIR/owners" 2>/dev/null; return 1; }
+owners_alive() { local p; while read -r p; do alive "$p" && return 0; done <"$DIR/owners" 2>/dev/null; return 1; }
 
 case "$cmd" in
   up)
-    [ -z "$OWNER" ] || kill -0 "$OWNER" 2>/dev/null || die "owner pid $OWNER does not exist"
+    [ -z "$OWNER" ] || alive "$OWNER" || die "owner pid $OWNER does not exist"
     # Serialises concurrent up/down on one DIR (and the watchdog's down).
     exec 8>"$DIR/.lock"; flock 8
     if running; then
@@ -205,7 +210,7 @@ case "$cmd" in
     fi
     do_down
     # Whatever makes `up` fail from here on, it must not leave daemons behind.
-    trap 'rc=$?; [ $rc = 0 ] || do_down; exit $rc' EXIT
+    trap '[ $? = 0 ] || do_down' EXIT
     BIN="$("$HACK/control-plane-bin.sh")"
     gen_pki
     log "starting etcd and kube-apiserver in $DIR"

@@ -14,6 +14,8 @@ spec:
   subject: {userId: "123"}
   duration: 7d
   reason: {code: spam}
+  notify: false
+  reviewAfter: "2027-01-31"
 "#;
 
 fn user_ban(spec: &str) -> String {
@@ -124,6 +126,11 @@ fn invalid_cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
                 "  subject: {userId: \"1\"}\n  features: [comments]\n  scopes: [{kind: \"Bad Kind!\", name: x}]\n  reason: {code: spam}",
             ),
             vec!["spec.scopes[0].kind", "lowercase"],
+        ),
+        (
+            "reviewAfter neither date nor duration",
+            user_ban("  subject: {userId: \"1\"}\n  reviewAfter: someday\n  reason: {code: spam}"),
+            vec!["spec.reviewAfter", "duration"],
         ),
         (
             "feature with spaces",

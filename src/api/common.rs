@@ -17,6 +17,14 @@ pub(crate) const STARTS_BEFORE_EXPIRES_RULE: &str =
     "!has(self.startsAt) || !has(self.expiresAt) || self.startsAt < self.expiresAt";
 pub(crate) const STARTS_BEFORE_EXPIRES_MESSAGE: &str = "startsAt must be before expiresAt";
 
+pub(crate) const REVIEW_AFTER_RULE: &str = "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') || self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$')";
+pub(crate) const REVIEW_AFTER_MESSAGE: &str =
+    "reviewAfter must be a date (2027-01-31), an RFC 3339 time, or a duration like 90d";
+
+pub(crate) fn default_true() -> bool {
+    true
+}
+
 /// Why a ban exists: a machine-readable code plus free text for humans.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

@@ -77,4 +77,9 @@ pub struct FeatureBlockSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub message: Option<String>,
+
+    /// Send notifications about this block (default true). Reserved: notification
+    /// sinks are not implemented yet, so the value is validated and stored only.
+    #[serde(default = "default_true")]
+    pub notify: bool,
 }

@@ -78,6 +78,19 @@ pub struct UserBanSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_sessions: Option<bool>,
 
+    /// Send notifications about this ban (default true). Reserved: notification
+    /// sinks are not implemented yet, so the value is validated and stored only.
+    #[serde(default = "default_true")]
+    pub notify: bool,
+
+    /// When a permanent ban is due for review: an RFC 3339 date or date-time, or a
+    /// duration such as `90d` counted from the start. Reserved: validated and
+    /// stored; review reminders are not implemented yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_RULE).message(REVIEW_AFTER_MESSAGE))]
+    pub review_after: Option<String>,
+
     /// Whether and how the subject may appeal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appeal: Option<Appeal>,

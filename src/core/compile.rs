@@ -142,6 +142,8 @@ mod tests {
                 message: None,
                 revoke_sessions: None,
                 appeal: None,
+                notify: true,
+                review_after: None,
             },
         );
         ban.metadata.creation_timestamp =

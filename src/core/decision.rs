@@ -98,8 +98,11 @@ impl Subjects {
             user_id: query.user_id.clone(),
             username: query.username.clone(),
             email_hash: query.email.as_deref().map(|e| {
-                if e.starts_with(HASH_PREFIX) {
-                    e.to_ascii_lowercase()
+                let is_hash = e.len() > HASH_PREFIX.len()
+                    && e.is_char_boundary(HASH_PREFIX.len())
+                    && e[..HASH_PREFIX.len()].eq_ignore_ascii_case(HASH_PREFIX);
+                if is_hash {
+                    e.trim().to_ascii_lowercase()
                 } else {
                     hash_email(e)
                 }
@@ -136,18 +139,39 @@ fn denies(entry: &Entry, query: &Query) -> bool {
     match entry.kind {
         EntryKind::UserBan => match entry.mode.unwrap_or_default() {
             BanMode::Suspend => true,
-            BanMode::Silence => !SILENCE_ALLOWED_FEATURES.contains(&query.feature.as_str()),
+            BanMode::Silence => !SILENCE_ALLOWED_FEATURES
+                .iter()
+                .any(|kept| kept.eq_ignore_ascii_case(&query.feature)),
         },
         EntryKind::FeatureBlock => {
             let feature_listed = entry
                 .features
                 .iter()
-                .any(|f| f == "*" || *f == query.feature);
-            let in_scope =
-                entry.scopes.is_empty() || entry.scopes.iter().any(|s| query.scopes.contains(s));
+                .any(|f| f == "*" || f.eq_ignore_ascii_case(&query.feature));
+            let in_scope = entry.scopes.is_empty()
+                || entry.scopes.iter().any(|s| {
+                    query
+                        .scopes
+                        .iter()
+                        .any(|q| q.kind.eq_ignore_ascii_case(&s.kind) && q.name == s.name)
+                });
             feature_listed && in_scope
         }
     }
+}
+
+/// Orders entries that apply to one request: most severe, then longest-lasting,
+/// then lowest id, so the reported one never depends on entry order.
+fn precedence(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    severity(a)
+        .cmp(&severity(b))
+        .then_with(|| match (a.until, b.until) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) => x.cmp(&y),
+        })
+        .then_with(|| b.id.cmp(&a.id))
 }
 
 /// Decides from entries at `now`. Among several denials the most severe wins
@@ -159,26 +183,31 @@ pub fn decide<'a>(
     now: DateTime<Utc>,
 ) -> Decision {
     let subjects = Subjects::of(query);
-    let winner = entries
+    let applicable: Vec<&Entry> = entries
         .into_iter()
-        .filter(|e| e.in_force(now) && subjects.matches(&e.subject) && denies(e, query))
-        .max_by(|a, b| {
-            severity(a)
-                .cmp(&severity(b))
-                .then_with(|| match (a.until, b.until) {
-                    (None, None) => std::cmp::Ordering::Equal,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (Some(x), Some(y)) => x.cmp(&y),
-                })
-                .then_with(|| b.id.cmp(&a.id))
-        });
-    let Some(entry) = winner else {
-        return Decision::allow();
-    };
+        .filter(|e| e.in_force(now) && subjects.matches(&e.subject))
+        .collect();
+    let winner = applicable
+        .iter()
+        .filter(|e| denies(e, query))
+        .max_by(|a, b| precedence(a, b));
+    let silence = applicable
+        .iter()
+        .filter(|e| e.kind == EntryKind::UserBan && e.mode == Some(BanMode::Silence))
+        .max_by(|a, b| precedence(a, b));
+    match winner {
+        Some(entry) => restriction(entry, false),
+        // Allowed, but a silenced subject's content must still be hidden.
+        None => silence
+            .map(|entry| restriction(entry, true))
+            .unwrap_or_else(Decision::allow),
+    }
+}
+
+fn restriction(entry: &Entry, allowed: bool) -> Decision {
     let silenced = entry.kind == EntryKind::UserBan && entry.mode == Some(BanMode::Silence);
     Decision {
-        allowed: false,
+        allowed,
         ban: Some(entry.id.clone()),
         mode: Some(match (entry.kind, entry.mode) {
             (EntryKind::FeatureBlock, _) => "FeatureBlock".to_string(),

@@ -335,3 +335,49 @@ fn most_severe_then_longest_wins_regardless_of_order() {
         assert_eq!(decision.message.as_deref(), Some("You are banned"));
     }
 }
+
+#[test]
+fn silenced_subject_allowed_to_log_in_still_has_content_hidden() {
+    let entries = [user_ban(
+        "UserBan/quiet",
+        SubjectKey::UserId("1".into()),
+        BanMode::Silence,
+    )];
+    let login = decide(&entries, &ask_user("1", "login", vec![]), at(1));
+    assert!(login.allowed);
+    assert!(login.content_hidden);
+    assert_eq!(login.mode.as_deref(), Some("Silence"));
+    let stranger = decide(&entries, &ask_user("2", "login", vec![]), at(1));
+    assert_eq!(stranger, Decision::allow());
+}
+
+#[test]
+fn features_and_scope_kinds_ignore_ascii_case_scope_names_do_not() {
+    let entries = vec![feature_block(
+        "FeatureBlock/f",
+        SubjectKey::UserId("1".into()),
+        &["EXPENSES"],
+        &[("academy", "Downtown")],
+    )];
+    let q = |feature: &str, kind: &str, name: &str| ask_user("1", feature, vec![scope(kind, name)]);
+    assert!(!decide(&entries, &q("expenses", "Academy", "Downtown"), at(1)).allowed);
+    assert!(decide(&entries, &q("expenses", "academy", "downtown"), at(1)).allowed);
+}
+
+#[test]
+fn hashed_email_queries_accept_any_prefix_case() {
+    let entries = [user_ban(
+        "UserBan/mail",
+        SubjectKey::Email(hash_email("eve@example.org")),
+        BanMode::Suspend,
+    )];
+    let hash = hash_email("eve@example.org")
+        .replace("sha256:", "SHA256:")
+        .to_uppercase();
+    let q = Query {
+        email: Some(hash),
+        feature: "x".into(),
+        ..Default::default()
+    };
+    assert!(!decide(&entries, &q, at(1)).allowed);
+}
