@@ -14,7 +14,9 @@ set -euo pipefail
 K8S_VERSION="${INTERDICT_K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${INTERDICT_ETCD_VERSION:-v3.6.4}"
 CACHE_ROOT="${INTERDICT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/interdict}"
-BIN_DIR="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+# Bump RECIPE when the way the binaries are built changes, so caches rebuild.
+RECIPE=2
+BIN_DIR="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-r$RECIPE"
 
 log() { echo "control-plane: $*" >&2; }
 
@@ -55,8 +57,8 @@ replace_block() { # $1 = go.mod of the main module, $2 = version of siblings
   sed -n '/^replace (/,/^)/p' "$1" | awk -v v="$2" '$2 == "=>" && $3 ~ /^\.\// { print "replace " $1 " => " $1 " " v }'
 }
 
-build_module() { # $1 = name, $2 = module, $3 = version, $4 = sibling version, $5 = -o target, rest = packages
-  local name="$1" module="$2" version="$3" sibling_version="$4" output="$5"; shift 5
+build_module() { # $1 = name, $2 = module, $3 = version, $4 = sibling version, $5 = -o target, $6 = extra ldflags, rest = packages
+  local name="$1" module="$2" version="$3" sibling_version="$4" output="$5" ldflags="$6"; shift 6
   local dir="$work/$name"
   rm -rf "$dir"; mkdir -p "$dir"
   local gomod
@@ -70,14 +72,21 @@ build_module() { # $1 = name, $2 = module, $3 = version, $4 = sibling version, $
     replace_block "$gomod" "$sibling_version"
   } >"$dir/go.mod"
   log "building $* at $version (this takes several minutes the first time)"
-  (cd "$dir" && go build -trimpath -ldflags="-s -w" -o "$output" "$@")
+  (cd "$dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$output" "$@")
 }
 
 if [ ! -x "$BIN_DIR/etcd" ]; then
-  build_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
+  build_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "$BIN_DIR/etcd" "" go.etcd.io/etcd/server/v3
 fi
 if [ ! -x "$BIN_DIR/kube-apiserver" ] || [ ! -x "$BIN_DIR/kubectl" ]; then
-  build_module kubernetes k8s.io/kubernetes "$K8S_VERSION" "v0.${K8S_VERSION#v1.}" "$BIN_DIR/" \
+  # Release builds stamp their version; without it they report v0.0.0-master and
+  # `kubectl version` (and any client that parses /version) fails.
+  minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  stamp=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  build_module kubernetes k8s.io/kubernetes "$K8S_VERSION" "v0.${K8S_VERSION#v1.}" "$BIN_DIR/" "$stamp" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 fi
 

@@ -38,6 +38,7 @@ log "starting the operator (log: $RUN_DIR/operator.log, audit: $RUN_DIR/audit.js
 "$INTERDICT" run --audit-log "$RUN_DIR/audit.jsonl" >/dev/null 2>"$RUN_DIR/operator.log" &
 OPERATOR=$!
 trap 'kill "$OPERATOR" 2>/dev/null; wait "$OPERATOR" 2>/dev/null; log "operator stopped"' EXIT
+trap "exit 0" INT TERM  # Ctrl-C is the normal way to stop: not a failure
 
 log "applying examples/ to namespace $NAMESPACE"
 k create namespace "$NAMESPACE" --dry-run=client -o yaml | k apply -f - >/dev/null
@@ -67,7 +68,7 @@ log "decisions, as an application asks them (interdict check --dir $RUN_DIR/bloc
 ask() { printf '  %-62s -> ' "$*"; "$INTERDICT" check --dir "$RUN_DIR/blocklist" "$@"; }
 ask --feature mentorship-service --user 124 --scope academy=downtown-miami
 ask --feature mentorship-service --user 124 --scope academy=madrid
-ask --feature publish --username quiet-quentin
+ask --feature publish --username spam-o-matic
 ask --feature signup --email " SPAMMER+again@example.com"
 ask --feature comments --ip 203.0.113.77
 
