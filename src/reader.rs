@@ -61,26 +61,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::SubjectKey;
     use crate::core::document::render_data;
-    use crate::core::{EntryKind, SubjectKey};
-    use chrono::{TimeZone, Utc};
+    use crate::core::entry::fixtures::{at, user_ban};
     use std::os::unix::fs::symlink;
 
     fn entry(id: &str) -> Entry {
-        Entry {
-            id: id.into(),
-            kind: EntryKind::UserBan,
-            subject: SubjectKey::UserId(id.into()),
-            mode: Some(crate::api::BanMode::Suspend),
-            features: vec![],
-            scopes: vec![],
-            from: Utc.timestamp_opt(0, 0).unwrap(),
-            until: None,
-            reason: "spam".into(),
-            message: None,
-            revoke_sessions_before: None,
-            appeal_instructions: None,
-        }
+        user_ban(
+            id,
+            SubjectKey::UserId(id.into()),
+            crate::api::BanMode::Suspend,
+        )
     }
 
     /// Lays files out the way kubelet does: a timestamped directory, `..data`
@@ -98,7 +89,7 @@ mod tests {
     #[test]
     fn reads_kubelet_layout_and_merges_shards() {
         let dir = tempfile::tempdir().unwrap();
-        let now = Utc.timestamp_opt(10, 0).unwrap();
+        let now = at(10);
         let first = render_data("apps", vec![entry("a")], now)
             .remove("blocklist.json")
             .unwrap();

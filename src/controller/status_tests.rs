@@ -1,12 +1,9 @@
 use super::*;
+use crate::api::BanMode;
 use crate::core::compile::CompiledBan;
+use crate::core::entry::fixtures::{at, user_ban};
 use crate::core::schedule::Window;
-use crate::core::{EntryKind, SubjectKey};
-use chrono::TimeZone;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
-}
+use crate::core::SubjectKey;
 
 fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
     let window = Window {
@@ -16,18 +13,13 @@ fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> 
     Ok(CompiledBan {
         window,
         entry: crate::core::Entry {
-            id: "UserBan/x".into(),
-            kind: EntryKind::UserBan,
-            subject: SubjectKey::UserId("1".into()),
-            mode: Some(crate::api::BanMode::Suspend),
-            features: vec![],
-            scopes: vec![],
             from: window.from,
             until: window.until,
-            reason: "spam".into(),
-            message: None,
-            revoke_sessions_before: None,
-            appeal_instructions: None,
+            ..user_ban(
+                "UserBan/x",
+                SubjectKey::UserId("1".into()),
+                BanMode::Suspend,
+            )
         },
     })
 }

@@ -1,24 +1,10 @@
 use super::*;
-use chrono::TimeZone;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
-}
+use crate::core::entry::fixtures::at;
 
 fn user_ban(id: &str, subject: SubjectKey, mode: BanMode) -> Entry {
     Entry {
-        id: id.into(),
-        kind: EntryKind::UserBan,
-        subject,
-        mode: Some(mode),
-        features: vec![],
-        scopes: vec![],
-        from: at(0),
-        until: None,
-        reason: "spam".into(),
         message: Some("You are banned".into()),
-        revoke_sessions_before: None,
-        appeal_instructions: None,
+        ..crate::core::entry::fixtures::user_ban(id, subject, mode)
     }
 }
 

@@ -154,28 +154,18 @@ pub fn render_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::core::entry::fixtures::{at, user_ban};
 
     fn entry(id: &str, subject: SubjectKey, mode: BanMode, from: i64, until: Option<i64>) -> Entry {
-        let at = |s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
         Entry {
-            id: id.into(),
-            kind: EntryKind::UserBan,
-            subject,
-            mode: Some(mode),
-            features: vec![],
-            scopes: vec![],
             from: at(from),
             until: until.map(at),
-            reason: "spam".into(),
-            message: None,
-            revoke_sessions_before: None,
-            appeal_instructions: None,
+            ..user_ban(id, subject, mode)
         }
     }
 
     fn now() -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + 100, 0).unwrap()
+        at(100)
     }
 
     #[test]

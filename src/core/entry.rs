@@ -83,3 +83,35 @@ impl Entry {
         self.from <= now && self.until.is_none_or(|until| now < until)
     }
 }
+
+/// Entries and times for unit tests across the crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::{Entry, EntryKind, SubjectKey};
+    use crate::api::BanMode;
+
+    /// `secs` after a fixed instant in 2027, so tests never depend on the clock.
+    pub fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// A permanent UserBan in force from `at(0)`; adjust with struct update syntax.
+    pub fn user_ban(id: &str, subject: SubjectKey, mode: BanMode) -> Entry {
+        Entry {
+            id: id.into(),
+            kind: EntryKind::UserBan,
+            subject,
+            mode: Some(mode),
+            features: vec![],
+            scopes: vec![],
+            from: at(0),
+            until: None,
+            reason: "spam".into(),
+            message: None,
+            revoke_sessions_before: None,
+            appeal_instructions: None,
+        }
+    }
+}
