@@ -1,8 +1,11 @@
 //! Interdict: bans and feature blocks as Kubernetes resources, delivered to
 //! applications as mounted blocklists.
 
+#[cfg(feature = "operator")]
 pub mod api;
+#[cfg(feature = "operator")]
 pub mod cli;
+#[cfg(feature = "operator")]
 pub mod controller;
 pub mod core;
 pub mod reader;

@@ -70,7 +70,7 @@ mod tests {
         user_ban(
             id,
             SubjectKey::UserId(id.into()),
-            crate::api::BanMode::Suspend,
+            crate::core::Mode::Suspend,
         )
     }
 

@@ -1,32 +1,9 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Where a ban stands in its life.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum Phase {
-    /// Starts later (startsAt in the future); already published with its `from`.
-    Scheduled,
-    /// In force.
-    Active,
-    /// Ended; kept for the record, no longer published.
-    Expired,
-    /// Ended early by a moderator or an approved appeal.
-    Lifted,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Scheduled => "Scheduled",
-            Phase::Active => "Active",
-            Phase::Expired => "Expired",
-            Phase::Lifted => "Lifted",
-        }
-    }
-}
+pub use crate::core::schedule::Phase;
 
 /// Observed state of a UserBan or FeatureBlock, written by the operator.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::api::Scope;
 use crate::core::Query;
+use crate::core::Scope;
 
 /// `interdict check`: the same question an application asks, answered from files.
 #[derive(Args, Debug, Clone)]

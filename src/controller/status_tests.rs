@@ -1,9 +1,9 @@
 use super::*;
-use crate::api::BanMode;
+use crate::core::Mode;
+use crate::core::SubjectKey;
 use crate::core::compile::CompiledBan;
 use crate::core::entry::fixtures::{at, user_ban};
 use crate::core::schedule::Window;
-use crate::core::SubjectKey;
 
 fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
     let window = Window {
@@ -15,11 +15,7 @@ fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> 
         entry: crate::core::Entry {
             from: window.from,
             until: window.until,
-            ..user_ban(
-                "UserBan/x",
-                SubjectKey::UserId("1".into()),
-                BanMode::Suspend,
-            )
+            ..user_ban("UserBan/x", SubjectKey::UserId("1".into()), Mode::Suspend)
         },
     })
 }

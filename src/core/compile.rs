@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 
 use super::email::hash_email;
-use super::entry::{Entry, EntryKind, SubjectKey};
+use super::entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
 use super::ip::IpNet;
 use super::schedule::{Timing, Window, WindowError, window};
-use crate::api::{FeatureBlock, Subject, UserBan};
+use crate::api::{BanMode, FeatureBlock, Subject, UserBan};
 
 /// A ban reduced to what the operator needs: its window and its published entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,7 +73,10 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
         id: format!("UserBan/{}", ban.name_any()),
         kind: EntryKind::UserBan,
         subject: subject_key(&spec.subject)?,
-        mode: Some(spec.mode),
+        mode: Some(match spec.mode {
+            BanMode::Suspend => Mode::Suspend,
+            BanMode::Silence => Mode::Silence,
+        }),
         features: Vec::new(),
         scopes: Vec::new(),
         from: window.from,
@@ -101,7 +104,14 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
     let mut features = spec.features.clone();
     features.sort();
     features.dedup();
-    let mut scopes = spec.scopes.clone();
+    let mut scopes: Vec<Scope> = spec
+        .scopes
+        .iter()
+        .map(|s| Scope {
+            kind: s.kind.clone(),
+            name: s.name.clone(),
+        })
+        .collect();
     scopes.sort();
     scopes.dedup();
     let entry = Entry {
@@ -124,7 +134,7 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{BanMode, BanReason, UserBanSpec};
+    use crate::api::{BanReason, UserBanSpec};
 
     fn ban(subject: Subject) -> UserBan {
         let mut ban = UserBan::new(

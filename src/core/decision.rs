@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::email::{HASH_PREFIX, hash_email};
 use super::entry::{Entry, EntryKind, SubjectKey};
+use super::entry::{Mode, Scope};
 use super::ip::IpNet;
-use crate::api::{BanMode, Scope};
 
 /// Features a silenced subject keeps: signing in, reading and exporting its own data.
 pub const SILENCE_ALLOWED_FEATURES: [&str; 3] = ["login", "read", "export"];
@@ -129,8 +129,8 @@ impl Subjects {
 /// How much an entry takes away; the strongest match is the one reported.
 fn severity(entry: &Entry) -> u8 {
     match (entry.kind, entry.mode) {
-        (EntryKind::UserBan, Some(BanMode::Suspend) | None) => 3,
-        (EntryKind::UserBan, Some(BanMode::Silence)) => 2,
+        (EntryKind::UserBan, Some(Mode::Suspend) | None) => 3,
+        (EntryKind::UserBan, Some(Mode::Silence)) => 2,
         (EntryKind::FeatureBlock, _) => 1,
     }
 }
@@ -138,8 +138,8 @@ fn severity(entry: &Entry) -> u8 {
 fn denies(entry: &Entry, query: &Query) -> bool {
     match entry.kind {
         EntryKind::UserBan => match entry.mode.unwrap_or_default() {
-            BanMode::Suspend => true,
-            BanMode::Silence => !SILENCE_ALLOWED_FEATURES
+            Mode::Suspend => true,
+            Mode::Silence => !SILENCE_ALLOWED_FEATURES
                 .iter()
                 .any(|kept| kept.eq_ignore_ascii_case(&query.feature)),
         },
@@ -193,7 +193,7 @@ pub fn decide<'a>(
         .max_by(|a, b| precedence(a, b));
     let silence = applicable
         .iter()
-        .filter(|e| e.kind == EntryKind::UserBan && e.mode == Some(BanMode::Silence))
+        .filter(|e| e.kind == EntryKind::UserBan && e.mode == Some(Mode::Silence))
         .max_by(|a, b| precedence(a, b));
     match winner {
         Some(entry) => restriction(entry, false),
@@ -205,7 +205,7 @@ pub fn decide<'a>(
 }
 
 fn restriction(entry: &Entry, allowed: bool) -> Decision {
-    let silenced = entry.kind == EntryKind::UserBan && entry.mode == Some(BanMode::Silence);
+    let silenced = entry.kind == EntryKind::UserBan && entry.mode == Some(Mode::Silence);
     Decision {
         allowed,
         ban: Some(entry.id.clone()),

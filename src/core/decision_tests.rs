@@ -1,7 +1,7 @@
 use super::*;
 use crate::core::entry::fixtures::at;
 
-fn user_ban(id: &str, subject: SubjectKey, mode: BanMode) -> Entry {
+fn user_ban(id: &str, subject: SubjectKey, mode: Mode) -> Entry {
     Entry {
         message: Some("You are banned".into()),
         ..crate::core::entry::fixtures::user_ban(id, subject, mode)
@@ -26,7 +26,7 @@ fn feature_block(
                 name: n.to_string(),
             })
             .collect(),
-        ..user_ban(id, subject, BanMode::Suspend)
+        ..user_ban(id, subject, Mode::Suspend)
     }
 }
 
@@ -144,35 +144,31 @@ fn star_blocks_every_feature() {
 #[test]
 fn every_subject_kind() {
     let entries = vec![
-        user_ban(
-            "UserBan/id",
-            SubjectKey::UserId("42".into()),
-            BanMode::Suspend,
-        ),
+        user_ban("UserBan/id", SubjectKey::UserId("42".into()), Mode::Suspend),
         user_ban(
             "UserBan/name",
             SubjectKey::Username("mallory".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         ),
         user_ban(
             "UserBan/mail",
             SubjectKey::Email(hash_email("eve@example.org")),
-            BanMode::Suspend,
+            Mode::Suspend,
         ),
         user_ban(
             "UserBan/v4",
             SubjectKey::Ip("198.51.100.0/24".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         ),
         user_ban(
             "UserBan/v6",
             SubjectKey::Ip("2001:db8::/32".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         ),
         user_ban(
             "UserBan/key",
             SubjectKey::KeyFingerprint("SHA256:abc".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         ),
     ];
     let base = Query {
@@ -249,11 +245,7 @@ fn time_boundaries_from_inclusive_until_exclusive() {
     let entry = Entry {
         from: at(10),
         until: Some(at(20)),
-        ..user_ban(
-            "UserBan/t",
-            SubjectKey::UserId("1".into()),
-            BanMode::Suspend,
-        )
+        ..user_ban("UserBan/t", SubjectKey::UserId("1".into()), Mode::Suspend)
     };
     let entries = [entry];
     let q = ask_user("1", "x", vec![]);
@@ -268,7 +260,7 @@ fn silence_keeps_login_read_export_and_hides_content() {
     let entries = [user_ban(
         "UserBan/quiet",
         SubjectKey::UserId("1".into()),
-        BanMode::Silence,
+        Mode::Silence,
     )];
     for feature in SILENCE_ALLOWED_FEATURES {
         assert!(
@@ -298,7 +290,7 @@ fn most_severe_then_longest_wins_regardless_of_order() {
         ..user_ban(
             "UserBan/short",
             SubjectKey::UserId("1".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         )
     };
     let long = Entry {
@@ -306,7 +298,7 @@ fn most_severe_then_longest_wins_regardless_of_order() {
         ..user_ban(
             "UserBan/long",
             SubjectKey::UserId("1".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
         )
     };
     let q = ask_user("1", "x", vec![]);
@@ -327,7 +319,7 @@ fn silenced_subject_allowed_to_log_in_still_has_content_hidden() {
     let entries = [user_ban(
         "UserBan/quiet",
         SubjectKey::UserId("1".into()),
-        BanMode::Silence,
+        Mode::Silence,
     )];
     let login = decide(&entries, &ask_user("1", "login", vec![]), at(1));
     assert!(login.allowed);
@@ -355,7 +347,7 @@ fn hashed_email_queries_accept_any_prefix_case() {
     let entries = [user_ban(
         "UserBan/mail",
         SubjectKey::Email(hash_email("eve@example.org")),
-        BanMode::Suspend,
+        Mode::Suspend,
     )];
     let hash = hash_email("eve@example.org")
         .replace("sha256:", "SHA256:")

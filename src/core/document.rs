@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::entry::Mode;
 use super::entry::{Entry, EntryKind, SubjectKey};
-use crate::api::BanMode;
 
 /// The `format` every v1 document carries. Readers refuse other majors.
 pub const FORMAT_V1: &str = "interdict.dev/blocklist/v1";
@@ -87,10 +87,10 @@ impl BlocklistDocument {
 }
 
 /// Plain list file names: `<mode>-<subject kind>.txt`, e.g. `suspended-user-ids.txt`.
-fn plain_list_name(mode: BanMode, subject: &SubjectKey) -> String {
+fn plain_list_name(mode: Mode, subject: &SubjectKey) -> String {
     let mode = match mode {
-        BanMode::Suspend => "suspended",
-        BanMode::Silence => "silenced",
+        Mode::Suspend => "suspended",
+        Mode::Silence => "silenced",
     };
     let kind = match subject {
         SubjectKey::UserId(_) => "user-ids",
@@ -111,7 +111,7 @@ pub fn plain_list_names() -> Vec<String> {
         SubjectKey::Ip(String::new()),
         SubjectKey::KeyFingerprint(String::new()),
     ];
-    [BanMode::Suspend, BanMode::Silence]
+    [Mode::Suspend, Mode::Silence]
         .into_iter()
         .flat_map(|mode| samples.iter().map(move |s| plain_list_name(mode, s)))
         .collect()
@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::core::entry::fixtures::{at, user_ban};
 
-    fn entry(id: &str, subject: SubjectKey, mode: BanMode, from: i64, until: Option<i64>) -> Entry {
+    fn entry(id: &str, subject: SubjectKey, mode: Mode, from: i64, until: Option<i64>) -> Entry {
         Entry {
             from: at(from),
             until: until.map(at),
@@ -173,14 +173,14 @@ mod tests {
         let a = entry(
             "UserBan/a",
             SubjectKey::UserId("2".into()),
-            BanMode::Suspend,
+            Mode::Suspend,
             0,
             None,
         );
         let b = entry(
             "UserBan/b",
             SubjectKey::UserId("1".into()),
-            BanMode::Silence,
+            Mode::Silence,
             0,
             Some(500),
         );
@@ -198,28 +198,28 @@ mod tests {
             entry(
                 "UserBan/z",
                 SubjectKey::UserId("9".into()),
-                BanMode::Suspend,
+                Mode::Suspend,
                 0,
                 None,
             ),
             entry(
                 "UserBan/y",
                 SubjectKey::UserId("10".into()),
-                BanMode::Suspend,
+                Mode::Suspend,
                 0,
                 None,
             ),
             entry(
                 "UserBan/later",
                 SubjectKey::UserId("7".into()),
-                BanMode::Suspend,
+                Mode::Suspend,
                 200,
                 None,
             ),
             entry(
                 "UserBan/s",
                 SubjectKey::Ip("10.0.0.0/8".into()),
-                BanMode::Silence,
+                Mode::Silence,
                 0,
                 None,
             ),

@@ -3,8 +3,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{BanMode, Scope};
-
 /// The subject as published: emails only as `sha256:` hashes, IPs normalised.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "camelCase")]
@@ -36,6 +34,23 @@ impl SubjectKey {
     }
 }
 
+/// What a UserBan takes away (the published twin of the CRD's `spec.mode`).
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+pub enum Mode {
+    #[default]
+    Suspend,
+    Silence,
+}
+
+/// A context pair of a FeatureBlock or of a request, e.g. `academy` / `downtown-miami`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope {
+    pub kind: String,
+    pub name: String,
+}
+
 /// Which kind of ban produced an entry; decides how a request is matched.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EntryKind {
@@ -53,7 +68,7 @@ pub struct Entry {
     pub subject: SubjectKey,
     /// UserBan only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<BanMode>,
+    pub mode: Option<Mode>,
     /// FeatureBlock only; `*` is every feature.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
@@ -89,8 +104,7 @@ impl Entry {
 pub(crate) mod fixtures {
     use chrono::{DateTime, TimeZone, Utc};
 
-    use super::{Entry, EntryKind, SubjectKey};
-    use crate::api::BanMode;
+    use super::{Entry, EntryKind, Mode, SubjectKey};
 
     /// `secs` after a fixed instant in 2027, so tests never depend on the clock.
     pub fn at(secs: i64) -> DateTime<Utc> {
@@ -98,7 +112,7 @@ pub(crate) mod fixtures {
     }
 
     /// A permanent UserBan in force from `at(0)`; adjust with struct update syntax.
-    pub fn user_ban(id: &str, subject: SubjectKey, mode: BanMode) -> Entry {
+    pub fn user_ban(id: &str, subject: SubjectKey, mode: Mode) -> Entry {
         Entry {
             id: id.into(),
             kind: EntryKind::UserBan,

@@ -2,6 +2,7 @@
 //! blocklist document, and answering decisions. No I/O and no clock: time is a
 //! parameter, so the operator, `interdict check` and readers share one logic.
 
+#[cfg(feature = "operator")]
 pub mod compile;
 pub mod decision;
 pub mod document;
@@ -13,4 +14,4 @@ pub mod schedule;
 
 pub use decision::{Decision, Query, decide};
 pub use document::{BlocklistDocument, FORMAT_V1};
-pub use entry::{Entry, EntryKind, SubjectKey};
+pub use entry::{Entry, EntryKind, Mode, Scope, SubjectKey};

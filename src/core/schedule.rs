@@ -3,7 +3,31 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::duration::{DurationError, parse_duration};
-use crate::api::Phase;
+
+/// Where a ban stands in its life.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "operator", derive(schemars::JsonSchema))]
+pub enum Phase {
+    /// Starts later (startsAt in the future); already published with its `from`.
+    Scheduled,
+    /// In force.
+    Active,
+    /// Ended; kept for the record, no longer published.
+    Expired,
+    /// Ended early by a moderator or an approved appeal.
+    Lifted,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Scheduled => "Scheduled",
+            Phase::Active => "Active",
+            Phase::Expired => "Expired",
+            Phase::Lifted => "Lifted",
+        }
+    }
+}
 
 /// The interval a ban is in force: `from` inclusive, `until` exclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
