@@ -84,16 +84,16 @@ impl Decision {
 }
 
 /// Query identifiers prepared once per question rather than once per entry.
-struct Subjects {
-    user_id: Option<String>,
-    username: Option<String>,
-    email_hash: Option<String>,
-    ip: Option<IpAddr>,
-    key_fingerprint: Option<String>,
+pub(crate) struct Subjects {
+    pub(crate) user_id: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) email_hash: Option<String>,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) key_fingerprint: Option<String>,
 }
 
 impl Subjects {
-    fn of(query: &Query) -> Self {
+    pub(crate) fn of(query: &Query) -> Self {
         Subjects {
             user_id: query.user_id.clone(),
             username: query.username.clone(),
@@ -107,12 +107,12 @@ impl Subjects {
                     hash_email(e)
                 }
             }),
-            ip: query.ip,
+            ip: query.ip.map(super::ip::unmap),
             key_fingerprint: query.key_fingerprint.clone(),
         }
     }
 
-    fn matches(&self, key: &SubjectKey) -> bool {
+    pub(crate) fn matches(&self, key: &SubjectKey) -> bool {
         match key {
             SubjectKey::UserId(v) => self.user_id.as_ref() == Some(v),
             SubjectKey::Username(v) => self.username.as_ref() == Some(v),
@@ -182,7 +182,17 @@ pub fn decide<'a>(
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
-    let subjects = Subjects::of(query);
+    decide_for(&Subjects::of(query), entries, query, now)
+}
+
+/// [`decide`] with the query's identifiers already prepared (the index uses it on
+/// its candidates, so both paths share every rule).
+pub(crate) fn decide_for<'a>(
+    subjects: &Subjects,
+    entries: impl IntoIterator<Item = &'a Entry>,
+    query: &Query,
+    now: DateTime<Utc>,
+) -> Decision {
     let applicable: Vec<&Entry> = entries
         .into_iter()
         .filter(|e| e.in_force(now) && subjects.matches(&e.subject))

@@ -57,6 +57,24 @@ fn from_bits(bits: u128, v4: bool) -> IpAddr {
 }
 
 impl IpNet {
+    /// The network of length `prefix` that contains `addr` (prefix clamped to the family's width).
+    pub fn containing(addr: IpAddr, prefix: u8) -> IpNet {
+        let addr = unmap(addr);
+        let prefix = prefix.min(width(addr));
+        IpNet {
+            network: from_bits(bits(addr) & mask(prefix, width(addr)), addr.is_ipv4()),
+            prefix,
+        }
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        self.network.is_ipv4()
+    }
+
     pub fn contains(&self, addr: IpAddr) -> bool {
         let addr = unmap(addr);
         if addr.is_ipv4() != self.network.is_ipv4() {

@@ -9,9 +9,11 @@ pub mod document;
 pub mod duration;
 pub mod email;
 pub mod entry;
+pub mod index;
 pub mod ip;
 pub mod schedule;
 
 pub use decision::{Decision, Query, decide};
 pub use document::{BlocklistDocument, FORMAT_V1};
 pub use entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
+pub use index::Index;

@@ -4,6 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod live;
+
+pub use live::{Blocklist, Snapshot, Stats};
+
 use crate::core::Entry;
 use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
 
@@ -28,9 +32,8 @@ pub enum ReadError {
     Empty(PathBuf),
 }
 
-/// Every entry of every blocklist document in `dir`, merged. Files are read in
-/// name order so errors and results are reproducible.
-pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+/// Names of the blocklist documents in `dir`, sorted so errors and results are reproducible.
+fn document_names(dir: &Path) -> Result<Vec<String>, ReadError> {
     let listing = std::fs::read_dir(dir).map_err(|source| ReadError::Dir {
         path: dir.into(),
         source,
@@ -41,6 +44,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
         .filter(|name| is_document_file(name))
         .collect();
     names.sort();
+    Ok(names)
+}
+
+/// Every entry of every blocklist document in `dir`, merged.
+pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+    let names = document_names(dir)?;
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
     }

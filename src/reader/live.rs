@@ -1,0 +1,206 @@
+//! A blocklist that follows its directory: kubelet replaces a mounted ConfigMap
+//! by swapping the `..data` symlink, so the directory (not a file) is watched.
+//! A copy that fails to load never replaces the last good one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::{ReadError, document_names, load_dir};
+use crate::core::{Decision, Entry, Index, Query};
+
+/// One loaded version of the directory.
+pub struct Snapshot {
+    pub index: Index,
+    pub loaded_at: SystemTime,
+}
+
+/// Counters for health checks and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub loaded: bool,
+    pub reloads: u64,
+    pub reload_failures: u64,
+    pub entries: usize,
+    pub last_error: Option<String>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    current: RwLock<Arc<Snapshot>>,
+    loaded: AtomicBool,
+    reloads: AtomicU64,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    /// What the directory looked like at the last attempt, to skip unchanged reads.
+    seen: Mutex<Option<Fingerprint>>,
+    stopped: AtomicBool,
+}
+
+/// Cheap identity of the directory's content: the `..data` target kubelet swaps,
+/// and name, size and mtime of every document file (for hand-made directories).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    data_link: Option<PathBuf>,
+    files: Vec<(String, u64, Option<SystemTime>)>,
+}
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let files = document_names(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|name| {
+            let meta = std::fs::metadata(dir.join(&name)).ok();
+            let size = meta.as_ref().map_or(0, |m| m.len());
+            (name, size, meta.and_then(|m| m.modified().ok()))
+        })
+        .collect();
+    Fingerprint {
+        data_link: std::fs::read_link(dir.join("..data")).ok(),
+        files,
+    }
+}
+
+/// A shared, hot-reloading blocklist. Cloning is cheap; all clones see one copy.
+#[derive(Clone)]
+pub struct Blocklist {
+    shared: Arc<Shared>,
+}
+
+impl Blocklist {
+    /// Loads `dir` now if it can; a missing or bad directory is not an error here
+    /// (an application may start before its mount is populated): [`Stats::loaded`]
+    /// says whether any copy has been loaded yet.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let blocklist = Blocklist {
+            shared: Arc::new(Shared {
+                dir: dir.into(),
+                current: RwLock::new(Arc::new(Snapshot {
+                    index: Index::default(),
+                    loaded_at: SystemTime::now(),
+                })),
+                loaded: AtomicBool::new(false),
+                reloads: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                last_error: Mutex::new(None),
+                seen: Mutex::new(None),
+                stopped: AtomicBool::new(false),
+            }),
+        };
+        let _ = blocklist.reload();
+        blocklist
+    }
+
+    /// Like [`Blocklist::new`], then checks the directory every `interval` on a
+    /// background thread until the last clone is dropped or [`Blocklist::stop`].
+    pub fn watch(dir: impl Into<PathBuf>, interval: Duration) -> Self {
+        let blocklist = Blocklist::new(dir);
+        let weak = Arc::downgrade(&blocklist.shared);
+        std::thread::Builder::new()
+            .name("interdict-blocklist-watch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    let Some(shared) = weak.upgrade() else { return };
+                    if shared.stopped.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let _ = (Blocklist { shared }).reload();
+                }
+            })
+            .expect("spawn the blocklist watch thread");
+        blocklist
+    }
+
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Relaxed);
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Reloads when the directory changed. `Ok(true)`: a new copy is in force;
+    /// `Ok(false)`: nothing changed; `Err`: the new copy was refused and the
+    /// previous one stays in force.
+    pub fn reload(&self) -> Result<bool, ReadError> {
+        let shared = &self.shared;
+        let now_seen = fingerprint(&shared.dir);
+        {
+            let mut seen = shared.seen.lock().expect("fingerprint lock");
+            if seen.as_ref() == Some(&now_seen) {
+                return Ok(false);
+            }
+            *seen = Some(now_seen);
+        }
+        match load_dir(&shared.dir) {
+            Ok(entries) => {
+                let count = entries.len();
+                let snapshot = Arc::new(Snapshot {
+                    index: Index::new(entries),
+                    loaded_at: SystemTime::now(),
+                });
+                *shared.current.write().expect("snapshot lock") = snapshot;
+                shared.loaded.store(true, Ordering::Release);
+                shared.reloads.fetch_add(1, Ordering::Relaxed);
+                *shared.last_error.lock().expect("error lock") = None;
+                tracing::info!(dir = %shared.dir.display(), entries = count, "blocklist loaded");
+                Ok(true)
+            }
+            Err(error) => {
+                *shared.last_error.lock().expect("error lock") = Some(error.to_string());
+                let waiting = !shared.loaded.load(Ordering::Acquire)
+                    && matches!(error, ReadError::Dir { .. } | ReadError::Empty(_));
+                if waiting {
+                    // Not a refused copy: the mount is simply not populated yet.
+                    tracing::info!(dir = %shared.dir.display(), %error, "waiting for a blocklist");
+                } else {
+                    shared.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        dir = %shared.dir.display(),
+                        %error,
+                        "blocklist not reloaded; the previous copy stays in force"
+                    );
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The copy in force; hold it to answer several questions from one version.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.current.read().expect("snapshot lock").clone()
+    }
+
+    pub fn decide(&self, query: &Query, now: DateTime<Utc>) -> Decision {
+        self.snapshot().index.decide(query, now)
+    }
+
+    /// Every active and scheduled block of the query's subject.
+    pub fn blocks_of(&self, query: &Query, now: DateTime<Utc>) -> Vec<Entry> {
+        self.snapshot()
+            .index
+            .blocks_of(query, now)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let shared = &self.shared;
+        Stats {
+            loaded: shared.loaded.load(Ordering::Acquire),
+            reloads: shared.reloads.load(Ordering::Relaxed),
+            reload_failures: shared.failures.load(Ordering::Relaxed),
+            entries: self.snapshot().index.len(),
+            last_error: shared.last_error.lock().expect("error lock").clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;

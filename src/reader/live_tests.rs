@@ -1,0 +1,96 @@
+use super::*;
+use crate::core::SubjectKey;
+use crate::core::document::render_data;
+use crate::core::entry::fixtures::{at, user_ban};
+use std::os::unix::fs::symlink;
+
+/// Publishes `files` the way kubelet does: a new timestamped directory, per-key
+/// symlinks through `..data`, and an atomic rename of a fresh `..data` link.
+fn kubelet_publish(dir: &Path, version: u32, files: &[(&str, String)]) {
+    let real = format!("..2026_11_21_10_00_{version:02}.000000001");
+    std::fs::create_dir(dir.join(&real)).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(&real).join(name), content).unwrap();
+        let link = dir.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(Path::new("..data").join(name), &link).unwrap();
+        }
+    }
+    let tmp = dir.join("..data_tmp");
+    symlink(&real, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+fn document(ids: &[&str]) -> String {
+    let entries = ids
+        .iter()
+        .map(|id| {
+            user_ban(
+                id,
+                SubjectKey::UserId(id.to_string()),
+                crate::core::Mode::Suspend,
+            )
+        })
+        .collect();
+    render_data("apps", entries, at(0))
+        .remove("blocklist.json")
+        .unwrap()
+}
+
+fn denied(blocklist: &Blocklist, user: &str) -> bool {
+    let query = Query {
+        user_id: Some(user.into()),
+        feature: "x".into(),
+        ..Default::default()
+    };
+    !blocklist.decide(&query, at(1)).allowed
+}
+
+#[test]
+fn follows_kubelet_swaps_and_keeps_the_last_good_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocklist = Blocklist::new(dir.path());
+    assert!(!blocklist.stats().loaded, "nothing to load yet");
+
+    kubelet_publish(dir.path(), 1, &[("blocklist.json", document(&["a"]))]);
+    assert!(blocklist.reload().unwrap());
+    assert!(denied(&blocklist, "a"));
+    assert!(
+        !blocklist.reload().unwrap(),
+        "unchanged directory is not re-read"
+    );
+
+    kubelet_publish(
+        dir.path(),
+        2,
+        &[("blocklist.json", "{\"format\": broken".into())],
+    );
+    assert!(blocklist.reload().is_err());
+    assert!(
+        denied(&blocklist, "a"),
+        "a malformed copy leaves the previous decisions in force"
+    );
+    let stats = blocklist.stats();
+    assert_eq!((stats.reloads, stats.reload_failures), (1, 1));
+    assert!(stats.last_error.unwrap().contains("blocklist.json"));
+
+    kubelet_publish(dir.path(), 3, &[("blocklist.json", document(&["b"]))]);
+    assert!(blocklist.reload().unwrap());
+    assert!(!denied(&blocklist, "a") && denied(&blocklist, "b"));
+    assert_eq!(blocklist.stats().last_error, None);
+}
+
+#[test]
+fn watch_thread_picks_up_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    kubelet_publish(dir.path(), 1, &[("blocklist.json", document(&["a"]))]);
+    let blocklist = Blocklist::watch(dir.path(), Duration::from_millis(20));
+    assert!(denied(&blocklist, "a"));
+    kubelet_publish(dir.path(), 2, &[("blocklist.json", document(&["c"]))]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !denied(&blocklist, "c") {
+        assert!(std::time::Instant::now() < deadline, "change not picked up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    blocklist.stop();
+}
