@@ -8,4 +8,8 @@ pub mod cli;
 #[cfg(feature = "operator")]
 pub mod controller;
 pub mod core;
+#[cfg(feature = "operator")]
+pub mod process;
 pub mod reader;
+#[cfg(feature = "operator")]
+pub mod serve;

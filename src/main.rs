@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use interdict::cli::{Cli, Command};
-use interdict::{api, controller, core, reader};
+use interdict::{api, controller, core, reader, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,5 +33,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => controller::main(args),
+        Command::Serve(args) => serve::main(args),
     }
 }

@@ -40,24 +40,12 @@ pub struct CheckArgs {
     pub key: Option<String>,
 
     /// A context of the request, e.g. `academy=downtown-miami`; repeatable.
-    #[arg(long = "scope", value_name = "KIND=NAME", value_parser = parse_scope)]
+    #[arg(long = "scope", value_name = "KIND=NAME", value_parser = Scope::parse_pair)]
     pub scopes: Vec<Scope>,
 
     /// Decide as of this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-fn parse_scope(text: &str) -> Result<Scope, String> {
-    match text.split_once('=') {
-        Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(Scope {
-            kind: kind.to_string(),
-            name: name.to_string(),
-        }),
-        _ => Err(format!(
-            "expected KIND=NAME, e.g. academy=downtown-miami, got {text:?}"
-        )),
-    }
 }
 
 impl CheckArgs {

@@ -27,6 +27,32 @@ pub enum Command {
     Crds,
     /// Answer one decision from a blocklist directory; prints one JSON object.
     Check(CheckArgs),
+    /// Serve decisions over HTTP from a blocklist directory (the decision sidecar).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Blocklist directory: where the ConfigMap is mounted.
+    #[arg(long, value_name = "DIR", env = "INTERDICT_BLOCKLIST_DIR")]
+    pub dir: PathBuf,
+
+    /// Address to listen on. Keep it on loopback when the sidecar shares the pod.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR",
+        env = "INTERDICT_LISTEN"
+    )]
+    pub listen: std::net::SocketAddr,
+
+    /// How often to look for a new copy of the directory.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub reload_interval_ms: u64,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -26,7 +26,8 @@ pub use audit::{AUDIT_FORMAT, AuditRecord, AuditSink};
 pub use blocklist::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL};
 pub use error::Error;
 
-use crate::cli::{LogFormat, RunArgs};
+use crate::cli::RunArgs;
+use crate::process::{init_logging, shutdown_signal};
 use queue::Queue;
 use sources::Stores;
 
@@ -43,18 +44,6 @@ pub struct Context {
     pub audit: AuditSink,
     pub blocklist_name: String,
     stores: Arc<Stores>,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 /// Entry point of `interdict run`.
@@ -76,21 +65,6 @@ pub fn main(args: RunArgs) -> ExitCode {
             tracing::error!("{error}");
             ExitCode::FAILURE
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
     }
 }
 

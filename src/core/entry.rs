@@ -51,6 +51,21 @@ pub struct Scope {
     pub name: String,
 }
 
+impl Scope {
+    /// Parses `KIND=NAME` as given on a command line or in a query string.
+    pub fn parse_pair(text: &str) -> Result<Scope, String> {
+        match text.split_once('=') {
+            Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(Scope {
+                kind: kind.to_string(),
+                name: name.to_string(),
+            }),
+            _ => Err(format!(
+                "expected KIND=NAME, e.g. academy=downtown-miami, got {text:?}"
+            )),
+        }
+    }
+}
+
 /// Which kind of ban produced an entry; decides how a request is matched.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EntryKind {

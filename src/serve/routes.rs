@@ -1,0 +1,202 @@
+//! The sidecar's endpoints as a plain function of (method, path, query): the HTTP
+//! plumbing in `mod.rs` only moves bytes, so every answer is testable here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::params;
+use crate::core::SubjectKey;
+use crate::reader::Blocklist;
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Response {
+    fn json(status: u16, body: serde_json::Value) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: body.to_string() + "\n",
+        }
+    }
+
+    fn text(status: u16, body: String) -> Self {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+        }
+    }
+
+    fn error(status: u16, message: String) -> Self {
+        Response::json(status, json!({ "error": message }))
+    }
+}
+
+/// Decision counters for `/metrics`.
+#[derive(Default)]
+pub struct Counters {
+    allowed: AtomicU64,
+    denied: AtomicU64,
+    bad_requests: AtomicU64,
+}
+
+pub fn handle(
+    method: &str,
+    path: &str,
+    query: &str,
+    blocklist: &Blocklist,
+    counters: &Counters,
+    now: DateTime<Utc>,
+) -> Response {
+    if method != "GET" && method != "HEAD" {
+        return Response::error(
+            405,
+            format!("{method} is not allowed; every endpoint answers GET"),
+        );
+    }
+    match path {
+        "/v1/decision" => decision(query, blocklist, counters, now),
+        "/v1/blocks" => blocks(query, blocklist, counters, now),
+        "/healthz" => Response::text(200, "ok\n".into()),
+        "/readyz" => {
+            let stats = blocklist.stats();
+            if stats.loaded {
+                Response::text(200, "ok\n".into())
+            } else {
+                let why = stats
+                    .last_error
+                    .unwrap_or_else(|| "no blocklist loaded yet".into());
+                Response::text(503, format!("not ready: {why}\n"))
+            }
+        }
+        "/metrics" => metrics(blocklist, counters),
+        _ => Response::error(
+            404,
+            format!(
+                "no endpoint {path}; try /v1/decision, /v1/blocks, /healthz, /readyz, /metrics"
+            ),
+        ),
+    }
+}
+
+fn bad_request(counters: &Counters, message: String) -> Response {
+    counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+    Response::error(400, message)
+}
+
+fn decision(
+    query: &str,
+    blocklist: &Blocklist,
+    counters: &Counters,
+    now: DateTime<Utc>,
+) -> Response {
+    let asked = match params::parse(query, true) {
+        Ok(asked) => asked,
+        Err(message) => return bad_request(counters, message),
+    };
+    let decision = blocklist.decide(&asked.query, asked.at.unwrap_or(now));
+    let counter = if decision.allowed {
+        &counters.allowed
+    } else {
+        &counters.denied
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    Response::json(
+        200,
+        serde_json::to_value(&decision).expect("decisions serialise"),
+    )
+}
+
+/// "My block status": every active and scheduled block of one subject.
+fn blocks(query: &str, blocklist: &Blocklist, counters: &Counters, now: DateTime<Utc>) -> Response {
+    let asked = match params::parse(query, false) {
+        Ok(asked) => asked,
+        Err(message) => return bad_request(counters, message),
+    };
+    let at = asked.at.unwrap_or(now);
+    let blocks: Vec<serde_json::Value> = blocklist
+        .blocks_of(&asked.query, at)
+        .into_iter()
+        .map(|entry| {
+            let mut value = serde_json::to_value(&entry).expect("entries serialise");
+            value["active"] = json!(entry.in_force(at));
+            if let SubjectKey::Email(_) = entry.subject {
+                // The caller gave the address; echoing the hash adds nothing.
+                value.as_object_mut().map(|o| o.remove("subject"));
+            }
+            value
+        })
+        .collect();
+    Response::json(200, json!({ "at": at, "blocks": blocks }))
+}
+
+fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
+    let stats = blocklist.stats();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    metric(
+        "interdict_decisions_total",
+        "counter",
+        "Decisions answered, by outcome.",
+        &[
+            (
+                "{outcome=\"allowed\"}",
+                counters.allowed.load(Ordering::Relaxed),
+            ),
+            (
+                "{outcome=\"denied\"}",
+                counters.denied.load(Ordering::Relaxed),
+            ),
+        ],
+    );
+    metric(
+        "interdict_bad_requests_total",
+        "counter",
+        "Malformed queries answered with 400.",
+        &[("", counters.bad_requests.load(Ordering::Relaxed))],
+    );
+    metric(
+        "interdict_blocklist_reloads_total",
+        "counter",
+        "Blocklist copies loaded.",
+        &[("", stats.reloads)],
+    );
+    metric(
+        "interdict_blocklist_reload_failures_total",
+        "counter",
+        "Blocklist copies refused (malformed); the previous copy stayed in force.",
+        &[("", stats.reload_failures)],
+    );
+    metric(
+        "interdict_blocklist_entries",
+        "gauge",
+        "Entries in the blocklist copy in force.",
+        &[("", stats.entries as u64)],
+    );
+    metric(
+        "interdict_blocklist_loaded",
+        "gauge",
+        "1 once a blocklist copy has been loaded.",
+        &[("", u64::from(stats.loaded))],
+    );
+    Response {
+        status: 200,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: out,
+    }
+}
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

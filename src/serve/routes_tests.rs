@@ -1,0 +1,107 @@
+use super::*;
+use crate::core::document::render_data;
+use crate::core::entry::fixtures::{at, user_ban};
+use crate::core::{Entry, Mode, SubjectKey};
+
+fn blocklist_with(entries: Vec<Entry>) -> (tempfile::TempDir, Blocklist) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = render_data("apps", entries, at(0));
+    std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
+    let blocklist = Blocklist::new(dir.path());
+    (dir, blocklist)
+}
+
+fn get(
+    blocklist: &Blocklist,
+    counters: &Counters,
+    path_and_query: &str,
+) -> (u16, serde_json::Value) {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let response = handle("GET", path, query, blocklist, counters, at(10));
+    let body =
+        serde_json::from_str(&response.body).unwrap_or(serde_json::Value::String(response.body));
+    (response.status, body)
+}
+
+#[test]
+fn decision_and_block_status() {
+    let later = Entry {
+        from: at(100),
+        until: Some(at(200)),
+        ..user_ban(
+            "UserBan/later",
+            SubjectKey::UserId("7".into()),
+            Mode::Suspend,
+        )
+    };
+    let (_dir, blocklist) = blocklist_with(vec![
+        user_ban("UserBan/now", SubjectKey::UserId("7".into()), Mode::Silence),
+        later,
+    ]);
+    let counters = Counters::default();
+
+    let (status, body) = get(&blocklist, &counters, "/v1/decision?feature=publish&user=7");
+    assert_eq!(status, 200);
+    assert_eq!(body["allowed"], false);
+    assert_eq!(body["mode"], "Silence");
+    let (_, body) = get(&blocklist, &counters, "/v1/decision?feature=publish&user=8");
+    assert_eq!(body, serde_json::json!({ "allowed": true }));
+
+    let (status, body) = get(&blocklist, &counters, "/v1/blocks?user=7");
+    assert_eq!(status, 200);
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(
+        (blocks[0]["id"].as_str(), blocks[0]["active"].as_bool()),
+        (Some("UserBan/now"), Some(true))
+    );
+    assert_eq!(
+        (blocks[1]["id"].as_str(), blocks[1]["active"].as_bool()),
+        (Some("UserBan/later"), Some(false))
+    );
+
+    let (_, metrics) = get(&blocklist, &counters, "/metrics");
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("interdict_decisions_total{outcome=\"denied\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("interdict_decisions_total{outcome=\"allowed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("interdict_blocklist_entries 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn malformed_queries_are_400_with_a_reason() {
+    let (_dir, blocklist) = blocklist_with(vec![]);
+    let counters = Counters::default();
+    let (status, body) = get(&blocklist, &counters, "/v1/decision?feature=x&ip=banana");
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("banana"));
+    assert_eq!(get(&blocklist, &counters, "/v1/blocks").0, 400);
+    assert_eq!(get(&blocklist, &counters, "/nope").0, 404);
+    assert_eq!(
+        handle("POST", "/v1/decision", "", &blocklist, &counters, at(0)).status,
+        405
+    );
+}
+
+#[test]
+fn readiness_follows_the_first_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocklist = Blocklist::new(dir.path());
+    let counters = Counters::default();
+    assert_eq!(get(&blocklist, &counters, "/readyz").0, 503);
+    assert_eq!(get(&blocklist, &counters, "/healthz").0, 200);
+    let data = render_data("apps", vec![], at(0));
+    std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
+    blocklist.reload().unwrap();
+    assert_eq!(get(&blocklist, &counters, "/readyz").0, 200);
+}
