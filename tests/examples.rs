@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::symlink;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -51,18 +50,6 @@ fn time(value: &Value) -> DateTime<Utc> {
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| panic!("not a time: {value}"))
-}
-
-/// Writes ConfigMap data the way kubelet mounts it: the files in a timestamped
-/// directory, `..data` pointing at it, and one symlink per key through `..data`.
-fn kubelet_mount(dir: &Path, data: &BTreeMap<String, String>) {
-    let real = dir.join("..2026_11_21_10_00_00.123456789");
-    std::fs::create_dir(&real).unwrap();
-    for (key, content) in data {
-        std::fs::write(real.join(key), content).unwrap();
-        symlink(Path::new("..data").join(key), dir.join(key)).unwrap();
-    }
-    symlink(real.file_name().unwrap(), dir.join("..data")).unwrap();
 }
 
 /// `userban.interdict.dev/x` -> `UserBan/x`, the entry id the blocklist uses.
@@ -197,7 +184,7 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
     );
 
     let mount = tempfile::tempdir().unwrap();
-    kubelet_mount(mount.path(), &data);
+    common::mount::kubelet_publish(mount.path(), &data);
     let dir = mount.path();
 
     let mentor = |user: &'static str, scopes: &[&'static str]| -> Vec<&'static str> {

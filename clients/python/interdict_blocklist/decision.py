@@ -1,0 +1,146 @@
+""""May this subject use this feature in this context right now?"
+
+A line-by-line port of `interdict::core::decision`; `tests/vectors/` keeps the two
+in agreement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, Iterable, List, Optional
+
+from ._time import TimeLike, to_utc
+from .emails import query_email_hash
+from .model import (
+    FEATURE_BLOCK,
+    SILENCE_ALLOWED_FEATURES,
+    SUSPEND,
+    USER_BAN,
+    Decision,
+    Entry,
+    Query,
+)
+
+
+def _ascii_eq_ignore_case(a: str, b: str) -> bool:
+    """Rust's `eq_ignore_ascii_case`: only A-Z/a-z fold; everything else compares exactly."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x != y:
+            if not (x.isascii() and y.isascii() and x.lower() == y.lower()):
+                return False
+    return True
+
+
+class _Subjects:
+    """Query identifiers prepared once per question rather than once per entry."""
+
+    __slots__ = ("user_id", "username", "email_hash", "ip", "key_fingerprint")
+
+    def __init__(self, query: Query):
+        self.user_id = query.user_id
+        self.username = query.username
+        self.email_hash = None if query.email is None else query_email_hash(query.email)
+        self.ip = query.ip
+        self.key_fingerprint = query.key_fingerprint
+
+    def matches(self, entry: Entry) -> bool:
+        kind, value = entry.subject_kind, entry.subject_value
+        if kind == "userId":
+            return self.user_id is not None and self.user_id == value
+        if kind == "username":
+            return self.username is not None and self.username == value
+        if kind == "email":
+            return self.email_hash is not None and self.email_hash == value
+        if kind == "keyFingerprint":
+            return self.key_fingerprint is not None and self.key_fingerprint == value
+        if kind == "ip":
+            return self.ip is not None and entry._net is not None and entry._net.contains(self.ip)
+        return False
+
+
+def _severity(entry: Entry) -> int:
+    if entry.kind == USER_BAN:
+        return 3 if entry.mode in (None, SUSPEND) else 2
+    return 1
+
+
+def _denies(entry: Entry, query: Query) -> bool:
+    if entry.kind == USER_BAN:
+        if entry.mode in (None, SUSPEND):
+            return True
+        return not any(_ascii_eq_ignore_case(kept, query.feature) for kept in SILENCE_ALLOWED_FEATURES)
+    feature_listed = any(f == "*" or _ascii_eq_ignore_case(f, query.feature) for f in entry.features)
+    in_scope = not entry.scopes or any(
+        _ascii_eq_ignore_case(q.kind, s.kind) and q.name == s.name
+        for s in entry.scopes
+        for q in query.scopes
+    )
+    return feature_listed and in_scope
+
+
+def _cmp(a, b) -> int:
+    return (a > b) - (a < b)
+
+
+def precedence(a: Entry, b: Entry) -> int:
+    """>0 when `a` is reported before `b`: most severe, then longest-lasting (latest
+    `until`, permanent last of all), then lowest id."""
+    c = _cmp(_severity(a), _severity(b))
+    if c:
+        return c
+    if a.until is None or b.until is None:
+        c = _cmp(a.until is None, b.until is None)
+    else:
+        c = _cmp(a.until, b.until)
+    if c:
+        return c
+    return _cmp(b.id, a.id)
+
+
+def _max_by(items: Iterable[Entry], compare: Callable[[Entry, Entry], int]) -> Optional[Entry]:
+    """Rust's `Iterator::max_by`: the last of equally maximal elements."""
+    best = None
+    for item in items:
+        if best is None or compare(item, best) >= 0:
+            best = item
+    return best
+
+
+def subject_matcher(query: Query) -> Callable[[Entry], bool]:
+    """A predicate: is this entry's subject one of the query's identifiers?"""
+    return _Subjects(query).matches
+
+
+def applicable(entries: Iterable[Entry], query: Query, now: datetime) -> List[Entry]:
+    """Entries in force at `now` whose subject is one of the query's identifiers."""
+    subjects = _Subjects(query)
+    return [e for e in entries if e.in_force(now) and subjects.matches(e)]
+
+
+def silence_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Optional[Entry]:
+    """The Silence ban reported for the query's subject at `now`, if any (the feature
+    does not matter): whether the subject's content is to be hidden from others."""
+    now = to_utc(now)
+    return _max_by((e for e in applicable(entries, query, now) if e.is_silence), precedence)
+
+
+def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Decision:
+    """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
+    the current time). Among several denials the most severe wins (Suspend, then
+    Silence, then feature blocks), then the longest-lasting, then the lowest id, so
+    the answer never depends on entry order."""
+    now = to_utc(now)
+    found = applicable(entries, query, now)
+    winner = _max_by((e for e in found if _denies(e, query)), precedence)
+    if winner is not None:
+        return Decision.restriction(winner, allowed=False)
+    silence = _max_by((e for e in found if e.is_silence), precedence)
+    if silence is not None:
+        # Allowed, but a silenced subject's content must still be hidden.
+        return Decision.restriction(silence, allowed=True)
+    return Decision.allow()
+
+
+__all__ = ["FEATURE_BLOCK", "applicable", "decide", "precedence", "silence_of", "subject_matcher"]

@@ -1,0 +1,241 @@
+"""Entries, queries and decisions: the shapes of `interdict::core`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+from ._time import format_time
+from .ipnet import IPAddress, IpNet, parse_address, parse_net
+
+USER_BAN = "UserBan"
+FEATURE_BLOCK = "FeatureBlock"
+SUSPEND = "Suspend"
+SILENCE = "Silence"
+
+#: Subject kinds, as spelled in the document (`{"userId": "123"}`) and in queries.
+SUBJECT_KINDS = ("userId", "username", "email", "ip", "keyFingerprint")
+
+#: Features a silenced subject keeps: signing in, reading and exporting its own data.
+SILENCE_ALLOWED_FEATURES = ("login", "read", "export")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One context pair, e.g. `Scope("academy", "downtown-miami")`. The kind matches
+    ignoring ASCII case, the name exactly."""
+
+    kind: str
+    name: str
+
+    @classmethod
+    def of(cls, value: "ScopeLike") -> "Scope":
+        if isinstance(value, Scope):
+            return value
+        if isinstance(value, str):
+            kind, eq, name = value.partition("=")
+            if not eq or not kind or not name:
+                raise ValueError(f"expected KIND=NAME, e.g. academy=downtown-miami, got {value!r}")
+            return cls(kind, name)
+        if isinstance(value, Mapping):
+            return cls(value["kind"], value["name"])
+        kind, name = value  # a (kind, name) pair
+        return cls(kind, name)
+
+    def to_json(self) -> Dict[str, str]:
+        return {"kind": self.kind, "name": self.name}
+
+
+ScopeLike = Union[Scope, str, Mapping[str, str], Tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One blocklist entry: the published form of an active or scheduled ban."""
+
+    id: str
+    kind: str  # "UserBan" or "FeatureBlock"
+    subject_kind: str  # one of SUBJECT_KINDS
+    subject_value: str
+    from_: datetime
+    reason: str
+    mode: Optional[str] = None  # UserBan only: "Suspend" or "Silence"; None acts as Suspend
+    features: Tuple[str, ...] = ()
+    scopes: Tuple[Scope, ...] = ()
+    until: Optional[datetime] = None
+    message: Optional[str] = None
+    revoke_sessions_before: Optional[datetime] = None
+    appeal_instructions: Optional[str] = None
+    _net: Optional[IpNet] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.subject_kind == "ip" and self._net is None:
+            object.__setattr__(self, "_net", parse_net(self.subject_value))
+
+    @property
+    def subject(self) -> Tuple[str, str]:
+        return (self.subject_kind, self.subject_value)
+
+    @property
+    def is_silence(self) -> bool:
+        return self.kind == USER_BAN and self.mode == SILENCE
+
+    @property
+    def effective_mode(self) -> str:
+        """`Suspend`, `Silence` or `FeatureBlock`, as a decision reports it."""
+        if self.kind == FEATURE_BLOCK:
+            return FEATURE_BLOCK
+        return self.mode or SUSPEND
+
+    def in_force(self, now: datetime) -> bool:
+        """`from` inclusive, `until` exclusive."""
+        return self.from_ <= now and (self.until is None or now < self.until)
+
+    def state(self, now: datetime) -> str:
+        """`scheduled`, `active` or `expired` at `now`."""
+        if now < self.from_:
+            return "scheduled"
+        return "active" if self.in_force(now) else "expired"
+
+    def to_json(self) -> Dict[str, Any]:
+        """The entry as the document spells it."""
+        out: Dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "subject": {self.subject_kind: self.subject_value},
+        }
+        if self.mode is not None:
+            out["mode"] = self.mode
+        if self.features:
+            out["features"] = list(self.features)
+        if self.scopes:
+            out["scopes"] = [s.to_json() for s in self.scopes]
+        out["from"] = format_time(self.from_)
+        if self.until is not None:
+            out["until"] = format_time(self.until)
+        out["reason"] = self.reason
+        if self.message is not None:
+            out["message"] = self.message
+        if self.revoke_sessions_before is not None:
+            out["revokeSessionsBefore"] = format_time(self.revoke_sessions_before)
+        if self.appeal_instructions is not None:
+            out["appealInstructions"] = self.appeal_instructions
+        return out
+
+
+@dataclass
+class Query:
+    """What an application knows about a request. Every identifier given is checked,
+    so one question covers a user's id, email and address at once.
+
+    `email` is an address as typed (canonicalised and hashed here) or a `sha256:`
+    hash. `ip` is a string or an `ipaddress` object. `scopes` are the request's
+    context pairs: `Scope`s, `(kind, name)` pairs, `{"kind", "name"}` dicts or
+    `"kind=name"` strings.
+    """
+
+    feature: str
+    user_id: Optional[str] = None
+    username: Optional[str] = None
+    email: Optional[str] = None
+    ip: Optional[Union[str, IPAddress]] = None
+    key_fingerprint: Optional[str] = None
+    scopes: Iterable[ScopeLike] = ()
+
+    def __post_init__(self) -> None:
+        if self.ip is not None:
+            self.ip = parse_address(self.ip)
+        self.scopes = tuple(Scope.of(s) for s in self.scopes)
+
+    def has_subject(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.user_id, self.username, self.email, self.ip, self.key_fingerprint)
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Query":
+        """From the vector / `interdict check` spelling: `userId`, `username`, `email`,
+        `ip`, `keyFingerprint`, `feature`, `scopes: [{kind, name}]`."""
+        return cls(
+            feature=data["feature"],
+            user_id=data.get("userId"),
+            username=data.get("username"),
+            email=data.get("email"),
+            ip=data.get("ip"),
+            key_fingerprint=data.get("keyFingerprint"),
+            scopes=data.get("scopes") or (),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer. Denials carry what the application shows and enforces; an allowed
+    answer for a silenced subject still carries the Silence ban and `content_hidden`."""
+
+    allowed: bool
+    ban: Optional[str] = None
+    mode: Optional[str] = None  # "Suspend", "Silence" or "FeatureBlock"
+    reason: Optional[str] = None
+    message: Optional[str] = None
+    from_: Optional[datetime] = None
+    until: Optional[datetime] = None  # None when permanent
+    revoke_sessions_before: Optional[datetime] = None
+    content_hidden: bool = False
+    appeal_instructions: Optional[str] = None
+
+    @classmethod
+    def allow(cls) -> "Decision":
+        return cls(allowed=True)
+
+    @classmethod
+    def restriction(cls, entry: Entry, allowed: bool) -> "Decision":
+        return cls(
+            allowed=allowed,
+            ban=entry.id,
+            mode=entry.effective_mode,
+            reason=entry.reason,
+            message=entry.message,
+            from_=entry.from_,
+            until=entry.until,
+            revoke_sessions_before=entry.revoke_sessions_before,
+            content_hidden=entry.is_silence,
+            appeal_instructions=entry.appeal_instructions,
+        )
+
+    def to_json(self) -> Dict[str, Any]:
+        """Exactly the keys of the Rust `Decision` JSON, in its order; absent when None,
+        `contentHidden` only when true."""
+        out: Dict[str, Any] = {"allowed": self.allowed}
+        for key, value in (
+            ("ban", self.ban),
+            ("mode", self.mode),
+            ("reason", self.reason),
+            ("message", self.message),
+            ("from", self.from_),
+            ("until", self.until),
+            ("revokeSessionsBefore", self.revoke_sessions_before),
+        ):
+            if value is not None:
+                out[key] = format_time(value) if isinstance(value, datetime) else value
+        if self.content_hidden:
+            out["contentHidden"] = True
+        if self.appeal_instructions is not None:
+            out["appealInstructions"] = self.appeal_instructions
+        return out
+
+    def dumps(self) -> str:
+        """Compact JSON text, as `interdict check` prints it."""
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+__all__: List[str] = [
+    "Decision",
+    "Entry",
+    "Query",
+    "Scope",
+    "SILENCE_ALLOWED_FEATURES",
+    "SUBJECT_KINDS",
+]
