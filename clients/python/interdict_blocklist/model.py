@@ -37,7 +37,10 @@ class Scope:
         if isinstance(value, str):
             kind, eq, name = value.partition("=")
             if not eq or not kind or not name:
-                raise ValueError(f"expected KIND=NAME, e.g. academy=downtown-miami, got {value!r}")
+                raise ValueError(
+                    "expected KIND=NAME, e.g. academy=downtown-miami, got "
+                    + json.dumps(value, ensure_ascii=False)
+                )
             return cls(kind, name)
         if isinstance(value, Mapping):
             return cls(value["kind"], value["name"])

@@ -28,11 +28,14 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 class BlocklistError(Exception):
     """A blocklist directory or document that cannot be used. `path` names the file
-    (or directory) at fault."""
+    (or directory) at fault; `kind` is `dir` (cannot list the directory), `empty` (no
+    `blocklist*.json`), `file` (cannot read a document) or `document` (malformed
+    document or unknown format), like the Rust `ReadError` variants."""
 
-    def __init__(self, message: str, path: Optional[str] = None):
+    def __init__(self, message: str, path: Optional[str] = None, kind: str = "document"):
         super().__init__(message)
         self.path = path
+        self.kind = kind
 
 
 class DocumentError(ValueError):
@@ -250,7 +253,9 @@ def document_names(directory: PathLike) -> List[str]:
     try:
         names = os.listdir(directory)
     except OSError as e:
-        raise BlocklistError(f"cannot read blocklist directory {directory}: {e}", directory) from None
+        raise BlocklistError(
+            f"cannot read blocklist directory {directory}: {e}", directory, "dir"
+        ) from None
     return sorted(n for n in names if _utf8_name(n) and is_document_file(n))
 
 
@@ -266,7 +271,7 @@ def _load(read_dir: str, shown_dir: str) -> List[Entry]:
     files under `shown_dir` in errors."""
     names = document_names(read_dir)
     if not names:
-        raise BlocklistError(f"no blocklist*.json file in {shown_dir}", shown_dir)
+        raise BlocklistError(f"no blocklist*.json file in {shown_dir}", shown_dir, "empty")
     entries: List[Entry] = []
     for name in names:
         shown = os.path.join(shown_dir, name)
@@ -275,11 +280,11 @@ def _load(read_dir: str, shown_dir: str) -> List[Entry]:
                 raw = f.read()
             text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise BlocklistError(f"cannot read blocklist file {shown}: {e}", shown) from None
+            raise BlocklistError(f"cannot read blocklist file {shown}: {e}", shown, "file") from None
         try:
             document = parse_document(text)
         except DocumentError as e:
-            raise BlocklistError(f"blocklist file {shown}: {e}", shown) from None
+            raise BlocklistError(f"blocklist file {shown}: {e}", shown, "document") from None
         entries.extend(document.entries)
     return entries
 

@@ -6,11 +6,12 @@ symlink over the old one; the visible files are symlinks through `..data`. `Bloc
 notices a new version by comparing, at every poll, the `..data` target and the name,
 size, mtime and inode of every document file (so plain directories work too), and
 reads a version through the directory `..data` points to, so all shards come from
-the same version.
+the same version (and reads again if the directory changed meanwhile).
 
 A version that cannot be loaded (malformed JSON, unknown format, ...) never replaces
 the last good entries: it is counted in `reload_failures`, kept in `last_error`,
-logged, and not retried until the directory changes again.
+logged, and not retried until the directory changes again. The semantics follow the
+Rust reader (`interdict::reader::Blocklist`, used by `interdict serve`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import logging
 import os
 import threading
 import time
+import weakref
 from datetime import datetime, timezone
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ._time import TimeLike, to_utc
+from ._time import TimeLike, format_time, to_utc
 from .decision import decide, silence_of, subject_matcher
 from .model import Decision, Entry, Query
 from .reader import BlocklistError, PathLike, _load, is_document_file
 
 log = logging.getLogger("interdict_blocklist")
+log.addHandler(logging.NullHandler())  # the application configures logging
 
-Fingerprint = Tuple[object, ...]
+Fingerprint = Tuple[Any, ...]
 
 # A version swapped while it was being read is read again, at most this many times.
 _READ_ATTEMPTS = 5
@@ -66,15 +69,17 @@ class Blocklist:
     thread polls; with `background=False` a check runs on access (`decide`, `entries`,
     ...) when `poll_interval` has passed since the last one. `reload()` checks now.
 
-    The first load must succeed (`BlocklistError` otherwise) unless
-    `require_initial=False`, in which case the blocklist starts empty, records the
-    error and keeps trying.
+    Like the Rust reader, a directory that cannot be loaded at start is not an error
+    by default (an application may start before its mount is populated): `loaded`
+    stays False, every answer is "allowed" until a copy loads, and `last_error` says
+    why. `require_initial=True` raises `BlocklistError` instead.
 
-    Counters: `reloads` is the number of new versions loaded after the first load;
-    `reload_failures` the number of versions that could not be loaded (each bad
-    version counts once: it is not retried until the directory changes again);
-    `last_error` the message of the latest failure while it is the directory's
-    current content (None once a good version is loaded).
+    Counters: `reloads` counts the copies loaded (the first one included);
+    `reload_failures` the copies refused (each bad copy once: it is not retried until
+    the directory changes again; a missing directory or a directory without any
+    document before the first load is "waiting", not a failure); `last_error` is the
+    latest error while it describes the directory's current content (None once a good
+    copy is loaded).
     """
 
     def __init__(
@@ -83,7 +88,7 @@ class Blocklist:
         poll_interval: float = 1.0,
         *,
         background: bool = True,
-        require_initial: bool = True,
+        require_initial: bool = False,
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ):
@@ -99,17 +104,25 @@ class Blocklist:
         self.reloads = 0
         self.reload_failures = 0
         self.last_error: Optional[str] = None
-        self.last_error_at: Optional[datetime] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
+        error = None
         with self._lock:
-            ok = self._check_locked(initial=True)
-        if not ok and require_initial:
-            raise BlocklistError(self.last_error or f"cannot load {self.path}", self.path)
+            try:
+                self._check_locked()
+            except BlocklistError as e:
+                error = e
+        if error is not None and require_initial:
+            raise error
         if background:
+            # The thread holds only a weak reference: a Blocklist nobody uses any more
+            # is collected and its thread ends, as with the Rust reader.
             self._thread = threading.Thread(
-                target=self._run, name=f"interdict-blocklist {self.path}", daemon=True
+                target=_watch,
+                args=(weakref.ref(self), self._stop, self.poll_interval),
+                name=f"interdict-blocklist {self.path}",
+                daemon=True,
             )
             self._thread.start()
 
@@ -117,28 +130,41 @@ class Blocklist:
 
     @property
     def entries(self) -> Tuple[Entry, ...]:
-        """The last good entries (a snapshot: never mutated in place)."""
+        """The entries in force (a snapshot: never mutated in place)."""
         self._maybe_poll()
         return self._entries
 
     @property
-    def loaded_at(self) -> Optional[datetime]:
-        """When the current entries were read (UTC), None before any good load."""
-        return self._loaded_at
+    def loaded(self) -> bool:
+        """A copy has been loaded (readiness)."""
+        return self._loaded_at is not None
 
     @property
-    def healthy(self) -> bool:
-        """The directory's current content is what is in use."""
-        return self._loaded_at is not None and self.last_error is None
+    def loaded_at(self) -> Optional[datetime]:
+        """When the entries in force were read (UTC), None before any load."""
+        return self._loaded_at
+
+    def stats(self) -> Dict[str, Any]:
+        """`{loaded, loadedAt, reloads, reloadFailures, entries, lastError}` for health
+        endpoints and metrics."""
+        return {
+            "loaded": self.loaded,
+            "loadedAt": format_time(self._loaded_at) if self._loaded_at else None,
+            "reloads": self.reloads,
+            "reloadFailures": self.reload_failures,
+            "entries": len(self._entries),
+            "lastError": self.last_error,
+        }
 
     # ------------------------------------------------------------------ questions
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """`decide` on the current entries; `now` defaults to the current time."""
+        """`decide` on the entries in force; `now` defaults to the current time."""
         return decide(self.entries, query, self._now(now))
 
     def blocks_for(
         self,
+        query: Optional[Query] = None,
         *,
         user_id: Optional[str] = None,
         username: Optional[str] = None,
@@ -147,20 +173,25 @@ class Blocklist:
         key_fingerprint: Optional[str] = None,
         now: TimeLike = None,
     ) -> List[Entry]:
-        """Every active and scheduled entry of one subject (for "my block status"),
-        ordered by `from`, then id. Use `entry.state(now)` to tell them apart."""
+        """Every entry of one subject in force or scheduled at `now` (for a "my block
+        status" page), earliest `from` first, then by id. Give the identifiers as
+        keywords or as a `Query` (its feature and scopes are ignored). Use
+        `entry.in_force(now)` / `entry.state(now)` to tell active from scheduled."""
         now = self._now(now)
-        query = Query(
-            feature="",
-            user_id=user_id,
-            username=username,
-            email=email,
-            ip=ip,
-            key_fingerprint=key_fingerprint,
-        )
+        if query is None:
+            query = Query(
+                feature="",
+                user_id=user_id,
+                username=username,
+                email=email,
+                ip=ip,
+                key_fingerprint=key_fingerprint,
+            )
         matches = subject_matcher(query)
         found = [e for e in self.entries if (e.until is None or now < e.until) and matches(e)]
         return sorted(found, key=lambda e: (e.from_, e.id))
+
+    blocks_of = blocks_for  # the Rust reader's name
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
         """The Silence ban in force for the query's subject, if any: their content is
@@ -173,7 +204,9 @@ class Blocklist:
     # ------------------------------------------------------------------ reloading
 
     def reload(self) -> bool:
-        """Checks the directory now; True when new entries were loaded."""
+        """Checks the directory now. True: a new copy is in force; False: nothing
+        changed. Raises `BlocklistError` when the new copy was refused (the previous
+        one stays in force)."""
         with self._lock:
             return self._check_locked()
 
@@ -183,35 +216,36 @@ class Blocklist:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    stop = close
+
     def __enter__(self) -> "Blocklist":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_interval):
-            try:
-                self.reload()
-            except Exception:  # never let the watcher die
-                self._log.exception("interdict blocklist: unexpected error checking %s", self.path)
+    def __del__(self) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
 
     def _maybe_poll(self) -> None:
         if self._thread is not None or self._stop.is_set():
             return
-        now = time.monotonic()
-        if now - self._last_check < self.poll_interval:
+        if time.monotonic() - self._last_check < self.poll_interval:
             return
         if self._lock.acquire(blocking=False):  # someone else is checking: use what we have
             try:
                 self._check_locked()
+            except BlocklistError:
+                pass
             finally:
                 self._lock.release()
 
     def _read(self) -> Tuple[Fingerprint, List[Entry]]:
         """One consistent version: read through `..data` when there is one, and again if
-        the directory changed while reading."""
-        last_error: Optional[BlocklistError] = None
+        the directory changed while reading. Errors carry the fingerprint they are for."""
+        error: Optional[BlocklistError] = None
         for _ in range(_READ_ATTEMPTS):
             before = fingerprint(self.path)
             target = before[0] if isinstance(before[0], str) else None
@@ -221,50 +255,63 @@ class Blocklist:
             try:
                 entries = _load(read_dir, self.path)
             except BlocklistError as e:
-                if fingerprint(self.path) != before:
-                    last_error = e
-                    continue
                 e.fingerprint = before  # type: ignore[attr-defined]
+                error = e
+                if fingerprint(self.path) != before:
+                    continue  # swapped while reading: read the new version
                 raise
             if fingerprint(self.path) == before:
                 return before, entries
-        if last_error is not None:
-            last_error.fingerprint = fingerprint(self.path)  # type: ignore[attr-defined]
-            raise last_error
-        raise BlocklistError(f"blocklist directory {self.path} keeps changing", self.path)
+        if error is None:
+            error = BlocklistError(f"blocklist directory {self.path} keeps changing", self.path, "file")
+        error.fingerprint = fingerprint(self.path)  # type: ignore[attr-defined]
+        raise error
 
-    def _check_locked(self, initial: bool = False) -> bool:
+    def _check_locked(self) -> bool:
         self._last_check = time.monotonic()
-        current = fingerprint(self.path)
-        if not initial and current == self._seen:
+        if self._seen is not None and fingerprint(self.path) == self._seen:
             return False
         try:
             seen, entries = self._read()
         except BlocklistError as e:
-            self._seen = getattr(e, "fingerprint", current)
+            self._seen = getattr(e, "fingerprint", None)
             self.last_error = str(e)
-            self.last_error_at = datetime.now(timezone.utc)
-            self.reload_failures += 1
-            if self._loaded_at is None:
-                self._log.error("interdict blocklist: cannot load %s: %s", self.path, e)
+            if not self.loaded and e.kind in ("dir", "empty"):
+                # Not a refused copy: the mount is simply not populated yet.
+                self._log.info("interdict blocklist: waiting for %s: %s", self.path, e)
             else:
-                self._log.error(
-                    "interdict blocklist: keeping the %d entries loaded at %s: %s",
+                self.reload_failures += 1
+                self._log.warning(
+                    "interdict blocklist: %s not reloaded; the previous copy stays in force "
+                    "(%d entries): %s",
+                    self.path,
                     len(self._entries),
-                    self._loaded_at.isoformat(),
                     e,
                 )
-            return False
+            raise
         self._seen = seen
         self._entries = tuple(entries)
         self._loaded_at = datetime.now(timezone.utc)
         self.last_error = None
-        if not initial:
-            self.reloads += 1
-            self._log.info(
-                "interdict blocklist: reloaded %s: %d entries", self.path, len(self._entries)
-            )
+        self.reloads += 1
+        self._log.info("interdict blocklist: loaded %s: %d entries", self.path, len(self._entries))
         return True
 
 
-__all__: Iterable[str] = ("Blocklist", "fingerprint")
+def _watch(ref: "weakref.ReferenceType[Blocklist]", stop: threading.Event, interval: float) -> None:
+    while not stop.wait(interval):
+        blocklist = ref()
+        if blocklist is None:
+            return
+        try:
+            blocklist.reload()
+        except BlocklistError:
+            pass  # counted and logged by _check_locked
+        except Exception:  # never let the watcher die
+            blocklist._log.exception(
+                "interdict blocklist: unexpected error checking %s", blocklist.path
+            )
+        del blocklist
+
+
+__all__ = ("Blocklist", "fingerprint")

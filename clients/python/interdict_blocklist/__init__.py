@@ -1,0 +1,69 @@
+"""Read Interdict blocklists (format v1) and decide requests, standard library only.
+
+```python
+from interdict_blocklist import Blocklist, Query
+
+blocklist = Blocklist("/etc/interdict")          # the mounted ConfigMap, hot-reloaded
+decision = blocklist.decide(Query(feature="mentorship-service", user_id="123",
+                                  scopes=[("academy", "downtown-miami")]))
+if not decision.allowed:
+    print(decision.message)
+```
+
+The decision logic is a port of `interdict::core::decision`; the shared vectors in
+the repository's `tests/vectors/` keep both identical.
+"""
+
+from ._time import format_time, parse_time
+from .decision import decide, precedence, silence_of, subject_matcher
+from .emails import HASH_PREFIX, canonical_email, hash_email
+from .ipnet import IpNet
+from .model import (
+    SILENCE_ALLOWED_FEATURES,
+    SUBJECT_KINDS,
+    Decision,
+    Entry,
+    Query,
+    Scope,
+)
+from .reader import (
+    DOCUMENT_KEY,
+    FORMAT_V1,
+    BlocklistError,
+    Document,
+    DocumentError,
+    is_document_file,
+    load_dir,
+    parse_document,
+)
+from .watch import Blocklist
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Blocklist",
+    "BlocklistError",
+    "DOCUMENT_KEY",
+    "Decision",
+    "Document",
+    "DocumentError",
+    "Entry",
+    "FORMAT_V1",
+    "HASH_PREFIX",
+    "IpNet",
+    "Query",
+    "SILENCE_ALLOWED_FEATURES",
+    "SUBJECT_KINDS",
+    "Scope",
+    "canonical_email",
+    "decide",
+    "format_time",
+    "hash_email",
+    "is_document_file",
+    "load_dir",
+    "parse_document",
+    "parse_time",
+    "precedence",
+    "silence_of",
+    "subject_matcher",
+]

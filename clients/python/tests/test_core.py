@@ -1,0 +1,140 @@
+"""Unit tests of the pieces the vectors do not reach directly."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import unittest
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import support  # noqa: E402,F401
+
+from interdict_blocklist import (  # noqa: E402
+    Decision,
+    IpNet,
+    Query,
+    Scope,
+    canonical_email,
+    decide,
+    format_time,
+    hash_email,
+    parse_document,
+    parse_time,
+)
+from interdict_blocklist.reader import DocumentError  # noqa: E402
+
+
+class EmailTests(unittest.TestCase):
+    def test_known_digest(self):
+        self.assertEqual(
+            hash_email("Alice+promo@Example.org "),
+            "sha256:7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498",
+        )
+        self.assertEqual(canonical_email("bob@ex+ample.org"), "bob@ex+ample.org")
+
+    def test_only_unicode_white_space_is_trimmed(self):
+        self.assertEqual(canonical_email("\u001fa@b.c"), "\u001fa@b.c")
+        self.assertEqual(canonical_email("\u205fa@b.c\u0085"), "a@b.c")
+
+
+class TimeTests(unittest.TestCase):
+    def test_parse_and_format_like_chrono(self):
+        t = parse_time("2027-01-15T10:00:10+02:00")
+        self.assertEqual(format_time(t), "2027-01-15T08:00:10Z")
+        self.assertEqual(format_time(parse_time("2027-01-15T08:00:00.5Z")), "2027-01-15T08:00:00.500Z")
+        self.assertEqual(format_time(parse_time("2027-01-15t08:00:00.000123z")), "2027-01-15T08:00:00.000123Z")
+        self.assertEqual(parse_time("2027-01-15 08:00:00 UTC"), parse_time("2027-01-15T08:00:00Z"))
+        for bad in ["yesterday", "2027-01-15", "2027-01-15T08:00:00", "2027-02-30T00:00:00Z", ""]:
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                parse_time(bad)
+
+    def test_decide_refuses_naive_datetimes(self):
+        with self.assertRaises(ValueError):
+            decide([], Query(feature="x", user_id="1"), datetime(2027, 1, 1))
+        self.assertTrue(decide([], Query(feature="x", user_id="1"), datetime.now(timezone(timedelta(hours=3)))).allowed)
+
+
+class IpTests(unittest.TestCase):
+    def test_networks(self):
+        self.assertEqual(str(IpNet("10.1.2.3/8")), "10.0.0.0/8")
+        self.assertEqual(str(IpNet("::ffff:192.0.2.5")), "192.0.2.5")
+        self.assertTrue(IpNet("0.0.0.0/0").contains("::ffff:1.2.3.4"))
+        self.assertFalse(IpNet("::/0").contains("::ffff:1.2.3.4"))
+        self.assertTrue(IpNet("::/0").contains(ipaddress.ip_address("::1")))
+        for bad in ["999.1.1.1/33", "1.2.3.4/33", "::/129", "banana", "1.2.3.4/", "1.2.3.4/-1", "", "1.2.3.4/ 8",
+                    "fe80::1%eth0", "01.2.3.4", "1.2.3.4/0008"]:
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                IpNet(bad)
+
+    def test_query_ip_must_be_an_address(self):
+        with self.assertRaises(ValueError):
+            Query(feature="x", ip="10.0.0.0/8")
+
+
+class QueryTests(unittest.TestCase):
+    def test_scope_spellings(self):
+        q = Query(feature="x", scopes=[Scope("a", "1"), ("b", "2"), {"kind": "c", "name": "3"}, "d=4=5"])
+        self.assertEqual(q.scopes, (Scope("a", "1"), Scope("b", "2"), Scope("c", "3"), Scope("d", "4=5")))
+        with self.assertRaises(ValueError):
+            Query(feature="x", scopes=["nokind"])
+        self.assertFalse(Query(feature="x").has_subject())
+
+
+class DecisionJsonTests(unittest.TestCase):
+    def test_keys_and_order(self):
+        t = parse_time("2027-01-15T08:00:00Z")
+        d = Decision(allowed=False, ban="UserBan/x", mode="Silence", reason="spam", message="m", from_=t,
+                     until=t, revoke_sessions_before=t, content_hidden=True, appeal_instructions="a")
+        self.assertEqual(list(d.to_json()), ["allowed", "ban", "mode", "reason", "message", "from", "until",
+                                             "revokeSessionsBefore", "contentHidden", "appealInstructions"])
+        self.assertEqual(Decision.allow().dumps(), '{"allowed":true}')
+
+
+class DocumentStrictnessTests(unittest.TestCase):
+    """The Rust (serde) reader refuses these; so does this one."""
+
+    def doc(self, entry_overrides=None, **top):
+        entry = {"id": "UserBan/x", "kind": "UserBan", "subject": {"userId": "1"}, "mode": "Suspend",
+                 "from": "2027-01-15T08:00:00Z", "reason": "spam"}
+        entry.update(entry_overrides or {})
+        base = {"format": "interdict.dev/blocklist/v1", "namespace": "apps", "shard": {"count": 1, "index": 0},
+                "entries": [entry]}
+        base.update(top)
+        import json
+        return json.dumps(base)
+
+    def test_valid(self):
+        self.assertEqual(len(parse_document(self.doc()).entries), 1)
+
+    def test_refused(self):
+        cases = {
+            "mode": self.doc({"mode": "Mute"}),
+            "features null": self.doc({"features": None}),
+            "feature not string": self.doc({"features": [1]}),
+            "scope without name": self.doc({"scopes": [{"kind": "a"}]}),
+            "subject unknown": self.doc({"subject": {"phone": "1"}}),
+            "subject empty": self.doc({"subject": {}}),
+            "subject number": self.doc({"subject": {"userId": 1}}),
+            "until bad": self.doc({"until": "tomorrow"}),
+            "shard negative": self.doc(shard={"count": 1, "index": -1}),
+            "shard float": self.doc(shard={"count": 1.0, "index": 0}),
+            "entries not list": self.doc(entries={}),
+            "format not string": self.doc(format=1),
+            "top array": "[]",
+            "NaN": self.doc().replace('"index": 0', '"index": NaN'),
+            "duplicate field": self.doc().replace('"reason": "spam"', '"reason": "spam", "reason": "x"'),
+            "subject repeated key": self.doc().replace('{"userId": "1"}', '{"userId": "1", "userId": "2"}'),
+        }
+        for name, text in cases.items():
+            with self.subTest(name), self.assertRaises(DocumentError):
+                parse_document(text)
+
+    def test_unknown_duplicates_are_ignored(self):
+        text = self.doc().replace('"reason": "spam"', '"reason": "spam", "x": 1, "x": 2')
+        self.assertEqual(len(parse_document(text).entries), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

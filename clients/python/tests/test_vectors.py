@@ -1,0 +1,83 @@
+"""Every shared vector of tests/vectors/ (the Rust suite runs the same files)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support import VECTORS_DIR, lay_out, load_vectors  # noqa: E402
+
+from interdict_blocklist import (  # noqa: E402
+    Blocklist,
+    BlocklistError,
+    Query,
+    canonical_email,
+    decide,
+    hash_email,
+    load_dir,
+    parse_time,
+)
+
+VECTORS = load_vectors()
+
+
+class VectorTests(unittest.TestCase):
+    def test_vectors_exist(self):
+        self.assertTrue(os.path.isdir(VECTORS_DIR), VECTORS_DIR)
+        kinds = {("emails" in v, "expectError" in v, "cases" in v) for v in VECTORS.values()}
+        self.assertGreaterEqual(len(VECTORS), 10)
+        self.assertTrue(kinds <= {(True, False, False), (False, True, False), (False, False, True)}, kinds)
+
+    def run_vector(self, filename: str, vector: dict) -> None:
+        if "emails" in vector:
+            for item in vector["emails"]:
+                with self.subTest(input=item["input"]):
+                    self.assertEqual(canonical_email(item["input"]), item["canonical"])
+                    self.assertEqual(hash_email(item["input"]), item["hash"])
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            lay_out(tmp, vector["files"], vector.get("layout", "plain"))
+            if vector.get("expectError"):
+                with self.assertRaises(BlocklistError) as caught:
+                    load_dir(tmp)
+                if vector.get("errorFile"):
+                    self.assertIn(vector["errorFile"], str(caught.exception))
+                # A watcher refuses it too: nothing loaded, or an error when required.
+                watched = Blocklist(tmp, background=False)
+                self.assertFalse(watched.loaded)
+                self.assertEqual(watched.entries, ())
+                with self.assertRaises(BlocklistError):
+                    Blocklist(tmp, background=False, require_initial=True)
+                return
+            entries = load_dir(tmp)
+            watched = Blocklist(tmp, background=False)
+            self.assertEqual(list(watched.entries), entries)
+            for case in vector["cases"]:
+                with self.subTest(case=case["name"]):
+                    query = Query.from_json(case["query"])
+                    at = parse_time(case["at"])
+                    got = decide(entries, query, at).to_json()
+                    self.assertEqual(got, case["expect"], f"{filename}: {case['name']}")
+                    # Entry order never matters.
+                    self.assertEqual(decide(list(reversed(entries)), query, at).to_json(), got)
+                    self.assertEqual(watched.decide(query, case["at"]).to_json(), got)
+
+
+def _make(filename: str, vector: dict):
+    def test(self):
+        self.run_vector(filename, vector)
+
+    test.__doc__ = f"{filename}: {vector.get('name', '')}"
+    return test
+
+
+for _filename, _vector in VECTORS.items():
+    _name = "test_" + _filename[: -len(".json")].replace("-", "_")
+    setattr(VectorTests, _name, _make(_filename, _vector))
+
+
+if __name__ == "__main__":
+    unittest.main()
