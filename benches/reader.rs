@@ -25,19 +25,39 @@ fn entries(count: usize) -> Vec<Entry> {
             let subject = match i % 10 {
                 0..=5 => SubjectKey::UserId(format!("user-{i}")),
                 6 => SubjectKey::Username(format!("name-{i}")),
-                7 => SubjectKey::Email(interdict::core::email::hash_email(&format!("u{i}@example.org"))),
+                7 => SubjectKey::Email(interdict::core::email::hash_email(&format!(
+                    "u{i}@example.org"
+                ))),
                 8 => SubjectKey::Ip(format!("10.{}.{}.0/24", (i / 256) % 256, i % 256)),
                 _ => SubjectKey::KeyFingerprint(format!("SHA256:key{i}")),
             };
             let feature_block = i % 3 == 0;
             Entry {
-                id: format!("{}/ban-{i:06}", if feature_block { "FeatureBlock" } else { "UserBan" }),
-                kind: if feature_block { EntryKind::FeatureBlock } else { EntryKind::UserBan },
+                id: format!(
+                    "{}/ban-{i:06}",
+                    if feature_block {
+                        "FeatureBlock"
+                    } else {
+                        "UserBan"
+                    }
+                ),
+                kind: if feature_block {
+                    EntryKind::FeatureBlock
+                } else {
+                    EntryKind::UserBan
+                },
                 subject,
                 mode: (!feature_block).then_some(Mode::Suspend),
-                features: if feature_block { vec!["comments".into(), "mentorship-service".into()] } else { vec![] },
+                features: if feature_block {
+                    vec!["comments".into(), "mentorship-service".into()]
+                } else {
+                    vec![]
+                },
                 scopes: if feature_block && i % 2 == 0 {
-                    vec![Scope { kind: "academy".into(), name: format!("academy-{}", i % 50) }]
+                    vec![Scope {
+                        kind: "academy".into(),
+                        name: format!("academy-{}", i % 50),
+                    }]
                 } else {
                     vec![]
                 },
@@ -58,9 +78,17 @@ fn queries(count: usize) -> Vec<Query> {
             let n = (i * 7919) % (count * 2); // half hit, half miss
             Query {
                 user_id: Some(format!("user-{n}")),
-                ip: Some(IpAddr::from([10, (n / 256 % 256) as u8, (n % 256) as u8, 9])),
+                ip: Some(IpAddr::from([
+                    10,
+                    (n / 256 % 256) as u8,
+                    (n % 256) as u8,
+                    9,
+                ])),
                 feature: "comments".into(),
-                scopes: vec![Scope { kind: "academy".into(), name: "academy-3".into() }],
+                scopes: vec![Scope {
+                    kind: "academy".into(),
+                    name: "academy-3".into(),
+                }],
                 ..Default::default()
             }
         })
@@ -128,12 +156,20 @@ fn main() {
         let indexed = time_per_call(21, 20_000, |i| {
             std::hint::black_box(index.decide(&qs[i % qs.len()], now));
         });
-        println!("{:<58} {:>11.0} ns", format!("rust: indexed decision, {count} entries"), indexed);
+        println!(
+            "{:<58} {:>11.0} ns",
+            format!("rust: indexed decision, {count} entries"),
+            indexed
+        );
         if count == 10_000 {
             let linear = time_per_call(5, 200, |i| {
                 std::hint::black_box(decide(&all, &qs[i % qs.len()], now));
             });
-            println!("{:<58} {:>11.0} ns", format!("rust: linear scan decision (reference), {count} entries"), linear);
+            println!(
+                "{:<58} {:>11.0} ns",
+                format!("rust: linear scan decision (reference), {count} entries"),
+                linear
+            );
         }
 
         let dir = tempfile::tempdir().unwrap();
@@ -148,9 +184,20 @@ fn main() {
                 })
                 .collect(),
         );
-        println!("{:<58} {:>11.1} ms", format!("rust: reload (read, parse, index), {count} entries"), reload);
-        let bytes: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
-        println!("{:<58} {:>11.1} MiB", format!("blocklist size on disk, {count} entries"), bytes as f64 / 1048576.0);
+        println!(
+            "{:<58} {:>11.1} ms",
+            format!("rust: reload (read, parse, index), {count} entries"),
+            reload
+        );
+        let bytes: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        println!(
+            "{:<58} {:>11.1} MiB",
+            format!("blocklist size on disk, {count} entries"),
+            bytes as f64 / 1048576.0
+        );
 
         if count == 100_000 {
             http_figures(dir.path(), &qs);
@@ -159,9 +206,19 @@ fn main() {
 }
 
 fn http_figures(dir: &Path, qs: &[Query]) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut sidecar = Command::new(env!("CARGO_BIN_EXE_interdict"))
-        .args(["serve", "--dir", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -170,7 +227,9 @@ fn http_figures(dir: &Path, qs: &[Query]) {
     let connect = || loop {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             stream.set_nodelay(true).unwrap();
-            return Http { stream: BufReader::new(stream) };
+            return Http {
+                stream: BufReader::new(stream),
+            };
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -181,13 +240,25 @@ fn http_figures(dir: &Path, qs: &[Query]) {
     }
     let paths: Vec<String> = qs
         .iter()
-        .map(|q| format!("/v1/decision?feature=comments&user={}&scope=academy%3Dacademy-3", q.user_id.as_deref().unwrap()))
+        .map(|q| {
+            format!(
+                "/v1/decision?feature=comments&user={}&scope=academy%3Dacademy-3",
+                q.user_id.as_deref().unwrap()
+            )
+        })
         .collect();
     let per_request = time_per_call(11, 2_000, |i| {
         std::hint::black_box(client.get(&paths[i % paths.len()]));
     });
-    println!("{:<58} {:>11.0} ns", "sidecar: HTTP decision, keep-alive, 1 client, 100000 entries", per_request);
-    println!("{:<58} {:>11.0} /s", "sidecar: decisions per second, 1 client", 1e9 / per_request);
+    println!(
+        "{:<58} {:>11.0} ns",
+        "sidecar: HTTP decision, keep-alive, 1 client, 100000 entries", per_request
+    );
+    println!(
+        "{:<58} {:>11.0} /s",
+        "sidecar: decisions per second, 1 client",
+        1e9 / per_request
+    );
     let _ = sidecar.kill();
     let _ = sidecar.wait();
 }

@@ -98,11 +98,12 @@ impl Subjects {
             user_id: query.user_id.clone(),
             username: query.username.clone(),
             email_hash: query.email.as_deref().map(|e| {
+                let e = e.trim();
                 let is_hash = e.len() > HASH_PREFIX.len()
                     && e.is_char_boundary(HASH_PREFIX.len())
                     && e[..HASH_PREFIX.len()].eq_ignore_ascii_case(HASH_PREFIX);
                 if is_hash {
-                    e.trim().to_ascii_lowercase()
+                    e.to_ascii_lowercase()
                 } else {
                     hash_email(e)
                 }
@@ -205,17 +206,15 @@ pub(crate) fn decide_for<'a>(
         .iter()
         .filter(|e| e.kind == EntryKind::UserBan && e.mode == Some(Mode::Silence))
         .max_by(|a, b| precedence(a, b));
-    match winner {
-        Some(entry) => restriction(entry, false),
-        // Allowed, but a silenced subject's content must still be hidden.
-        None => silence
-            .map(|entry| restriction(entry, true))
-            .unwrap_or_else(Decision::allow),
+    // A silenced subject's content stays hidden whatever else applies, and an
+    // allowed answer still names the Silence so the application can say so.
+    match winner.or(silence) {
+        Some(entry) => restriction(entry, winner.is_none(), silence.is_some()),
+        None => Decision::allow(),
     }
 }
 
-fn restriction(entry: &Entry, allowed: bool) -> Decision {
-    let silenced = entry.kind == EntryKind::UserBan && entry.mode == Some(Mode::Silence);
+fn restriction(entry: &Entry, allowed: bool, silenced: bool) -> Decision {
     Decision {
         allowed,
         ban: Some(entry.id.clone()),

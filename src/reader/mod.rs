@@ -48,7 +48,29 @@ fn document_names(dir: &Path) -> Result<Vec<String>, ReadError> {
 }
 
 /// Every entry of every blocklist document in `dir`, merged.
+///
+/// In a kubelet mount the documents are read from the version `..data` points
+/// at, so shards always come from one version; if kubelet swaps versions during
+/// the read, the read starts again on the new one.
 pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+    let data_link = dir.join("..data");
+    let mut attempts = 0;
+    loop {
+        let version = std::fs::read_link(&data_link).ok();
+        let base = version
+            .as_ref()
+            .map_or_else(|| dir.to_path_buf(), |v| dir.join(v));
+        let result = load_documents(&base);
+        let swapped = version.is_some() && std::fs::read_link(&data_link).ok() != version;
+        attempts += 1;
+        if !swapped || attempts >= 3 {
+            // Errors name the file as the application sees it, not kubelet's version directory.
+            return result.map_err(|error| error.relative_to(&base, dir));
+        }
+    }
+}
+
+fn load_documents(dir: &Path) -> Result<Vec<Entry>, ReadError> {
     let names = document_names(dir)?;
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
@@ -65,6 +87,30 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
         entries.extend(document.entries);
     }
     Ok(entries)
+}
+
+impl ReadError {
+    fn relative_to(self, base: &Path, shown: &Path) -> Self {
+        let rebase = |path: PathBuf| match path.strip_prefix(base) {
+            Ok(rest) => shown.join(rest),
+            Err(_) => path,
+        };
+        match self {
+            ReadError::Dir { path, source } => ReadError::Dir {
+                path: rebase(path),
+                source,
+            },
+            ReadError::File { path, source } => ReadError::File {
+                path: rebase(path),
+                source,
+            },
+            ReadError::Document { path, source } => ReadError::Document {
+                path: rebase(path),
+                source,
+            },
+            ReadError::Empty(path) => ReadError::Empty(rebase(path)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -134,12 +134,13 @@ def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Deci
     now = to_utc(now)
     found = applicable(entries, query, now)
     winner = _max_by((e for e in found if _denies(e, query)), precedence)
-    if winner is not None:
-        return Decision.restriction(winner, allowed=False)
     silence = _max_by((e for e in found if e.is_silence), precedence)
+    # A silenced subject's content stays hidden whatever else applies, and an
+    # allowed answer still names the Silence so the application can say so.
+    if winner is not None:
+        return Decision.restriction(winner, allowed=False, content_hidden=silence is not None)
     if silence is not None:
-        # Allowed, but a silenced subject's content must still be hidden.
-        return Decision.restriction(silence, allowed=True)
+        return Decision.restriction(silence, allowed=True, content_hidden=True)
     return Decision.allow()
 
 

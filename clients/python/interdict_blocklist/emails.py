@@ -57,9 +57,9 @@ def _ascii_lower(text: str) -> str:
 
 def query_email_hash(email: str) -> str:
     """What a query's email is compared as: a `sha256:` hash (prefix in any ASCII
-    case; trailing whitespace trimmed) is taken as is, lower-cased; anything else
-    is treated as a typed address and hashed. A hash with *leading* whitespace is
-    taken as an address, as in the Rust reference."""
+    case; surrounding whitespace trimmed) is taken as is, lower-cased; anything
+    else is treated as a typed address and hashed."""
+    email = _rust_trim(email)
     prefix = email[: len(HASH_PREFIX)]
     is_hash = (
         len(email.encode("utf-8")) > len(HASH_PREFIX)
@@ -67,5 +67,5 @@ def query_email_hash(email: str) -> str:
         and _ascii_lower(prefix) == HASH_PREFIX
     )
     if is_hash:
-        return _ascii_lower(_rust_trim(email))
+        return _ascii_lower(email)
     return hash_email(email)

@@ -194,7 +194,7 @@ class Decision:
         return cls(allowed=True)
 
     @classmethod
-    def restriction(cls, entry: Entry, allowed: bool) -> "Decision":
+    def restriction(cls, entry: Entry, allowed: bool, content_hidden: bool) -> "Decision":
         return cls(
             allowed=allowed,
             ban=entry.id,
@@ -204,7 +204,7 @@ class Decision:
             from_=entry.from_,
             until=entry.until,
             revoke_sessions_before=entry.revoke_sessions_before,
-            content_hidden=entry.is_silence,
+            content_hidden=content_hidden,
             appeal_instructions=entry.appeal_instructions,
         )
 
