@@ -95,10 +95,11 @@ fn run(path: &Path) -> Vec<String> {
         match loaded {
             Ok(_) => failures.push(format!("{file}: loaded, but the vector expects an error")),
             Err(error) => {
-                if let Some(name) = vector["errorFile"].as_str() {
-                    if !error.to_string().contains(name) {
-                        failures.push(format!("{file}: error does not name {name}: {error}"));
-                    }
+                if let Some(name) = vector["errorFile"].as_str()
+                    && !error.to_string().contains(name)
+                {
+                    failures.push(format!("{file}: error does not name {name}: {error}"));
+                }
                 }
             }
         }
