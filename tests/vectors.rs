@@ -100,7 +100,6 @@ fn run(path: &Path) -> Vec<String> {
                 {
                     failures.push(format!("{file}: error does not name {name}: {error}"));
                 }
-                }
             }
         }
         return failures;
