@@ -4,8 +4,8 @@
 CARGO ?= cargo
 DEV_CLUSTER_DIR ?= $(CURDIR)/target/dev-cluster
 
-.PHONY: all build test lint fmt fmt-check clippy unit integration e2e crds verify-crds \
-        control-plane dev-cluster dev-cluster-down run clean
+.PHONY: all build test lint fmt fmt-check clippy unit integration e2e python-test bench crds \
+        verify-crds control-plane dev-cluster dev-cluster-down run clean
 
 all: build
 
@@ -13,10 +13,21 @@ build:
 	$(CARGO) build --bin interdict
 
 ## The whole test suite: formatting, lints, CRD drift, unit and integration
-## tests against a real kube-apiserver + etcd, and the end-to-end `make run` check.
+## tests against a real kube-apiserver + etcd, the Python reader's suite (shared
+## vectors included), and the end-to-end `make run` check.
 test: fmt-check clippy control-plane
+	$(CARGO) clippy --lib --no-default-features -- -D warnings
 	$(CARGO) test --all-targets
+	$(MAKE) python-test
 	$(MAKE) e2e
+
+python-test:
+	python3 -m unittest discover -s clients/python/tests -t clients/python
+
+## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader.
+bench:
+	$(CARGO) bench --bench reader
+	python3 clients/python/bench.py
 
 fmt:
 	$(CARGO) fmt
