@@ -17,7 +17,7 @@ build:
 ## vectors included), and the end-to-end `make run` check.
 test: fmt-check clippy control-plane
 	$(CARGO) clippy --lib --no-default-features -- -D warnings
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --tests
 	$(MAKE) python-test
 	$(MAKE) e2e
 
