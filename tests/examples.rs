@@ -676,6 +676,50 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
     );
     assert!(d.get("appealInstructions").is_none(), "{d}");
 
+    // The decision sidecar answers the same questions over HTTP.
+    let port = common::http::free_port();
+    let mut sidecar = std::process::Command::new(env!("CARGO_BIN_EXE_interdict"))
+        .args([
+            "serve",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let decision = common::eventually(
+        "sidecar ready",
+        std::time::Duration::from_secs(10),
+        || async {
+            common::http::json(
+                port,
+                "/v1/decision?feature=mentorship-service&user=124&scope=academy%3Ddowntown-miami",
+            )
+        },
+    )
+    .await;
+    assert_eq!(decision["allowed"], false, "{decision}");
+    assert_eq!(
+        decision["ban"],
+        "FeatureBlock/mentorship-user-124-academy-downtown-miami"
+    );
+    let status = common::http::json(port, "/v1/blocks?user=9001").unwrap();
+    assert_eq!(
+        status["blocks"][0]["id"], "UserBan/brute-force-user-9001",
+        "{status}"
+    );
+    assert!(
+        status["blocks"][0]["appealInstructions"].is_string(),
+        "{status}"
+    );
+    let (code, body) = common::http::http(port, "GET", "/v1/decision?user=124").unwrap();
+    assert_eq!(code, 400);
+    assert!(body.contains("missing parameter feature"), "{body}");
+    let _ = sidecar.kill();
+    let _ = sidecar.wait();
+
     drop(operator);
     ns.cleanup().await;
 }

@@ -7,18 +7,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::http::{free_port, http, json};
 use common::{TestNamespace, apply_ok, eventually, repo_root};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::DeleteParams;
-use serde_json::Value;
 
 /// A process killed when the test ends, whatever happens.
 struct Running(Child);
@@ -34,40 +33,6 @@ impl Running {
     fn still_running(&mut self) -> bool {
         self.0.try_wait().unwrap().is_none()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request on a fresh connection: (status, body).
-fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
-fn json(port: u16, path: &str) -> Option<Value> {
-    let (status, body) = http(port, "GET", path)?;
-    (status == 200)
-        .then(|| serde_json::from_str(&body).ok())
-        .flatten()
 }
 
 fn start_sidecar(dir: &Path, port: u16, log: &Path) -> Running {

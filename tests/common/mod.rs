@@ -2,6 +2,7 @@
 //! one namespace per test, and the operator as a real process, as in a pod.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod mount;
 pub mod operator;
 

@@ -11,12 +11,15 @@ if not decision.allowed:
 ```
 
 The decision logic is a port of `interdict::core::decision`; the shared vectors in
-the repository's `tests/vectors/` keep both identical.
+the repository's `tests/vectors/` keep both identical. `decide(entries, ...)` scans
+every entry (the reference); `Blocklist` and `Index` answer the same from an index
+built once per loaded copy.
 """
 
 from ._time import format_time, parse_time
-from .decision import decide, precedence, silence_of, subject_matcher
+from .decision import blocks_of, decide, precedence, silence_of, subject_matcher
 from .emails import HASH_PREFIX, canonical_email, hash_email
+from .index import Index
 from .ipnet import IpNet
 from .model import (
     SILENCE_ALLOWED_FEATURES,
@@ -50,11 +53,13 @@ __all__ = [
     "Entry",
     "FORMAT_V1",
     "HASH_PREFIX",
+    "Index",
     "IpNet",
     "Query",
     "SILENCE_ALLOWED_FEATURES",
     "SUBJECT_KINDS",
     "Scope",
+    "blocks_of",
     "canonical_email",
     "decide",
     "format_time",

@@ -113,26 +113,19 @@ def subject_matcher(query: Query) -> Callable[[Entry], bool]:
     return _Subjects(query).matches
 
 
-def applicable(entries: Iterable[Entry], query: Query, now: datetime) -> List[Entry]:
-    """Entries in force at `now` whose subject is one of the query's identifiers."""
-    subjects = _Subjects(query)
+# The rules proper, on entries already narrowed to candidates (or on all of them):
+# the linear functions below and `index.Index` both call these, so the indexed and
+# the linear answers are the same by construction (as with Rust's `decide_for`).
+
+
+def _applicable(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> List[Entry]:
     return [e for e in entries if e.in_force(now) and subjects.matches(e)]
 
 
-def silence_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Optional[Entry]:
-    """The Silence ban reported for the query's subject at `now`, if any (the feature
-    does not matter): whether the subject's content is to be hidden from others."""
-    now = to_utc(now)
-    return _max_by((e for e in applicable(entries, query, now) if e.is_silence), precedence)
-
-
-def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Decision:
-    """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
-    the current time). Among several denials the most severe wins (Suspend, then
-    Silence, then feature blocks), then the longest-lasting, then the lowest id, so
-    the answer never depends on entry order."""
-    now = to_utc(now)
-    found = applicable(entries, query, now)
+def _decide_for(subjects: _Subjects, entries: Iterable[Entry], query: Query, now: datetime) -> Decision:
+    found = _applicable(subjects, entries, now)
+    if not found:
+        return Decision.allow()
     winner = _max_by((e for e in found if _denies(e, query)), precedence)
     silence = _max_by((e for e in found if e.is_silence), precedence)
     # A silenced subject's content stays hidden whatever else applies, and an
@@ -144,4 +137,55 @@ def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Deci
     return Decision.allow()
 
 
-__all__ = ["FEATURE_BLOCK", "applicable", "decide", "precedence", "silence_of", "subject_matcher"]
+def _silence_for(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> Optional[Entry]:
+    return _max_by((e for e in _applicable(subjects, entries, now) if e.is_silence), precedence)
+
+
+def _blocks_for(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> List[Entry]:
+    found = [e for e in entries if (e.until is None or now < e.until) and subjects.matches(e)]
+    found.sort(key=_from_then_id)
+    return found
+
+
+def _from_then_id(entry: Entry):
+    return (entry.from_, entry.id)
+
+
+def applicable(entries: Iterable[Entry], query: Query, now: datetime) -> List[Entry]:
+    """Entries in force at `now` whose subject is one of the query's identifiers."""
+    return _applicable(_Subjects(query), entries, now)
+
+
+def silence_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Optional[Entry]:
+    """The Silence ban reported for the query's subject at `now`, if any (the feature
+    does not matter): whether the subject's content is to be hidden from others."""
+    return _silence_for(_Subjects(query), entries, to_utc(now))
+
+
+def blocks_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> List[Entry]:
+    """Every entry of the query's subject in force or scheduled at `now`, earliest
+    `from` first, then by id (the query's feature and scopes are ignored)."""
+    return _blocks_for(_Subjects(query), entries, to_utc(now))
+
+
+def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Decision:
+    """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
+    the current time). Among several denials the most severe wins (Suspend, then
+    Silence, then feature blocks), then the longest-lasting, then the lowest id, so
+    the answer never depends on entry order.
+
+    This scans every entry: the reference. `Blocklist.decide` and `Index.decide`
+    give the same answer from an index."""
+    now = to_utc(now)
+    return _decide_for(_Subjects(query), entries, query, now)
+
+
+__all__ = [
+    "FEATURE_BLOCK",
+    "applicable",
+    "blocks_of",
+    "decide",
+    "precedence",
+    "silence_of",
+    "subject_matcher",
+]

@@ -12,6 +12,10 @@ A version that cannot be loaded (malformed JSON, unknown format, ...) never repl
 the last good entries: it is counted in `reload_failures`, kept in `last_error`,
 logged, and not retried until the directory changes again. The semantics follow the
 Rust reader (`interdict::reader::Blocklist`, used by `interdict serve`).
+
+Every loaded copy is indexed (`index.Index`) before it is swapped in, so a decision
+costs a few dict lookups whatever the number of entries; the answers are those of
+the linear `decide`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._time import TimeLike, format_time, to_utc
-from .decision import decide, silence_of, subject_matcher
+from .index import Index
 from .model import Decision, Entry, Query
 from .reader import BlocklistError, PathLike, _load, is_document_file
 
@@ -97,7 +101,8 @@ class Blocklist:
         self._log = logger or log
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: Tuple[Entry, ...] = ()
+        # The copy in force and its lookup tables, swapped as one object.
+        self._index = Index()
         self._loaded_at: Optional[datetime] = None
         self._seen: Optional[Fingerprint] = None
         self._last_check = 0.0
@@ -132,7 +137,14 @@ class Blocklist:
     def entries(self) -> Tuple[Entry, ...]:
         """The entries in force (a snapshot: never mutated in place)."""
         self._maybe_poll()
-        return self._entries
+        return self._index.entries
+
+    @property
+    def index(self) -> Index:
+        """The entries in force with their lookup tables (a snapshot, rebuilt at every
+        reload): what `decide`, `blocks_for` and `silence_for` ask."""
+        self._maybe_poll()
+        return self._index
 
     @property
     def loaded(self) -> bool:
@@ -152,15 +164,16 @@ class Blocklist:
             "loadedAt": format_time(self._loaded_at) if self._loaded_at else None,
             "reloads": self.reloads,
             "reloadFailures": self.reload_failures,
-            "entries": len(self._entries),
+            "entries": len(self._index),
             "lastError": self.last_error,
         }
 
     # ------------------------------------------------------------------ questions
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """`decide` on the entries in force; `now` defaults to the current time."""
-        return decide(self.entries, query, self._now(now))
+        """`decide` on the entries in force; `now` defaults to the current time. The
+        answer is the linear `decide`'s, found through the index."""
+        return self.index.decide(query, self._now(now))
 
     def blocks_for(
         self,
@@ -187,16 +200,14 @@ class Blocklist:
                 ip=ip,
                 key_fingerprint=key_fingerprint,
             )
-        matches = subject_matcher(query)
-        found = [e for e in self.entries if (e.until is None or now < e.until) and matches(e)]
-        return sorted(found, key=lambda e: (e.from_, e.id))
+        return self.index.blocks_of(query, now)
 
     blocks_of = blocks_for  # the Rust reader's name
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
         """The Silence ban in force for the query's subject, if any: their content is
         to be hidden from others (404). The feature of `query` does not matter."""
-        return silence_of(self.entries, query, self._now(now))
+        return self.index.silence_for(query, self._now(now))
 
     def _now(self, now: TimeLike) -> datetime:
         return to_utc(self._clock() if now is None else now)
@@ -285,16 +296,17 @@ class Blocklist:
                     "interdict blocklist: %s not reloaded; the previous copy stays in force "
                     "(%d entries): %s",
                     self.path,
-                    len(self._entries),
+                    len(self._index),
                     e,
                 )
             raise
+        index = Index(entries)  # built before the swap: readers never wait for it
         self._seen = seen
-        self._entries = tuple(entries)
+        self._index = index
         self._loaded_at = datetime.now(timezone.utc)
         self.last_error = None
         self.reloads += 1
-        self._log.info("interdict blocklist: loaded %s: %d entries", self.path, len(self._entries))
+        self._log.info("interdict blocklist: loaded %s: %d entries", self.path, len(index))
         return True
 
 
