@@ -9,6 +9,8 @@ pub mod cli;
 pub mod controller;
 pub mod core;
 #[cfg(feature = "operator")]
+pub mod http;
+#[cfg(feature = "operator")]
 pub mod process;
 pub mod reader;
 #[cfg(feature = "operator")]

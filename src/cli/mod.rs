@@ -86,6 +86,22 @@ pub struct RunArgs {
     /// Wait this long after a change before writing, so a burst becomes one write.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     pub debounce_ms: u64,
+
+    /// Serve /metrics, /healthz and /readyz on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR", env = "INTERDICT_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Run several replicas: only the holder of the leader Lease reconciles.
+    #[arg(long)]
+    pub leader_elect: bool,
+
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "interdict-leader", value_name = "NAME")]
+    pub lease_name: String,
+
+    /// Namespace of the leader Lease (in a pod: its own namespace). Default: `default`.
+    #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

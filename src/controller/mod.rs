@@ -4,6 +4,8 @@
 mod audit;
 mod blocklist;
 mod error;
+mod leader;
+mod metrics;
 mod namespace;
 mod queue;
 mod reasons;
@@ -19,7 +21,8 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::Instant;
 
 pub use audit::{AUDIT_FORMAT, AuditRecord, AuditSink};
@@ -27,6 +30,7 @@ pub use blocklist::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL};
 pub use error::Error;
 
 use crate::cli::RunArgs;
+use crate::http::Response;
 use crate::process::{init_logging, shutdown_signal};
 use queue::Queue;
 use sources::Stores;
@@ -43,6 +47,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub audit: AuditSink,
     pub blocklist_name: String,
+    pub metrics: Arc<metrics::Metrics>,
     stores: Arc<Stores>,
 }
 
@@ -68,12 +73,56 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
+/// Resolves once the shutdown signal has been seen.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+fn health_handler(metrics: Arc<metrics::Metrics>, ready: Arc<AtomicBool>) -> crate::http::Handler {
+    Arc::new(move |_method: &str, path: &str, _query: &str| match path {
+        "/metrics" => Response {
+            status: 200,
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body: metrics.render(),
+        },
+        "/healthz" => Response::text(200, "ok\n"),
+        "/readyz" if ready.load(Ordering::Acquire) => Response::text(200, "ok\n"),
+        "/readyz" => Response::text(503, "loading bans\n"),
+        _ => Response::error(
+            404,
+            format!("no endpoint {path}; try /metrics, /healthz, /readyz"),
+        ),
+    })
+}
+
+/// This process's name in the lease and in Events.
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     let client = Client::try_default().await.map_err(|e| {
         format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
     })?;
     let audit = AuditSink::open(args.audit_log.as_deref())
         .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    if let Some(addr) = args.metrics_addr {
+        let handler = health_handler(metrics.clone(), ready.clone());
+        let (bound, serving) = crate::http::bind(addr, handler, stopped(stop.clone())).await?;
+        tracing::info!(listen = %bound, "serving /metrics, /healthz and /readyz");
+        tokio::spawn(serving);
+    }
+
     let queue = Arc::new(Queue::default());
     let (stores, feeding) = sources::watch(
         &client,
@@ -91,34 +140,77 @@ async fn run(args: RunArgs) -> Result<(), String> {
     tracing::info!(%scope, blocklist = %args.blocklist_name, "starting; loading bans");
     tokio::select! {
         _ = stores.wait_until_ready() => {}
-        _ = shutdown_signal() => return Ok(()),
+        _ = stopped(stop.clone()) => return Ok(()),
     }
-    tracing::info!("bans loaded; reconciling");
+    ready.store(true, Ordering::Release);
+    tracing::info!("bans loaded");
 
-    let instance = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .ok();
+    // Standbys keep their caches warm, so a takeover starts from loaded bans.
+    let mut leadership = None;
+    if args.leader_elect {
+        let namespace = args
+            .lease_namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        let mut elector =
+            leader::LeaderElector::new(client.clone(), &namespace, &args.lease_name, &identity());
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = stopped(stop.clone()) => return Ok(()),
+        }
+        let (release_tx, release_rx) = oneshot::channel::<()>();
+        let holding = tokio::spawn(async move {
+            tokio::select! {
+                _ = elector.hold() => false,
+                _ = release_rx => {
+                    elector.release().await;
+                    true
+                }
+            }
+        });
+        leadership = Some((release_tx, holding));
+    }
+    metrics.set_leader(true);
+    // Whatever happened while standing by, every namespace gets a fresh look.
+    for namespace in stores.all_namespaces() {
+        queue.schedule(&namespace, Instant::now());
+    }
+    tracing::info!("reconciling");
+
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
             Reporter {
                 controller: "interdict".into(),
-                instance,
+                instance: Some(identity()),
             },
         ),
         client,
         audit,
         blocklist_name: args.blocklist_name.clone(),
+        metrics: metrics.clone(),
         stores,
     });
     let failures: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
+    let lost = async {
+        match leadership.as_mut() {
+            Some((_, holding)) => {
+                let _ = holding.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(lost);
+    let mut outcome = Ok(());
     loop {
         let batch = tokio::select! {
             batch = queue.next_batch() => batch,
-            _ = &mut shutdown => break,
+            _ = stopped(stop.clone()) => break,
+            _ = &mut lost => {
+                outcome = Err("lost the leader lease; exiting so that a fresh start re-joins the election".to_string());
+                break;
+            }
         };
         for namespace in batch {
             let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -126,8 +218,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
             };
             let (ctx, queue, failures) = (ctx.clone(), queue.clone(), failures.clone());
             tokio::spawn(async move {
-                let outcome = namespace::reconcile(&ctx, &namespace).await;
-                let next = after_reconcile(&ctx, &namespace, outcome, &failures).await;
+                let started = std::time::Instant::now();
+                let result = namespace::reconcile(&ctx, &namespace).await;
+                ctx.metrics.reconciled(
+                    "Blocklist",
+                    result.is_ok(),
+                    Some(started.elapsed().as_secs_f64()),
+                );
+                let next = after_reconcile(&ctx, &namespace, result, &failures).await;
                 if let Some(at) = next {
                     queue.schedule(&namespace, at);
                 }
@@ -138,8 +236,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     tracing::info!("shutting down; finishing reconciles in progress");
     let _ = slots.acquire_many(CONCURRENCY as u32).await;
+    metrics.set_leader(false);
+    if outcome.is_ok()
+        && let Some((release, holding)) = leadership
+    {
+        // Only now, with nothing in flight, may a standby start writing.
+        let _ = release.send(());
+        let _ = holding.await;
+    }
     feeder.abort();
-    Ok(())
+    outcome
 }
 
 fn instant_at(at: DateTime<Utc>) -> Instant {

@@ -15,10 +15,12 @@ use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
 use super::blocklist::{self, FIELD_MANAGER};
 use super::error::Error;
+use super::metrics::ModePhase;
 use super::status::{Transition, desired_status, subject_display, transition};
 use crate::api::{BanStatus, FeatureBlock, Phase, UserBan};
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
 use crate::core::document::render_data;
+use std::collections::HashMap;
 
 /// What the reconciler needs from either ban kind.
 pub trait BanResource:
@@ -87,6 +89,28 @@ fn next_transition<K>(reviewed: &[Reviewed<K>], now: DateTime<Utc>) -> Option<Da
         .min()
 }
 
+fn entry_counts(entries: &[crate::core::Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
+    let mut counts = HashMap::new();
+    for entry in entries {
+        let mode = match entry.mode {
+            Some(mode) => format!("{mode:?}"),
+            None => "FeatureBlock".to_string(),
+        };
+        let phase = if entry.in_force(now) {
+            "Active"
+        } else {
+            "Scheduled"
+        };
+        *counts
+            .entry(ModePhase {
+                mode,
+                phase: phase.to_string(),
+            })
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
 /// Returns when the namespace next needs a look (the next start or expiry).
 pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
     let now = Utc::now();
@@ -110,14 +134,12 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
                 .iter()
                 .filter_map(|r| published(&r.compiled, now)),
         )
-        .collect();
-    blocklist::ensure(
-        ctx,
-        namespace,
-        existing.as_deref(),
-        render_data(namespace, entries, now),
-    )
-    .await?;
+        .collect::<Vec<_>>();
+    let counts = entry_counts(&entries, now);
+    let data = render_data(namespace, entries, now);
+    let bytes = data.values().map(String::len).sum();
+    blocklist::ensure(ctx, namespace, existing.as_deref(), data).await?;
+    ctx.metrics.blocklist_published(namespace, bytes, counts);
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
     let mut failures = Vec::new();
@@ -165,14 +187,16 @@ async fn sync_status<K: BanResource>(
         "kind": K::kind(&()),
         "status": new,
     });
-    match api
+    let written = api
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await
-    {
+        .await;
+    ctx.metrics
+        .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
+    match written {
         Ok(_) => {}
         // Deleted since the store saw it: nothing left to describe.
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
@@ -251,6 +275,14 @@ async fn record<K: BanResource>(
         tracing::warn!(%error, name = object.name_any(), "cannot publish Event");
     }
     let entry = compiled.as_ref().ok().map(|c| &c.entry);
+    // How late a timed transition was applied: the product promises the second.
+    let scheduled = match transition {
+        Transition::Expired => entry.and_then(|e| e.until),
+        Transition::Activated => entry.map(|e| e.from),
+        _ => None,
+    };
+    let lag = scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
+    ctx.metrics.transition(transition.reason(), lag);
     ctx.audit.record(&AuditRecord {
         audit: AUDIT_FORMAT,
         time: Utc::now(),

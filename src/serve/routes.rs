@@ -8,35 +8,8 @@ use serde_json::json;
 
 use super::params;
 use crate::core::SubjectKey;
+use crate::http::Response;
 use crate::reader::Blocklist;
-
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-impl Response {
-    fn json(status: u16, body: serde_json::Value) -> Self {
-        Response {
-            status,
-            content_type: "application/json",
-            body: body.to_string() + "\n",
-        }
-    }
-
-    fn text(status: u16, body: String) -> Self {
-        Response {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            body,
-        }
-    }
-
-    fn error(status: u16, message: String) -> Self {
-        Response::json(status, json!({ "error": message }))
-    }
-}
 
 /// Decision counters for `/metrics`.
 #[derive(Default)]
@@ -63,11 +36,11 @@ pub fn handle(
     match path {
         "/v1/decision" => decision(query, blocklist, counters, now),
         "/v1/blocks" => blocks(query, blocklist, counters, now),
-        "/healthz" => Response::text(200, "ok\n".into()),
+        "/healthz" => Response::text(200, "ok\n"),
         "/readyz" => {
             let stats = blocklist.stats();
             if stats.loaded {
-                Response::text(200, "ok\n".into())
+                Response::text(200, "ok\n")
             } else {
                 let why = stats
                     .last_error

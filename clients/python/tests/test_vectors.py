@@ -13,12 +13,15 @@ from tests.support import VECTORS_DIR, lay_out, load_vectors  # noqa: E402
 from interdict_blocklist import (  # noqa: E402
     Blocklist,
     BlocklistError,
+    Index,
     Query,
     canonical_email,
+    blocks_of,
     decide,
     hash_email,
     load_dir,
     parse_time,
+    silence_of,
 )
 
 VECTORS = load_vectors()
@@ -55,15 +58,27 @@ class VectorTests(unittest.TestCase):
             entries = load_dir(tmp)
             watched = Blocklist(tmp, background=False)
             self.assertEqual(list(watched.entries), entries)
+            index = Index(entries)
+            reversed_index = Index(reversed(entries))
             for case in vector["cases"]:
                 with self.subTest(case=case["name"]):
                     query = Query.from_json(case["query"])
                     at = parse_time(case["at"])
+                    # The linear reference...
                     got = decide(entries, query, at).to_json()
                     self.assertEqual(got, case["expect"], f"{filename}: {case['name']}")
                     # Entry order never matters.
                     self.assertEqual(decide(list(reversed(entries)), query, at).to_json(), got)
+                    # ...and the indexed paths, on their own and through the watcher.
+                    self.assertEqual(index.decide(query, at).to_json(), got)
+                    self.assertEqual(reversed_index.decide(query, at).to_json(), got)
                     self.assertEqual(watched.decide(query, case["at"]).to_json(), got)
+                    loaded = watched.entries
+                    self.assertIs(watched.silence_for(query, at), silence_of(loaded, query, at))
+                    self.assertEqual(
+                        [id(e) for e in watched.blocks_for(query, now=at)],
+                        [id(e) for e in blocks_of(loaded, query, at)],
+                    )
 
 
 def _make(filename: str, vector: dict):

@@ -1,0 +1,96 @@
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "interdict.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's resources: fullnameOverride, else <release>-<name>, or
+the release name alone when it already contains the chart name.
+*/}}
+{{- define "interdict.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* chart label: name-version. */}}
+{{- define "interdict.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "interdict.labels" -}}
+helm.sh/chart: {{ include "interdict.chart" . }}
+{{ include "interdict.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: interdict
+{{- end }}
+
+{{/* Labels selecting the operator pods (immutable in a Deployment: keep them stable). */}}
+{{- define "interdict.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "interdict.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The ServiceAccount the operator runs as. */}}
+{{- define "interdict.serviceAccountName" -}}
+{{- include "interdict.fullname" . }}
+{{- end }}
+
+{{/* The leader-election Lease, in the release namespace. */}}
+{{- define "interdict.leaseName" -}}
+{{- printf "%s-leader" (include "interdict.fullname" .) }}
+{{- end }}
+
+{{/* "true" when the operator runs with --leader-elect, else empty. */}}
+{{- define "interdict.leaderElect" -}}
+{{- if or (gt (int .Values.replicas) 1) .Values.leaderElection.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The image reference. */}}
+{{- define "interdict.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The rules the operator needs in every namespace it watches: in the ClusterRole
+when it watches all namespaces, in a Role per namespace otherwise. Keep
+docs/install.md (RBAC table) and tests/chart.rs in step with this list.
+*/}}
+{{- define "interdict.rules" -}}
+# Read the bans: the operator lists and watches UserBans and FeatureBlocks.
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans", "featureblocks"]
+  verbs: ["get", "list", "watch"]
+# Publish each ban's phase, window and Ready condition (server-side apply on the status subresource).
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans/status", "featureblocks/status"]
+  verbs: ["get", "patch"]
+# Create a namespace's blocklist ConfigMap the first time it has bans (create cannot be restricted by name).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create"]
+# Read, watch (a metadata.name field selector, which RBAC matches against resourceNames) and write the blocklist ConfigMap, and only it.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: [{{ .Values.blocklistName | quote }}]
+  verbs: ["get", "list", "watch", "patch", "update"]
+# Record every transition as an Event on the ban (and write failures on the ConfigMap).
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- if .Values.nudgePods.enabled }}
+# nudgePods: find the pods that mount the blocklist and annotate them so kubelet refreshes the mount at once.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch", "patch"]
+{{- end }}
+{{- end }}
