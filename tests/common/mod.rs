@@ -185,6 +185,10 @@ impl TestNamespace {
         Operator::start(&cluster().kubeconfig, &self.name, &[])
     }
 
+    pub fn operator_with(&self, extra: &[&str]) -> Operator {
+        Operator::start(&cluster().kubeconfig, &self.name, extra)
+    }
+
     pub async fn cleanup(self) {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let _ = namespaces

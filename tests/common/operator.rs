@@ -36,6 +36,10 @@ impl Operator {
         }
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Graceful stop (SIGTERM), as Kubernetes does on a rollout.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -11,26 +11,31 @@ both give the same answer by construction.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from datetime import datetime
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
 from .decision import _blocks_for, _decide_for, _silence_for, _Subjects
 from .ipnet import parse_address, unmap
 from .model import Decision, Entry, Query
 
-# position lists, ascending (entries are indexed in order)
-_Buckets = Dict[str, List[int]]
-# per prefix length: (prefix, mask, {network: positions}), shortest prefix first
-_NetTable = List[Tuple[int, int, Dict[int, List[int]]]]
+# A bucket is the position of the one entry with that key (an int) or, rarely, the
+# ascending list of several: ints keep the dicts out of the cyclic garbage
+# collector's way, which matters for the build time of a large copy.
+_Bucket = Union[int, List[int]]
+_Buckets = Dict[Any, _Bucket]
+# per prefix length, shortest first: (mask, {network: bucket})
+_NetTable = List[Tuple[int, Dict[int, _Bucket]]]
 
 
-def _hits(buckets: _Buckets, key) -> Optional[List[int]]:
-    if key is None:
-        return None
-    try:
-        return buckets.get(key)
-    except TypeError:  # an unhashable identifier equals no entry's value
-        return None
+def _add(buckets: _Buckets, key: Any, position: int) -> None:
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = position
+    elif bucket.__class__ is int:
+        buckets[key] = [bucket, position]
+    else:
+        bucket.append(position)
 
 
 class Index:
@@ -47,29 +52,26 @@ class Index:
         emails: _Buckets = {}
         keys: _Buckets = {}
         by_kind = {"userId": user_ids, "username": usernames, "email": emails, "keyFingerprint": keys}
-        v4: Dict[int, Dict[int, List[int]]] = {}
-        v6: Dict[int, Dict[int, List[int]]] = {}
+        v4: Dict[int, _Buckets] = {}
+        v6: Dict[int, _Buckets] = {}
+        add = _add
         for position, entry in enumerate(self.entries):
             kind = entry.subject_kind
-            if kind == "ip":
+            if kind == "userId":
+                add(user_ids, entry.subject_value, position)
+            elif kind == "ip":
                 net = entry._net
                 if net is None:  # not an address or CIDR: matches nothing, as in the rules
                     continue
-                table = (v4 if net._v4 else v6).setdefault(net._prefix, {})
-                bucket = table.get(net._network)
-                if bucket is None:
-                    table[net._network] = [position]
-                else:
-                    bucket.append(position)
-                continue
-            buckets = by_kind.get(kind)
-            if buckets is None:  # an unknown kind matches nothing
-                continue
-            bucket = buckets.get(entry.subject_value)
-            if bucket is None:
-                buckets[entry.subject_value] = [position]
+                by_prefix = v4 if net._v4 else v6
+                networks = by_prefix.get(net._prefix)
+                if networks is None:
+                    networks = by_prefix[net._prefix] = {}
+                add(networks, net._network, position)
             else:
-                bucket.append(position)
+                buckets = by_kind.get(kind)
+                if buckets is not None:  # an unknown kind matches nothing
+                    add(buckets, entry.subject_value, position)
         self._user_ids = user_ids
         self._usernames = usernames
         self._emails = emails
@@ -78,10 +80,10 @@ class Index:
         self._v6 = self._net_table(v6, 128)
 
     @staticmethod
-    def _net_table(by_prefix: Dict[int, Dict[int, List[int]]], width: int) -> _NetTable:
+    def _net_table(by_prefix: Dict[int, _Buckets], width: int) -> _NetTable:
         full = (1 << width) - 1
         return [
-            (prefix, full ^ ((1 << (width - prefix)) - 1), networks)
+            (full ^ ((1 << (width - prefix)) - 1), networks)
             for prefix, networks in sorted(by_prefix.items())
         ]
 
@@ -91,47 +93,68 @@ class Index:
     def _candidates(self, subjects: _Subjects) -> Sequence[Entry]:
         """The entries whose subject may be one of the query's identifiers, in entry
         order, each once."""
-        found: List[List[int]] = []
+        found: List[_Bucket] = []
         for buckets, key in (
             (self._user_ids, subjects.user_id),
             (self._usernames, subjects.username),
             (self._emails, subjects.email_hash),
             (self._keys, subjects.key_fingerprint),
         ):
-            hits = _hits(buckets, key)
-            if hits:
-                found.append(hits)
+            if key is not None:
+                try:
+                    hit = buckets.get(key)
+                except TypeError:  # an unhashable identifier equals no entry's value
+                    continue
+                if hit is not None:
+                    found.append(hit)
         if subjects.ip is not None and (self._v4 or self._v6):
             addr = unmap(parse_address(subjects.ip))
             bits = int(addr)
-            for _prefix, mask, networks in self._v4 if addr.version == 4 else self._v6:
-                hits = networks.get(bits & mask)
-                if hits:
-                    found.append(hits)
+            for mask, networks in self._v4 if addr.version == 4 else self._v6:
+                hit = networks.get(bits & mask)
+                if hit is not None:
+                    found.append(hit)
         if not found:
             return ()
         entries = self.entries
         if len(found) == 1:
-            return [entries[i] for i in found[0]]
+            hit = found[0]
+            if hit.__class__ is int:
+                return (entries[hit],)
+            return [entries[i] for i in hit]
         # Entry order, as a scan sees them: the rules keep the last of equals.
-        return [entries[i] for i in sorted({i for hits in found for i in hits})]
+        positions = set()
+        for hit in found:
+            if hit.__class__ is int:
+                positions.add(hit)
+            else:
+                positions.update(hit)
+        return [entries[i] for i in sorted(positions)]
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
         """The answer of `decide(self.entries, query, now)`."""
-        now = to_utc(now)
-        subjects = _Subjects(query)
-        return _decide_for(subjects, self._candidates(subjects), query, now)
+        return self._decide(query, to_utc(now))
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
         """The answer of `silence_of(self.entries, query, now)`."""
-        now = to_utc(now)
-        subjects = _Subjects(query)
-        return _silence_for(subjects, self._candidates(subjects), now)
+        return self._silence_for(query, to_utc(now))
 
     def blocks_of(self, query: Query, now: TimeLike = None) -> List[Entry]:
         """The answer of `blocks_of(self.entries, query, now)`: every entry of the
         subject in force or scheduled at `now`, earliest first, then by id."""
-        now = to_utc(now)
+        return self._blocks_of(query, to_utc(now))
+
+    # `now` already an aware UTC datetime (as `Blocklist` passes it)
+
+    def _decide(self, query: Query, now: datetime) -> Decision:
+        subjects = _Subjects(query)
+        return _decide_for(subjects, self._candidates(subjects), query, now)
+
+    def _silence_for(self, query: Query, now: datetime) -> Optional[Entry]:
+        subjects = _Subjects(query)
+        return _silence_for(subjects, self._candidates(subjects), now)
+
+    def _blocks_of(self, query: Query, now: datetime) -> List[Entry]:
         subjects = _Subjects(query)
         return _blocks_for(subjects, self._candidates(subjects), now)
 

@@ -173,7 +173,7 @@ class Blocklist:
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
         """`decide` on the entries in force; `now` defaults to the current time. The
         answer is the linear `decide`'s, found through the index."""
-        return self.index.decide(query, self._now(now))
+        return self.index._decide(query, self._now(now))
 
     def blocks_for(
         self,
@@ -200,14 +200,14 @@ class Blocklist:
                 ip=ip,
                 key_fingerprint=key_fingerprint,
             )
-        return self.index.blocks_of(query, now)
+        return self.index._blocks_of(query, now)
 
     blocks_of = blocks_for  # the Rust reader's name
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
         """The Silence ban in force for the query's subject, if any: their content is
         to be hidden from others (404). The feature of `query` does not matter."""
-        return self.index.silence_for(query, self._now(now))
+        return self.index._silence_for(query, self._now(now))
 
     def _now(self, now: TimeLike) -> datetime:
         return to_utc(self._clock() if now is None else now)

@@ -1,0 +1,870 @@
+//! The Helm chart (`charts/interdict`): its CRDs are the checked-in ones, it lints,
+//! it renders the least-privilege RBAC for each mode, its schema rejects bad
+//! values naming them, and what it renders is accepted by a real API server
+//! (and the ServiceAccount can do what the operator does, and no more).
+//!
+//! `helm` comes from `hack/helm-bin.sh` (`$HELM`, or a build from the Go module,
+//! cached).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::{cluster, repo_root};
+use serde::Deserialize;
+use serde_yaml::Value;
+
+const BLOCKLIST: &str = "interdict-blocklist";
+/// The Kubernetes version `helm template` and `helm lint` assume (the test cluster's).
+const KUBE_VERSION: &str = "v1.34.4";
+
+fn chart() -> PathBuf {
+    repo_root().join("charts/interdict")
+}
+
+fn helm_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let script = repo_root().join("hack/helm-bin.sh");
+        let output = Command::new(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            output.status.success(),
+            "hack/helm-bin.sh could not provide helm (see its messages above): set HELM to a \
+             helm v3 binary, or install Go so the script can build helm from its module"
+        );
+        let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        assert!(
+            path.is_file(),
+            "hack/helm-bin.sh printed {path:?}, which is not a file"
+        );
+        path
+    })
+}
+
+fn helm(args: &[&str]) -> Output {
+    let home = std::env::temp_dir().join("interdict-chart-test-helm-home");
+    Command::new(helm_binary())
+        .args(args)
+        // Keep the user's helm configuration and repositories out of the test.
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("run helm")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A unique suffix for names in the shared test cluster.
+fn unique() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{:x}{}",
+        nanos % 0xffffff,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A values file in a temporary directory (kept alive by the returned guard).
+fn values_file(yaml: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("values.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// `helm template RELEASE charts/interdict -n NAMESPACE ARGS...`; must succeed.
+fn template(release: &str, namespace: &str, args: &[&str]) -> String {
+    let chart = chart();
+    let mut full = vec![
+        "template",
+        release,
+        chart.to_str().unwrap(),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+    ];
+    full.extend_from_slice(args);
+    let output = helm(&full);
+    assert!(
+        output.status.success(),
+        "helm {full:?} failed: {}",
+        text(&output)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The documents of a multi-document YAML stream, empty ones left out.
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).expect("helm rendered invalid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kind(doc: &Value) -> &str {
+    doc["kind"].as_str().unwrap_or_default()
+}
+
+fn name(doc: &Value) -> &str {
+    doc["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+fn namespace(doc: &Value) -> &str {
+    doc["metadata"]["namespace"].as_str().unwrap_or_default()
+}
+
+fn of_kind<'a>(docs: &'a [Value], wanted: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| kind(d) == wanted).collect()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_sequence()
+        .map(|s| {
+            s.iter()
+                .map(|v| v.as_str().expect("a string").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One permission: (apiGroup, resource, sorted verbs, sorted resourceNames).
+type Permission = (String, String, Vec<String>, Vec<String>);
+
+/// The rules of a Role or ClusterRole, one entry per (apiGroup, resource).
+fn permissions(role: &Value) -> BTreeSet<Permission> {
+    let mut set = BTreeSet::new();
+    for rule in role["rules"].as_sequence().expect("rules") {
+        let mut verbs = strings(&rule["verbs"]);
+        verbs.sort();
+        let mut names = strings(&rule["resourceNames"]);
+        names.sort();
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                let added = set.insert((group.clone(), resource, verbs.clone(), names.clone()));
+                assert!(added, "duplicate rule in {}", name(role));
+            }
+        }
+    }
+    set
+}
+
+fn permission(group: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Permission {
+    let mut verbs: Vec<String> = verbs.iter().map(|s| s.to_string()).collect();
+    verbs.sort();
+    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    (group.into(), resource.into(), verbs, names)
+}
+
+/// What the operator needs in each namespace it watches.
+fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<Permission> {
+    let mut set: BTreeSet<Permission> = [
+        permission("interdict.dev", "userbans", &["get", "list", "watch"], &[]),
+        permission(
+            "interdict.dev",
+            "featureblocks",
+            &["get", "list", "watch"],
+            &[],
+        ),
+        permission("interdict.dev", "userbans/status", &["get", "patch"], &[]),
+        permission(
+            "interdict.dev",
+            "featureblocks/status",
+            &["get", "patch"],
+            &[],
+        ),
+        permission("", "configmaps", &["create"], &[]),
+        permission(
+            "",
+            "configmaps",
+            &["get", "list", "watch", "patch", "update"],
+            &[blocklist],
+        ),
+        permission("events.k8s.io", "events", &["create", "patch"], &[]),
+    ]
+    .into_iter()
+    .collect();
+    if nudge_pods {
+        set.insert(permission("", "pods", &["list", "watch", "patch"], &[]));
+    }
+    set
+}
+
+fn lease_permissions(lease: &str) -> BTreeSet<Permission> {
+    [
+        permission("coordination.k8s.io", "leases", &["create"], &[]),
+        permission(
+            "coordination.k8s.io",
+            "leases",
+            &["get", "update", "patch"],
+            &[lease],
+        ),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// No role grants secrets or uses a wildcard, whatever the configuration.
+fn assert_least_privilege(docs: &[Value]) {
+    for role in docs
+        .iter()
+        .filter(|d| matches!(kind(d), "Role" | "ClusterRole"))
+    {
+        for (group, resource, verbs, names) in permissions(role) {
+            let all = [group.as_str(), resource.as_str()]
+                .into_iter()
+                .chain(verbs.iter().map(String::as_str))
+                .chain(names.iter().map(String::as_str))
+                .collect::<Vec<_>>();
+            assert!(
+                !all.iter().any(|s| s.contains('*')),
+                "{} {} has a wildcard: {all:?}",
+                kind(role),
+                name(role)
+            );
+            assert!(
+                !resource.starts_with("secrets"),
+                "{} {} grants secrets",
+                kind(role),
+                name(role)
+            );
+        }
+        assert!(
+            role.get("aggregationRule").is_none(),
+            "{} aggregates",
+            name(role)
+        );
+    }
+}
+
+/// Every (Cluster)RoleBinding binds its role to the chart's ServiceAccount only.
+fn assert_bindings(docs: &[Value], release_namespace: &str, service_account: &str) {
+    for binding in docs
+        .iter()
+        .filter(|d| matches!(kind(d), "RoleBinding" | "ClusterRoleBinding"))
+    {
+        let role_kind = if kind(binding) == "RoleBinding" {
+            "Role"
+        } else {
+            "ClusterRole"
+        };
+        assert_eq!(binding["roleRef"]["kind"].as_str(), Some(role_kind));
+        let role = binding["roleRef"]["name"].as_str().unwrap();
+        assert!(
+            docs.iter().any(|d| kind(d) == role_kind
+                && name(d) == role
+                && namespace(d) == namespace(binding)),
+            "{} {} refers to a {role_kind} {role} the chart does not render",
+            kind(binding),
+            name(binding)
+        );
+        let subjects = binding["subjects"].as_sequence().unwrap();
+        assert_eq!(subjects.len(), 1, "{}", name(binding));
+        assert_eq!(subjects[0]["kind"].as_str(), Some("ServiceAccount"));
+        assert_eq!(subjects[0]["name"].as_str(), Some(service_account));
+        assert_eq!(subjects[0]["namespace"].as_str(), Some(release_namespace));
+    }
+}
+
+fn container(docs: &[Value]) -> &Value {
+    let deployments = of_kind(docs, "Deployment");
+    assert_eq!(deployments.len(), 1);
+    &deployments[0]["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn args(docs: &[Value]) -> Vec<String> {
+    strings(&container(docs)["args"])
+}
+
+/// `flag value` appears in the argument list as two consecutive items.
+fn has_flag(args: &[String], flag: &str, value: &str) -> bool {
+    args.windows(2).any(|w| w[0] == flag && w[1] == value)
+}
+
+// ---------------------------------------------------------------- no cluster
+
+#[test]
+fn chart_crds_are_the_checked_in_crds() {
+    let listing = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let top = repo_root().join("crds");
+    let copy = chart().join("crds");
+    assert_eq!(
+        listing(&top),
+        listing(&copy),
+        "charts/interdict/crds/ must hold the same files as crds/"
+    );
+    for file in listing(&top) {
+        assert!(
+            std::fs::read(top.join(&file)).unwrap() == std::fs::read(copy.join(&file)).unwrap(),
+            "charts/interdict/crds/{file} differs from crds/{file}: run \
+             `cp crds/interdict.dev.yaml charts/interdict/crds/`"
+        );
+    }
+}
+
+#[test]
+fn helm_lint_passes() {
+    let (_dir, everything) = values_file(
+        "watchNamespaces: [apps, shop]\n\
+         globalBans:\n  namespace: interdict-global\n\
+         nudgePods:\n  enabled: true\n\
+         audit:\n  file:\n    enabled: true\n\
+         metrics:\n  serviceMonitor:\n    enabled: true\n    labels: {release: prometheus}\n",
+    );
+    let chart = chart();
+    let chart = chart.to_str().unwrap();
+    for extra in [
+        vec![],
+        vec!["--set", "watchNamespaces={a,b}"],
+        vec!["-f", everything.as_str()],
+        vec!["--set", "replicas=1,leaderElection.enabled=false"],
+    ] {
+        let mut full = vec!["lint", "--strict", chart, "--kube-version", KUBE_VERSION];
+        full.extend_from_slice(&extra);
+        let output = helm(&full);
+        assert!(
+            output.status.success(),
+            "helm {full:?} failed: {}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() {
+    let docs = documents(&template("interdict", "interdict-system", &[]));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "interdict");
+
+    let cluster_roles = of_kind(&docs, "ClusterRole");
+    assert_eq!(cluster_roles.len(), 1, "one ClusterRole without globalBans");
+    assert_eq!(
+        permissions(cluster_roles[0]),
+        watched_namespace_permissions(BLOCKLIST, false)
+    );
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 1);
+
+    // The only Role: the leader Lease, in the release namespace.
+    let roles = of_kind(&docs, "Role");
+    assert_eq!(roles.len(), 1);
+    assert_eq!(namespace(roles[0]), "interdict-system");
+    assert_eq!(permissions(roles[0]), lease_permissions("interdict-leader"));
+
+    // Every namespaced object lands in the release namespace.
+    for doc in &docs {
+        if !matches!(kind(doc), "ClusterRole" | "ClusterRoleBinding") {
+            assert_eq!(namespace(doc), "interdict-system", "{}", name(doc));
+        }
+    }
+
+    let deployment = of_kind(&docs, "Deployment")[0];
+    assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(2));
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"].as_str(), Some("interdict"));
+    assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(true));
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(65532));
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"].as_str(),
+        Some("RuntimeDefault")
+    );
+    let container = container(&docs);
+    assert_eq!(container["image"].as_str(), Some("interdict:0.1.0"));
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(strings(&security["capabilities"]["drop"]), ["ALL"]);
+    assert_eq!(
+        container["resources"]["requests"]["cpu"].as_str(),
+        Some("50m")
+    );
+    assert_eq!(
+        container["resources"]["requests"]["memory"].as_str(),
+        Some("64Mi")
+    );
+    assert_eq!(
+        container["resources"]["limits"]["memory"].as_str(),
+        Some("256Mi")
+    );
+    assert_eq!(
+        container["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(container["ports"][0]["name"].as_str(), Some("metrics"));
+    assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(9090));
+    let env: BTreeSet<&str> = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        env,
+        BTreeSet::from(["RUST_LOG", "POD_NAME", "POD_NAMESPACE"])
+    );
+
+    let args = args(&docs);
+    assert_eq!(args[0], "run");
+    assert!(!args.contains(&"--namespace".to_string()), "{args:?}");
+    assert!(has_flag(&args, "--blocklist-name", BLOCKLIST), "{args:?}");
+    assert!(has_flag(&args, "--log-format", "json"), "{args:?}");
+    assert!(
+        has_flag(&args, "--metrics-addr", "0.0.0.0:9090"),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(
+        has_flag(&args, "--lease-name", "interdict-leader"),
+        "{args:?}"
+    );
+    for absent in [
+        "--global-namespace",
+        "--global-opt-in-label",
+        "--nudge-pods",
+        "--audit-log",
+    ] {
+        assert!(!args.contains(&absent.to_string()), "{absent}: {args:?}");
+    }
+
+    let services = of_kind(&docs, "Service");
+    assert_eq!(services.len(), 1);
+    assert_eq!(
+        services[0]["spec"]["ports"][0]["name"].as_str(),
+        Some("metrics")
+    );
+    assert_eq!(services[0]["spec"]["ports"][0]["port"].as_u64(), Some(9090));
+    assert!(of_kind(&docs, "ServiceMonitor").is_empty());
+    let pdbs = of_kind(&docs, "PodDisruptionBudget");
+    assert_eq!(pdbs.len(), 1);
+    assert_eq!(pdbs[0]["spec"]["minAvailable"].as_u64(), Some(1));
+    assert_eq!(of_kind(&docs, "ServiceAccount").len(), 1);
+
+    for doc in &docs {
+        let labels = &doc["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/name"].as_str(), Some("interdict"));
+        assert_eq!(
+            labels["app.kubernetes.io/instance"].as_str(),
+            Some("interdict")
+        );
+        assert_eq!(labels["app.kubernetes.io/version"].as_str(), Some("0.1.0"));
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"].as_str(),
+            Some("Helm")
+        );
+        assert_eq!(
+            labels["app.kubernetes.io/part-of"].as_str(),
+            Some("interdict")
+        );
+    }
+}
+
+#[test]
+fn listed_namespaces_get_roles_and_no_cluster_role() {
+    let docs = documents(&template(
+        "ops",
+        "interdict-system",
+        &["--set", "watchNamespaces={apps,shop}"],
+    ));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "ops-interdict");
+    assert!(of_kind(&docs, "ClusterRole").is_empty());
+    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
+
+    let roles = of_kind(&docs, "Role");
+    let by_namespace = |ns: &str| -> Vec<&Value> {
+        roles
+            .iter()
+            .copied()
+            .filter(|r| namespace(r) == ns)
+            .collect()
+    };
+    for ns in ["apps", "shop"] {
+        let roles = by_namespace(ns);
+        assert_eq!(roles.len(), 1, "one Role in {ns}");
+        assert_eq!(
+            permissions(roles[0]),
+            watched_namespace_permissions(BLOCKLIST, false)
+        );
+    }
+    let lease = by_namespace("interdict-system");
+    assert_eq!(lease.len(), 1);
+    assert_eq!(
+        permissions(lease[0]),
+        lease_permissions("ops-interdict-leader")
+    );
+    assert_eq!(roles.len(), 3);
+    assert_eq!(of_kind(&docs, "RoleBinding").len(), 3);
+
+    let args = args(&docs);
+    assert!(has_flag(&args, "--namespace", "apps"), "{args:?}");
+    assert!(has_flag(&args, "--namespace", "shop"), "{args:?}");
+    assert!(
+        has_flag(&args, "--lease-name", "ops-interdict-leader"),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn global_bans_nudge_pods_and_audit_file() {
+    let (_dir, values) = values_file(
+        "watchNamespaces: [apps]\n\
+         blocklistName: bans.example\n\
+         globalBans:\n  namespace: interdict-global\n\
+         nudgePods:\n  enabled: true\n\
+         audit:\n  file:\n    enabled: true\n",
+    );
+    let docs = documents(&template("interdict", "interdict-system", &["-f", &values]));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "interdict");
+
+    // Namespaces are cluster-scoped: reading their labels takes a ClusterRole,
+    // and that is all it grants.
+    let cluster_roles = of_kind(&docs, "ClusterRole");
+    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(
+        permissions(cluster_roles[0]),
+        BTreeSet::from([permission("", "namespaces", &["get", "list", "watch"], &[])])
+    );
+    // The bans' namespace is watched too: a Role there as in every listed namespace.
+    for ns in ["apps", "interdict-global"] {
+        let roles: Vec<_> = of_kind(&docs, "Role")
+            .into_iter()
+            .filter(|r| namespace(r) == ns)
+            .collect();
+        assert_eq!(roles.len(), 1, "one Role in {ns}");
+        assert_eq!(
+            permissions(roles[0]),
+            watched_namespace_permissions("bans.example", true)
+        );
+    }
+
+    let args = args(&docs);
+    assert!(
+        has_flag(&args, "--global-namespace", "interdict-global"),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(
+            &args,
+            "--global-opt-in-label",
+            "interdict.dev/global-bans=true"
+        ),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--nudge-pods".to_string()), "{args:?}");
+    assert!(
+        has_flag(&args, "--audit-log", "/var/log/interdict/audit.jsonl"),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(&args, "--blocklist-name", "bans.example"),
+        "{args:?}"
+    );
+    // The root filesystem is read-only: the audit file is on an emptyDir.
+    let mount = &container(&docs)["volumeMounts"][0];
+    assert_eq!(mount["mountPath"].as_str(), Some("/var/log/interdict"));
+    let pod = &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"][0]["name"], mount["name"]);
+    assert!(pod["volumes"][0]["emptyDir"].is_mapping());
+}
+
+#[test]
+fn a_single_replica_without_leader_election() {
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &["--set", "replicas=1,leaderElection.enabled=false"],
+    ));
+    let args = args(&docs);
+    assert!(!args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(!args.contains(&"--lease-name".to_string()), "{args:?}");
+    assert!(of_kind(&docs, "Role").is_empty(), "no Lease role");
+    assert!(of_kind(&docs, "PodDisruptionBudget").is_empty());
+
+    // More than one replica always elects a leader.
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &["--set", "replicas=3,leaderElection.enabled=false"],
+    ));
+    assert!(args_contain(&docs, "--leader-elect"));
+}
+
+fn args_contain(docs: &[Value], flag: &str) -> bool {
+    args(docs).iter().any(|a| a == flag)
+}
+
+#[test]
+fn invalid_values_are_rejected_naming_the_value() {
+    let chart = chart();
+    let cases = [
+        ("replicas: 0\n", "replicas"),
+        ("logFormat: xml\n", "logFormat"),
+        ("watchNamespaces: [\"Bad_NS\"]\n", "watchNamespaces"),
+        ("replica: 2\n", "replica"),
+        ("blocklistName: \"UPPER\"\n", "blocklistName"),
+        ("globalBans:\n  namespace: \"-x\"\n", "globalBans"),
+        ("image:\n  tga: latest\n", "tga"),
+    ];
+    for (yaml, named) in cases {
+        let (_dir, values) = values_file(yaml);
+        let output = helm(&[
+            "template",
+            "interdict",
+            chart.to_str().unwrap(),
+            "--kube-version",
+            KUBE_VERSION,
+            "-f",
+            &values,
+        ]);
+        let message = text(&output);
+        assert!(
+            !output.status.success(),
+            "helm template accepted {yaml:?}: {message}"
+        );
+        assert!(
+            message.contains("schema") && message.contains(named),
+            "the error for {yaml:?} should be a schema error naming {named}: {message}"
+        );
+    }
+}
+
+// ------------------------------------------------------------- test cluster
+
+fn kubectl_apply_server_side(manifests: &str) {
+    let mut child = cluster()
+        .kubectl()
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager=interdict-chart-test",
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubectl apply");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifests.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the rendered chart was not accepted: {}",
+        text(&output)
+    );
+}
+
+fn create_namespace(name: &str) {
+    cluster().kubectl_ok(&["create", "namespace", name]);
+}
+
+fn delete_namespaces(names: &[&str]) {
+    for name in names {
+        let _ = cluster()
+            .kubectl()
+            .args(["delete", "namespace", name, "--wait=false"])
+            .output();
+    }
+}
+
+fn delete_cluster_objects(release: &str) {
+    let _ = cluster()
+        .kubectl()
+        .args([
+            "delete",
+            "clusterrole,clusterrolebinding",
+            "-l",
+            &format!("app.kubernetes.io/instance={release}"),
+            "--wait=false",
+        ])
+        .output();
+}
+
+fn assert_deployment_stored(namespace: &str, name: &str) {
+    let replicas = cluster().kubectl_ok(&[
+        "get",
+        "deployment",
+        name,
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(replicas, "2");
+}
+
+#[test]
+fn default_values_apply_to_the_cluster() {
+    let id = unique();
+    let release_ns = format!("chart-default-{id}");
+    let release = format!("idt-{id}");
+    create_namespace(&release_ns);
+    kubectl_apply_server_side(&template(&release, &release_ns, &[]));
+    assert_deployment_stored(&release_ns, &format!("{release}-interdict"));
+    cluster().kubectl_ok(&["get", "clusterrole", &format!("{release}-interdict")]);
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns]);
+}
+
+/// `kubectl auth can-i` as the chart's ServiceAccount.
+fn can_i(service_account: &str, args: &[&str]) -> bool {
+    let mut full = vec!["auth", "can-i", "--as", service_account];
+    full.extend_from_slice(args);
+    let output = cluster().kubectl().args(&full).output().expect("kubectl");
+    match String::from_utf8_lossy(&output.stdout).trim() {
+        "yes" => true,
+        "no" => false,
+        other => panic!("kubectl {full:?}: {other} {}", text(&output)),
+    }
+}
+
+#[test]
+fn namespaced_values_apply_and_grant_what_the_operator_does() {
+    let id = unique();
+    let release_ns = format!("chart-ns-{id}");
+    let apps = format!("apps-{id}");
+    let shop = format!("shop-{id}");
+    let other = format!("other-{id}");
+    let release = format!("idt-{id}");
+    for ns in [&release_ns, &apps, &shop, &other] {
+        create_namespace(ns);
+    }
+    let watch = format!("watchNamespaces={{{apps},{shop}}}");
+    kubectl_apply_server_side(&template(&release, &release_ns, &["--set", &watch]));
+    let fullname = format!("{release}-interdict");
+    assert_deployment_stored(&release_ns, &fullname);
+    for ns in [&apps, &shop] {
+        cluster().kubectl_ok(&["get", "role,rolebinding", &fullname, "-n", ns]);
+    }
+
+    // The ServiceAccount can do what the operator does in a watched namespace...
+    let sa = format!("system:serviceaccount:{release_ns}:{fullname}");
+    let blocklist = format!("configmaps/{BLOCKLIST}");
+    for (verb, resource) in [
+        ("list", "userbans.interdict.dev"),
+        ("watch", "featureblocks.interdict.dev"),
+        ("patch", "userbans.interdict.dev/status"),
+        ("patch", "featureblocks.interdict.dev/status"),
+        ("create", "configmaps"),
+        ("patch", blocklist.as_str()),
+        ("update", blocklist.as_str()),
+        ("get", blocklist.as_str()),
+        ("create", "events.events.k8s.io"),
+    ] {
+        assert!(
+            can_i(&sa, &[verb, resource, "-n", &apps]),
+            "{verb} {resource}"
+        );
+    }
+    let lease = format!("leases.coordination.k8s.io/{fullname}-leader");
+    assert!(can_i(&sa, &["update", &lease, "-n", &release_ns]));
+    assert!(can_i(
+        &sa,
+        &["create", "leases.coordination.k8s.io", "-n", &release_ns]
+    ));
+    // ...and no more.
+    for (verb, resource, ns) in [
+        ("get", "secrets", apps.as_str()),
+        ("list", "secrets", release_ns.as_str()),
+        ("patch", "configmaps/someone-elses", apps.as_str()),
+        ("list", "configmaps", apps.as_str()),
+        ("update", "userbans.interdict.dev", apps.as_str()),
+        ("delete", "userbans.interdict.dev", apps.as_str()),
+        ("list", "userbans.interdict.dev", other.as_str()),
+        ("create", "configmaps", other.as_str()),
+        ("list", "pods", apps.as_str()),
+        ("list", "namespaces", ""),
+        (
+            "update",
+            "leases.coordination.k8s.io/someone-elses",
+            release_ns.as_str(),
+        ),
+        ("update", lease.as_str(), apps.as_str()),
+    ] {
+        let mut args = vec![verb, resource];
+        if !ns.is_empty() {
+            args.extend(["-n", ns]);
+        }
+        assert!(!can_i(&sa, &args), "{verb} {resource} in {ns:?} is allowed");
+    }
+
+    // The blocklist is written the way the operator writes it: server-side apply,
+    // which creates it the first time.
+    let configmap = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {apps}\ndata:\n  blocklist.json: '{{}}'\n"
+        )
+    };
+    for (name, allowed) in [(BLOCKLIST, true), ("someone-elses", false)] {
+        let mut child = cluster()
+            .kubectl()
+            .args([
+                "apply",
+                "--server-side",
+                "--field-manager=interdict",
+                "--as",
+                &sa,
+                "-f",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(configmap(name).as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.success(),
+            allowed,
+            "server-side apply of ConfigMap {name} as the operator: {}",
+            text(&output)
+        );
+    }
+
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns, &apps, &shop, &other]);
+}
