@@ -67,6 +67,7 @@ fn entries(count: usize) -> Vec<Entry> {
                 message: Some("You are blocked.".into()),
                 revoke_sessions_before: None,
                 appeal_instructions: None,
+                global: false,
             }
         })
         .collect()

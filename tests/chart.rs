@@ -196,11 +196,13 @@ fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<
             &["get", "patch"],
             &[],
         ),
-        permission("", "configmaps", &["create"], &[]),
+        // Create too is restricted by name: the operator creates the blocklist by
+        // server-side apply, whose create check carries the name (see the test
+        // `namespaced_values_apply_and_grant_what_the_operator_does`).
         permission(
             "",
             "configmaps",
-            &["get", "list", "watch", "patch", "update"],
+            &["create", "get", "list", "watch", "patch", "update"],
             &[blocklist],
         ),
         permission("events.k8s.io", "events", &["create", "patch"], &[]),
@@ -663,28 +665,36 @@ fn invalid_values_are_rejected_naming_the_value() {
 
 // ------------------------------------------------------------- test cluster
 
-fn kubectl_apply_server_side(manifests: &str) {
+/// kubectl against the test cluster with `input` on its standard input.
+fn kubectl_stdin(args: &[&str], input: &str) -> Output {
     let mut child = cluster()
         .kubectl()
-        .args([
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn kubectl_apply_server_side(manifests: &str) {
+    let output = kubectl_stdin(
+        &[
             "apply",
             "--server-side",
             "--field-manager=interdict-chart-test",
             "-f",
             "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kubectl apply");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(manifests.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+        ],
+        manifests,
+    );
     assert!(
         output.status.success(),
         "the rendered chart was not accepted: {}",
@@ -778,22 +788,30 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
     // The ServiceAccount can do what the operator does in a watched namespace...
     let sa = format!("system:serviceaccount:{release_ns}:{fullname}");
     let blocklist = format!("configmaps/{BLOCKLIST}");
-    for (verb, resource) in [
-        ("list", "userbans.interdict.dev"),
-        ("watch", "featureblocks.interdict.dev"),
-        ("patch", "userbans.interdict.dev/status"),
-        ("patch", "featureblocks.interdict.dev/status"),
-        ("create", "configmaps"),
-        ("patch", blocklist.as_str()),
-        ("update", blocklist.as_str()),
-        ("get", blocklist.as_str()),
-        ("create", "events.events.k8s.io"),
+    for (verb, resource, subresource) in [
+        ("list", "userbans.interdict.dev", ""),
+        ("watch", "featureblocks.interdict.dev", ""),
+        ("patch", "userbans.interdict.dev", "status"),
+        ("patch", "featureblocks.interdict.dev", "status"),
+        ("create", blocklist.as_str(), ""),
+        ("patch", blocklist.as_str(), ""),
+        ("list", blocklist.as_str(), ""),
+        ("watch", blocklist.as_str(), ""),
+        ("update", blocklist.as_str(), ""),
+        ("get", blocklist.as_str(), ""),
+        ("create", "events.events.k8s.io", ""),
     ] {
+        let subresource = format!("--subresource={subresource}");
         assert!(
-            can_i(&sa, &[verb, resource, "-n", &apps]),
-            "{verb} {resource}"
+            can_i(&sa, &[verb, resource, "-n", &apps, &subresource]),
+            "{verb} {resource} {subresource}"
         );
     }
+    // Status, not the bans themselves.
+    assert!(!can_i(
+        &sa,
+        &["patch", "userbans.interdict.dev", "-n", &apps]
+    ));
     let lease = format!("leases.coordination.k8s.io/{fullname}-leader");
     assert!(can_i(&sa, &["update", &lease, "-n", &release_ns]));
     assert!(can_i(
@@ -809,7 +827,9 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
         ("update", "userbans.interdict.dev", apps.as_str()),
         ("delete", "userbans.interdict.dev", apps.as_str()),
         ("list", "userbans.interdict.dev", other.as_str()),
-        ("create", "configmaps", other.as_str()),
+        ("create", "configmaps", apps.as_str()),
+        ("create", "configmaps/someone-elses", apps.as_str()),
+        ("create", blocklist.as_str(), other.as_str()),
         ("list", "pods", apps.as_str()),
         ("list", "namespaces", ""),
         (
@@ -827,43 +847,69 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
     }
 
     // The blocklist is written the way the operator writes it: server-side apply,
-    // which creates it the first time.
-    let configmap = |name: &str| {
+    // which creates it the first time. That create is authorized with the object's
+    // name, so `create` restricted to the blocklist's name is enough...
+    let configmap = |name: &str, value: &str| {
         format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {apps}\ndata:\n  blocklist.json: '{{}}'\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {apps}\n\
+             data:\n  blocklist.json: '{value}'\n"
         )
     };
-    for (name, allowed) in [(BLOCKLIST, true), ("someone-elses", false)] {
-        let mut child = cluster()
-            .kubectl()
-            .args([
-                "apply",
-                "--server-side",
-                "--field-manager=interdict",
-                "--as",
-                &sa,
-                "-f",
-                "-",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(configmap(name).as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert_eq!(
+    let server_side = [
+        "apply",
+        "--server-side",
+        "--field-manager=interdict",
+        "--as",
+        &sa,
+        "-f",
+        "-",
+    ];
+    // ...where a plain create (POST, no name in the request) is refused.
+    let output = kubectl_stdin(
+        &["create", "--as", &sa, "-f", "-"],
+        &configmap(BLOCKLIST, "{}"),
+    );
+    assert!(
+        !output.status.success() && text(&output).contains("cannot create"),
+        "a POST create of the blocklist should be forbidden: {}",
+        text(&output)
+    );
+    for value in ["{}", "{\"v\":1}"] {
+        let output = kubectl_stdin(&server_side, &configmap(BLOCKLIST, value));
+        assert!(
             output.status.success(),
-            allowed,
-            "server-side apply of ConfigMap {name} as the operator: {}",
+            "server-side apply of the blocklist as the operator failed: {}",
             text(&output)
         );
     }
+    let output = kubectl_stdin(&server_side, &configmap("someone-elses", "{}"));
+    assert!(
+        !output.status.success(),
+        "server-side apply of another ConfigMap as the operator succeeded"
+    );
+    // The operator lists and watches its blocklists with a metadata.name field selector.
+    let selector = format!("--field-selector=metadata.name={BLOCKLIST}");
+    let listed = cluster().kubectl_ok(&[
+        "get",
+        "configmaps",
+        "-n",
+        &apps,
+        "--as",
+        &sa,
+        &selector,
+        "-o",
+        "name",
+    ]);
+    assert_eq!(listed.trim(), format!("configmap/{BLOCKLIST}"));
+    let output = cluster()
+        .kubectl()
+        .args(["get", "configmaps", "-n", &apps, "--as", &sa])
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "listing every ConfigMap is allowed"
+    );
 
     delete_cluster_objects(&release);
     delete_namespaces(&[&release_ns, &apps, &shop, &other]);

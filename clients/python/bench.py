@@ -138,7 +138,7 @@ def row(figure: str, value: str, extra: str = "") -> None:
 def main() -> None:
     began = time.perf_counter()
     print(f"Python {platform.python_version()} ({platform.python_implementation()}, {platform.machine()})")
-    row("figure", "median", "")
+    row("figure", "median", "rate / note")
     for count in (10_000, 100_000):
         with tempfile.TemporaryDirectory() as tmp:
             size = write_blocklist(tmp, count)

@@ -99,6 +99,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "interdict-leader", value_name = "NAME")]
     pub lease_name: String,
 
+    /// Namespace whose bans apply to every namespace that opts in (global bans).
+    #[arg(long, value_name = "NAMESPACE", env = "INTERDICT_GLOBAL_NAMESPACE")]
+    pub global_namespace: Option<String>,
+
+    /// Label selector of the namespaces that receive global bans.
+    #[arg(
+        long,
+        default_value = "interdict.dev/global-bans=true",
+        value_name = "SELECTOR"
+    )]
+    pub global_opt_in_label: String,
+
     /// Namespace of the leader Lease (in a pod: its own namespace). Default: `default`.
     #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,

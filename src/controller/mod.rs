@@ -128,6 +128,12 @@ async fn run(args: RunArgs) -> Result<(), String> {
         &client,
         &args.namespaces,
         &args.blocklist_name,
+        args.global_namespace
+            .clone()
+            .map(|namespace| sources::GlobalBans {
+                namespace,
+                opt_in_selector: args.global_opt_in_label.clone(),
+            }),
         queue.clone(),
         Duration::from_millis(args.debounce_ms),
     );

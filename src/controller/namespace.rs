@@ -82,11 +82,31 @@ fn published(
     .then(|| compiled.entry.clone())
 }
 
-fn next_transition<K>(reviewed: &[Reviewed<K>], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    reviewed
+/// Bans of the global namespace, for a namespace that opted in: marked global,
+/// with ids that cannot collide with the namespace's own bans.
+fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<crate::core::Entry> {
+    let Some(global) = ctx.stores.global_namespace() else {
+        return Vec::new();
+    };
+    if !ctx.stores.opted_in().contains(namespace) {
+        return Vec::new();
+    }
+    let user_bans = review(ctx.stores.user_bans.in_namespace(global));
+    let feature_blocks = review(ctx.stores.feature_blocks.in_namespace(global));
+    user_bans
         .iter()
-        .filter_map(|r| r.compiled.as_ref().ok()?.window.next_transition(now))
-        .min()
+        .filter_map(|r| published(&r.compiled, now))
+        .chain(
+            feature_blocks
+                .iter()
+                .filter_map(|r| published(&r.compiled, now)),
+        )
+        .map(|entry| crate::core::Entry {
+            id: format!("{global}/{}", entry.id),
+            global: true,
+            ..entry
+        })
+        .collect()
 }
 
 fn entry_counts(entries: &[crate::core::Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
@@ -122,11 +142,12 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
         .in_namespace(namespace)
         .into_iter()
         .find(|cm| cm.name_any() == ctx.blocklist_name);
-    if user_bans.is_empty() && feature_blocks.is_empty() && existing.is_none() {
+    let opted_in = ctx.stores.opted_in().contains(namespace);
+    if user_bans.is_empty() && feature_blocks.is_empty() && existing.is_none() && !opted_in {
         return Ok(None);
     }
 
-    let entries = user_bans
+    let mut entries = user_bans
         .iter()
         .filter_map(|r| published(&r.compiled, now))
         .chain(
@@ -135,6 +156,12 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
                 .filter_map(|r| published(&r.compiled, now)),
         )
         .collect::<Vec<_>>();
+    entries.extend(global_entries(ctx, namespace, now));
+    // Every start and expiry among what is published, global bans included.
+    let next = entries
+        .iter()
+        .filter_map(|e| if now < e.from { Some(e.from) } else { e.until })
+        .min();
     let counts = entry_counts(&entries, now);
     let data = render_data(namespace, entries, now);
     let bytes = data.values().map(String::len).sum();
@@ -152,13 +179,7 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     if !failures.is_empty() {
         return Err(Error::Statuses(failures));
     }
-    Ok([
-        next_transition(&user_bans, now),
-        next_transition(&feature_blocks, now),
-    ]
-    .into_iter()
-    .flatten()
-    .min())
+    Ok(next)
 }
 
 async fn sync_status<K: BanResource>(

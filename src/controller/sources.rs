@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -57,6 +57,21 @@ pub struct Stores {
     pub user_bans: ScopedStores<UserBan>,
     pub feature_blocks: ScopedStores<FeatureBlock>,
     pub blocklists: ScopedStores<ConfigMap>,
+    global: Option<GlobalSource>,
+    /// The namespaces given on the command line; empty means every namespace.
+    watched: Vec<String>,
+}
+
+/// Where global bans live, and which namespaces asked for them.
+pub struct GlobalBans {
+    pub namespace: String,
+    /// Label selector of the namespaces that receive global bans, e.g. `interdict.dev/global-bans=true`.
+    pub opt_in_selector: String,
+}
+
+struct GlobalSource {
+    namespace: String,
+    opted_in: Store<Namespace>,
 }
 
 impl Stores {
@@ -66,13 +81,36 @@ impl Stores {
         self.user_bans.wait_until_ready().await;
         self.feature_blocks.wait_until_ready().await;
         self.blocklists.wait_until_ready().await;
+        if let Some(global) = &self.global {
+            let _ = global.opted_in.wait_until_ready().await;
+        }
     }
 
     pub fn all_namespaces(&self) -> BTreeSet<String> {
         let mut all = self.user_bans.namespaces();
         all.extend(self.feature_blocks.namespaces());
         all.extend(self.blocklists.namespaces());
+        all.extend(self.opted_in());
         all
+    }
+
+    pub fn global_namespace(&self) -> Option<&str> {
+        self.global.as_ref().map(|g| g.namespace.as_str())
+    }
+
+    /// Namespaces that receive global bans: labelled, watched, and not the global one.
+    pub fn opted_in(&self) -> BTreeSet<String> {
+        let Some(global) = &self.global else {
+            return BTreeSet::new();
+        };
+        global
+            .opted_in
+            .state()
+            .iter()
+            .filter_map(|ns| ns.metadata.name.clone())
+            .filter(|ns| *ns != global.namespace)
+            .filter(|ns| self.watched.is_empty() || self.watched.contains(ns))
+            .collect()
     }
 }
 
@@ -87,7 +125,12 @@ enum Trigger {
 fn triggers<K: Resource>(event: &watcher::Event<K>) -> Option<Trigger> {
     match event {
         watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
-            o.meta().namespace.clone().map(Trigger::Namespace)
+            // A Namespace object (opting in to global bans) concerns itself.
+            let meta = o.meta();
+            meta.namespace
+                .clone()
+                .or_else(|| meta.name.clone())
+                .map(Trigger::Namespace)
         }
         watcher::Event::InitDone => Some(Trigger::Everything),
         watcher::Event::Init => None,
@@ -169,6 +212,7 @@ pub fn watch(
     client: &Client,
     namespaces: &[String],
     blocklist_name: &str,
+    global: Option<GlobalBans>,
     queue: Arc<Queue>,
     debounce: Duration,
 ) -> (
@@ -179,10 +223,29 @@ pub fn watch(
     let all = watcher::Config::default();
     let blocklist_only =
         watcher::Config::default().fields(&format!("metadata.name={blocklist_name}"));
+    // The global namespace is watched too, whatever the list says.
+    let mut scopes = namespaces.to_vec();
+    if let Some(global) = &global
+        && !scopes.is_empty()
+        && !scopes.contains(&global.namespace)
+    {
+        scopes.push(global.namespace.clone());
+    }
+    let global = global.map(|global| {
+        let config = watcher::Config::default().labels(&global.opt_in_selector);
+        let (opted_in, stream) = reflect(Api::<Namespace>::all(client.clone()), config);
+        streams.push(stream);
+        GlobalSource {
+            namespace: global.namespace,
+            opted_in,
+        }
+    });
     let stores = Arc::new(Stores {
-        user_bans: scoped(client, namespaces, &all, &mut streams),
-        feature_blocks: scoped(client, namespaces, &all, &mut streams),
-        blocklists: scoped(client, namespaces, &blocklist_only, &mut streams),
+        user_bans: scoped(client, &scopes, &all, &mut streams),
+        feature_blocks: scoped(client, &scopes, &all, &mut streams),
+        blocklists: scoped(client, &scopes, &blocklist_only, &mut streams),
+        global,
+        watched: namespaces.to_vec(),
     });
     let feeding = {
         let stores = stores.clone();
@@ -191,6 +254,12 @@ pub fn watch(
             while let Some(trigger) = triggers.next().await {
                 let at = Instant::now() + debounce;
                 match trigger {
+                    Trigger::Namespace(ns) if stores.global_namespace() == Some(ns.as_str()) => {
+                        queue.schedule(&ns, at);
+                        for opted_in in stores.opted_in() {
+                            queue.schedule(&opted_in, at);
+                        }
+                    }
                     Trigger::Namespace(ns) => queue.schedule(&ns, at),
                     Trigger::Everything => {
                         for ns in stores.all_namespaces() {

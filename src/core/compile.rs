@@ -89,6 +89,7 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
             .as_ref()
             .filter(|appeal| appeal.allowed)
             .and_then(|appeal| appeal.instructions.clone()),
+        global: false,
     };
     Ok(CompiledBan { window, entry })
 }
@@ -127,6 +128,7 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
         message: spec.message.clone(),
         revoke_sessions_before: None,
         appeal_instructions: None,
+        global: false,
     };
     Ok(CompiledBan { window, entry })
 }

@@ -105,6 +105,9 @@ pub struct Entry {
     /// How to appeal, when the ban allows appeals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appeal_instructions: Option<String>,
+    /// Published from the operator's global namespace into this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global: bool,
 }
 
 impl Entry {
@@ -141,6 +144,7 @@ pub(crate) mod fixtures {
             message: None,
             revoke_sessions_before: None,
             appeal_instructions: None,
+            global: false,
         }
     }
 }

@@ -74,15 +74,15 @@ docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 - apiGroups: ["interdict.dev"]
   resources: ["userbans/status", "featureblocks/status"]
   verbs: ["get", "patch"]
-# Create a namespace's blocklist ConfigMap the first time it has bans (create cannot be restricted by name).
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["create"]
-# Read, watch (a metadata.name field selector, which RBAC matches against resourceNames) and write the blocklist ConfigMap, and only it.
+# The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
+# selector, which RBAC matches against resourceNames), write it, and create it the
+# first time a namespace has bans. The operator creates it by server-side apply,
+# whose create check carries the name, so create is restricted by name too (a
+# plain POST create would not be; tests/chart.rs checks both).
 - apiGroups: [""]
   resources: ["configmaps"]
   resourceNames: [{{ .Values.blocklistName | quote }}]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["create", "get", "list", "watch", "patch", "update"]
 # Record every transition as an Event on the ban (and write failures on the ConfigMap).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
