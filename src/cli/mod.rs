@@ -111,6 +111,11 @@ pub struct RunArgs {
     )]
     pub global_opt_in_label: String,
 
+    /// After a blocklist change, annotate the pods that mount it so kubelet
+    /// refreshes the mount at once instead of within 60–90 s. Needs `patch` on pods.
+    #[arg(long)]
+    pub nudge_pods: bool,
+
     /// Namespace of the leader Lease (in a pod: its own namespace). Default: `default`.
     #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,

@@ -7,6 +7,7 @@ mod error;
 mod leader;
 mod metrics;
 mod namespace;
+mod nudge;
 mod queue;
 mod reasons;
 mod sources;
@@ -48,6 +49,7 @@ pub struct Context {
     pub audit: AuditSink,
     pub blocklist_name: String,
     pub metrics: Arc<metrics::Metrics>,
+    pub nudge_pods: bool,
     stores: Arc<Stores>,
 }
 
@@ -195,6 +197,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         audit,
         blocklist_name: args.blocklist_name.clone(),
         metrics: metrics.clone(),
+        nudge_pods: args.nudge_pods,
         stores,
     });
     let failures: Arc<Mutex<HashMap<String, u32>>> = Arc::default();

@@ -11,12 +11,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
 use super::blocklist::{self, FIELD_MANAGER};
 use super::error::Error;
 use super::metrics::ModePhase;
 use super::status::{Transition, desired_status, subject_display, transition};
+use super::{Context, nudge};
 use crate::api::{BanStatus, FeatureBlock, Phase, UserBan};
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
 use crate::core::document::render_data;
@@ -165,7 +165,11 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     let counts = entry_counts(&entries, now);
     let data = render_data(namespace, entries, now);
     let bytes = data.values().map(String::len).sum();
-    blocklist::ensure(ctx, namespace, existing.as_deref(), data).await?;
+    let hash = ctx.nudge_pods.then(|| nudge::content_hash(&data));
+    let written = blocklist::ensure(ctx, namespace, existing.as_deref(), data).await?;
+    if let Some(hash) = hash.filter(|_| written) {
+        nudge::nudge(&ctx.client, namespace, &ctx.blocklist_name, &hash).await;
+    }
     ctx.metrics.blocklist_published(namespace, bytes, counts);
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
