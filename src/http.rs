@@ -89,6 +89,8 @@ pub async fn bind(
                 },
                 _ = &mut shutdown => break,
             };
+            // Small request/response pairs: waiting to coalesce writes only adds latency.
+            let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| respond(request, handler.clone()));
