@@ -182,27 +182,17 @@ fn permission(group: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Pe
 /// What the operator needs in each namespace it watches.
 fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<Permission> {
     let mut set: BTreeSet<Permission> = [
-        permission("interdict.dev", "userbans", &["get", "list", "watch"], &[]),
-        permission(
-            "interdict.dev",
-            "featureblocks",
-            &["get", "list", "watch"],
-            &[],
-        ),
-        permission("interdict.dev", "userbans/status", &["get", "patch"], &[]),
-        permission(
-            "interdict.dev",
-            "featureblocks/status",
-            &["get", "patch"],
-            &[],
-        ),
+        permission("interdict.dev", "userbans", &["list", "watch"], &[]),
+        permission("interdict.dev", "featureblocks", &["list", "watch"], &[]),
+        permission("interdict.dev", "userbans/status", &["patch"], &[]),
+        permission("interdict.dev", "featureblocks/status", &["patch"], &[]),
         // Create too is restricted by name: the operator creates the blocklist by
         // server-side apply, whose create check carries the name (see the test
         // `namespaced_values_apply_and_grant_what_the_operator_does`).
         permission(
             "",
             "configmaps",
-            &["create", "get", "list", "watch", "patch", "update"],
+            &["create", "list", "watch", "patch"],
             &[blocklist],
         ),
         permission("events.k8s.io", "events", &["create", "patch"], &[]),
@@ -210,7 +200,7 @@ fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<
     .into_iter()
     .collect();
     if nudge_pods {
-        set.insert(permission("", "pods", &["list", "watch", "patch"], &[]));
+        set.insert(permission("", "pods", &["list", "patch"], &[]));
     }
     set
 }
@@ -221,7 +211,7 @@ fn lease_permissions(lease: &str) -> BTreeSet<Permission> {
         permission(
             "coordination.k8s.io",
             "leases",
-            &["get", "update", "patch"],
+            &["get", "update"],
             &[lease],
         ),
     ]
@@ -557,7 +547,7 @@ fn global_bans_nudge_pods_and_audit_file() {
     assert_eq!(cluster_roles.len(), 1);
     assert_eq!(
         permissions(cluster_roles[0]),
-        BTreeSet::from([permission("", "namespaces", &["get", "list", "watch"], &[])])
+        BTreeSet::from([permission("", "namespaces", &["list", "watch"], &[])])
     );
     // The bans' namespace is watched too: a Role there as in every listed namespace.
     for ns in ["apps", "interdict-global"] {
@@ -631,14 +621,19 @@ fn args_contain(docs: &[Value], flag: &str) -> bool {
 #[test]
 fn invalid_values_are_rejected_naming_the_value() {
     let chart = chart();
+    // (values file, what the error must name: helm reports "- at '/path': ...").
     let cases = [
-        ("replicas: 0\n", "replicas"),
-        ("logFormat: xml\n", "logFormat"),
-        ("watchNamespaces: [\"Bad_NS\"]\n", "watchNamespaces"),
-        ("replica: 2\n", "replica"),
-        ("blocklistName: \"UPPER\"\n", "blocklistName"),
-        ("globalBans:\n  namespace: \"-x\"\n", "globalBans"),
-        ("image:\n  tga: latest\n", "tga"),
+        ("replicas: 0\n", "'/replicas'"),
+        ("logFormat: xml\n", "'/logFormat'"),
+        ("watchNamespaces: [\"Bad_NS\"]\n", "'/watchNamespaces/0'"),
+        ("replica: 2\n", "'replica' not allowed"),
+        ("blocklistName: \"UPPER\"\n", "'/blocklistName'"),
+        (
+            "globalBans:\n  namespace: \"-x\"\n",
+            "'/globalBans/namespace'",
+        ),
+        ("image:\n  tga: latest\n", "'tga' not allowed"),
+        ("metrics:\n  port: \"9090\"\n", "'/metrics/port'"),
     ];
     for (yaml, named) in cases {
         let (_dir, values) = values_file(yaml);
@@ -797,8 +792,6 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
         ("patch", blocklist.as_str(), ""),
         ("list", blocklist.as_str(), ""),
         ("watch", blocklist.as_str(), ""),
-        ("update", blocklist.as_str(), ""),
-        ("get", blocklist.as_str(), ""),
         ("create", "events.events.k8s.io", ""),
     ] {
         let subresource = format!("--subresource={subresource}");
@@ -821,6 +814,8 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
     // ...and no more.
     for (verb, resource, ns) in [
         ("get", "secrets", apps.as_str()),
+        ("update", blocklist.as_str(), apps.as_str()),
+        ("delete", blocklist.as_str(), apps.as_str()),
         ("list", "secrets", release_ns.as_str()),
         ("patch", "configmaps/someone-elses", apps.as_str()),
         ("list", "configmaps", apps.as_str()),
@@ -913,4 +908,43 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
 
     delete_cluster_objects(&release);
     delete_namespaces(&[&release_ns, &apps, &shop, &other]);
+}
+
+#[test]
+fn global_bans_in_namespaced_mode_apply_and_read_namespaces() {
+    let id = unique();
+    let release_ns = format!("chart-global-{id}");
+    let apps = format!("apps-{id}");
+    let global = format!("global-{id}");
+    let release = format!("idt-{id}");
+    for ns in [&release_ns, &apps, &global] {
+        create_namespace(ns);
+    }
+    let (_dir, values) = values_file(&format!(
+        "watchNamespaces: [{apps}]\n\
+         globalBans:\n  namespace: {global}\n\
+         nudgePods:\n  enabled: true\n\
+         audit:\n  file:\n    enabled: true\n"
+    ));
+    kubectl_apply_server_side(&template(&release, &release_ns, &["-f", &values]));
+    let fullname = format!("{release}-interdict");
+    assert_deployment_stored(&release_ns, &fullname);
+
+    let sa = format!("system:serviceaccount:{release_ns}:{fullname}");
+    // Namespace labels, cluster-wide; nothing else cluster-wide.
+    assert!(can_i(&sa, &["watch", "namespaces"]));
+    assert!(!can_i(&sa, &["patch", "namespaces"]));
+    assert!(!can_i(&sa, &["list", "userbans.interdict.dev", "-A"]));
+    // The bans of the global namespace are read like those of a watched one.
+    assert!(can_i(
+        &sa,
+        &["list", "userbans.interdict.dev", "-n", &global]
+    ));
+    // nudgePods: the pods of the watched namespaces only.
+    assert!(can_i(&sa, &["patch", "pods", "-n", &apps]));
+    assert!(!can_i(&sa, &["patch", "pods", "-n", &release_ns]));
+    assert!(!can_i(&sa, &["delete", "pods", "-n", &apps]));
+
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns, &apps, &global]);
 }

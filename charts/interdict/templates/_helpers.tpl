@@ -69,11 +69,11 @@ docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 # Read the bans: the operator lists and watches UserBans and FeatureBlocks.
 - apiGroups: ["interdict.dev"]
   resources: ["userbans", "featureblocks"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 # Publish each ban's phase, window and Ready condition (server-side apply on the status subresource).
 - apiGroups: ["interdict.dev"]
   resources: ["userbans/status", "featureblocks/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 # The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
 # selector, which RBAC matches against resourceNames), write it, and create it the
 # first time a namespace has bans. The operator creates it by server-side apply,
@@ -82,15 +82,15 @@ docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 - apiGroups: [""]
   resources: ["configmaps"]
   resourceNames: [{{ .Values.blocklistName | quote }}]
-  verbs: ["create", "get", "list", "watch", "patch", "update"]
+  verbs: ["create", "list", "watch", "patch"]
 # Record every transition as an Event on the ban (and write failures on the ConfigMap).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- if .Values.nudgePods.enabled }}
-# nudgePods: find the pods that mount the blocklist and annotate them so kubelet refreshes the mount at once.
+# nudgePods: list the pods that mount the blocklist and annotate them (merge patch) so kubelet refreshes the mount at once.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["list", "patch"]
 {{- end }}
 {{- end }}
