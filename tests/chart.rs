@@ -948,3 +948,215 @@ fn global_bans_in_namespaced_mode_apply_and_read_namespaces() {
     delete_cluster_objects(&release);
     delete_namespaces(&[&release_ns, &apps, &global]);
 }
+
+/// A kubeconfig for the test cluster that authenticates with `token` instead of
+/// the admin credentials: what a pod's ServiceAccount sees.
+fn kubeconfig_with_token(token: &str, dir: &Path) -> PathBuf {
+    let admin: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&cluster().kubeconfig).unwrap()).unwrap();
+    let cluster_entry = admin["clusters"][0]["cluster"].clone();
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "test", "cluster": {
+            "server": cluster_entry["server"].as_str().unwrap(),
+            "certificate-authority-data": cluster_entry["certificate-authority-data"].as_str().unwrap(),
+        }}],
+        "users": [{ "name": "operator", "user": { "token": token } }],
+        "contexts": [{ "name": "operator", "context": { "cluster": "test", "user": "operator" } }],
+        "current-context": "operator",
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// The chart's RBAC is enough and no more: the operator binary, run as a local
+/// process with a token of the chart's ServiceAccount (TokenRequest API) and the
+/// Deployment's own arguments, reconciles every example; the same identity is
+/// refused Secrets and ConfigMaps it does not own.
+#[tokio::test]
+async fn operator_runs_with_only_the_charts_service_account() {
+    let id = unique();
+    let release_ns = format!("chart-sa-{id}");
+    let apps = format!("chart-sa-apps-{id}");
+    let release = format!("sa-{id}");
+    create_namespace(&release_ns);
+    create_namespace(&apps);
+    let set = format!("watchNamespaces={{{apps}}}");
+    let docs = documents(&template(&release, &release_ns, &["--set", &set]));
+    let rbac: Vec<&Value> = docs
+        .iter()
+        .filter(|d| {
+            [
+                "ServiceAccount",
+                "Role",
+                "RoleBinding",
+                "ClusterRole",
+                "ClusterRoleBinding",
+            ]
+            .contains(&kind(d))
+        })
+        .collect();
+    let manifests: String = rbac
+        .iter()
+        .map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap()))
+        .collect();
+    kubectl_apply_server_side(&manifests);
+
+    let account = of_kind(&docs, "ServiceAccount")[0];
+    let token = cluster().kubectl_ok(&[
+        "create",
+        "token",
+        name(account),
+        "-n",
+        &release_ns,
+        "--duration=1h",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_with_token(token.trim(), dir.path());
+
+    // The Deployment's arguments, with a free port for the metrics endpoint.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut arguments = args(&docs);
+    if let Some(at) = arguments.iter().position(|a| a == "--metrics-addr") {
+        arguments[at + 1] = format!("127.0.0.1:{port}");
+    }
+    assert_eq!(
+        arguments.first().map(String::as_str),
+        Some("run"),
+        "{arguments:?}"
+    );
+    let log = dir.path().join("operator.log");
+    let mut operator = Command::new(env!("CARGO_BIN_EXE_interdict"))
+        .args(&arguments)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("POD_NAMESPACE", &release_ns)
+        .env("POD_NAME", format!("{release}-0"))
+        .env("RUST_LOG", "info,kube=warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+
+    let examples = repo_root().join("examples");
+    cluster().kubectl_ok(&["apply", "-n", &apps, "-f", examples.to_str().unwrap()]);
+    let waited = cluster()
+        .kubectl()
+        .args([
+            "wait",
+            "--for=condition=Ready",
+            "-n",
+            &apps,
+            "ub,fb",
+            "--all",
+            "--timeout=60s",
+        ])
+        .output()
+        .unwrap();
+    let operator_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        waited.status.success(),
+        "examples not reconciled as the ServiceAccount: {}\n{operator_log}",
+        text(&waited)
+    );
+    let published = cluster().kubectl_ok(&[
+        "get",
+        "configmap",
+        BLOCKLIST,
+        "-n",
+        &apps,
+        "-o",
+        "jsonpath={.data.blocklist\\.json}",
+    ]);
+    let applied = cluster()
+        .kubectl_ok(&["get", "ub,fb", "-n", &apps, "-o", "name"])
+        .lines()
+        .count();
+    assert_eq!(
+        published.matches("\"id\":").count(),
+        applied,
+        "every example is in the blocklist"
+    );
+    let events = cluster().kubectl_ok(&["get", "events.events.k8s.io", "-n", &apps, "-o", "name"]);
+    assert!(
+        events.lines().count() >= applied,
+        "an Event per applied ban: {events}"
+    );
+    assert!(
+        !operator_log.to_lowercase().contains("forbidden"),
+        "no permission was missing: {operator_log}"
+    );
+
+    // The same identity, asked directly, is refused what it does not need.
+    cluster().kubectl_ok(&[
+        "create",
+        "configmap",
+        "someone-elses",
+        "-n",
+        &apps,
+        "--from-literal=a=b",
+    ]);
+    cluster().kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "credentials",
+        "-n",
+        &apps,
+        "--from-literal=a=b",
+    ]);
+    let as_operator = |command: &[&str]| {
+        let output = Command::new(cluster().kubectl().get_program())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(command)
+            .output()
+            .unwrap();
+        (output.status.success(), text(&output))
+    };
+    for command in [
+        vec!["get", "secret", "credentials", "-n", &apps],
+        vec!["get", "secrets", "-n", &apps],
+        vec![
+            "patch",
+            "configmap",
+            "someone-elses",
+            "-n",
+            &apps,
+            "--type=merge",
+            "-p",
+            "{\"data\":{\"a\":\"c\"}}",
+        ],
+        vec!["delete", "configmap", BLOCKLIST, "-n", &apps],
+        vec![
+            "create",
+            "configmap",
+            "new-one",
+            "-n",
+            &apps,
+            "--from-literal=a=b",
+        ],
+        vec!["get", "configmaps", "-n", &apps],
+        vec!["get", "userbans", "-n", &release_ns],
+    ] {
+        let (succeeded, output) = as_operator(&command);
+        assert!(
+            !succeeded,
+            "the operator's identity may {command:?}: {output}"
+        );
+        assert!(
+            output.contains("Forbidden") || output.contains("forbidden"),
+            "{command:?}: {output}"
+        );
+    }
+
+    let _ = operator.kill();
+    let _ = operator.wait();
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns, &apps]);
+}
