@@ -1092,6 +1092,53 @@ async fn operator_runs_with_only_the_charts_service_account() {
         "no permission was missing: {operator_log}"
     );
 
+    // Its metrics describe what it just did.
+    let (_, metrics) = common::http::http(port, "GET", "/metrics").expect("metrics endpoint");
+    let value = |name: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("interdict_leader "), 1.0);
+    assert_eq!(
+        value("interdict_entries{mode=\"Suspend\",phase=\"Scheduled\"}"),
+        1.0,
+        "{metrics}"
+    );
+    let active: f64 = ["Suspend", "Silence", "FeatureBlock"]
+        .iter()
+        .map(|mode| {
+            value(&format!(
+                "interdict_entries{{mode=\"{mode}\",phase=\"Active\"}}"
+            ))
+        })
+        .sum();
+    assert_eq!(active + 1.0, applied as f64, "{metrics}");
+    assert!(
+        value("interdict_transitions_total{type=\"Applied\"}") >= active,
+        "{metrics}"
+    );
+    assert!(
+        value(&format!(
+            "interdict_blocklist_bytes{{namespace=\"{apps}\"}}"
+        )) > 1000.0,
+        "{metrics}"
+    );
+    assert!(
+        value("interdict_reconcile_duration_seconds_count") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        value("interdict_reconciles_total{kind=\"UserBan\",result=\"success\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("interdict_expiry_lag_seconds"),
+        "{metrics}"
+    );
+
     // The same identity, asked directly, is refused what it does not need.
     cluster().kubectl_ok(&[
         "create",
