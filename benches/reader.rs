@@ -116,7 +116,7 @@ fn time_per_call(batches: usize, calls: usize, mut f: impl FnMut(usize)) -> f64 
 }
 
 fn write_blocklist(dir: &Path, entries: Vec<Entry>) {
-    let data: BTreeMap<String, String> = render_data("bench", entries, at(1));
+    let data: BTreeMap<String, String> = render_data("bench", entries.into(), at(1));
     for (key, value) in data {
         std::fs::write(dir.join(key), value).unwrap();
     }

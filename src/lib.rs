@@ -11,6 +11,8 @@ pub mod core;
 #[cfg(feature = "operator")]
 pub mod http;
 #[cfg(feature = "operator")]
+pub mod notify;
+#[cfg(feature = "operator")]
 pub mod process;
 pub mod reader;
 #[cfg(feature = "operator")]

@@ -182,10 +182,24 @@ fn permission(group: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Pe
 /// What the operator needs in each namespace it watches.
 fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<Permission> {
     let mut set: BTreeSet<Permission> = [
-        permission("interdict.dev", "userbans", &["list", "watch"], &[]),
-        permission("interdict.dev", "featureblocks", &["list", "watch"], &[]),
+        permission(
+            "interdict.dev",
+            "userbans",
+            &["list", "watch", "patch"],
+            &[],
+        ),
+        permission(
+            "interdict.dev",
+            "featureblocks",
+            &["list", "watch", "patch"],
+            &[],
+        ),
+        permission("interdict.dev", "banexemptions", &["list", "watch"], &[]),
+        permission("interdict.dev", "banappeals", &["list", "watch"], &[]),
         permission("interdict.dev", "userbans/status", &["patch"], &[]),
         permission("interdict.dev", "featureblocks/status", &["patch"], &[]),
+        permission("interdict.dev", "banexemptions/status", &["patch"], &[]),
+        permission("interdict.dev", "banappeals/status", &["patch"], &[]),
         // Create too is restricted by name: the operator creates the blocklist by
         // server-side apply, whose create check carries the name (see the test
         // `namespaced_values_apply_and_grant_what_the_operator_does`).
@@ -800,8 +814,8 @@ fn namespaced_values_apply_and_grant_what_the_operator_does() {
             "{verb} {resource} {subresource}"
         );
     }
-    // Status, not the bans themselves.
-    assert!(!can_i(
+    // Patch on bans is for the finalizer; their spec cannot be replaced or deleted.
+    assert!(can_i(
         &sa,
         &["patch", "userbans.interdict.dev", "-n", &apps]
     ));

@@ -8,7 +8,7 @@ some usernames, email hashes, IPv4 /24 ranges and key fingerprints; a third
 FeatureBlocks, half of them scoped to an academy; a quarter with an `until`),
 writes each to a temporary directory as the operator would, and prints medians of
 repeated runs: indexed decisions (`Blocklist.decide`, half hits and half misses,
-every query with an IP), the linear reference `decide(entries, ...)` at 10k, and
+every query with an IP), the linear reference `decide(contents, ...)` at 10k, and
 reload time (`load_dir` + index build, as `Blocklist` does it). The figures mirror
 `make bench` (benches/reader.rs) for the Rust reader. Timings are never asserted.
 """
@@ -149,9 +149,9 @@ def main() -> None:
             decisions = [blocklist.decide(q) for q in qs]
             denied = sum(not d.allowed for d in decisions)
             # The indexed answers are the linear ones (spot check, not timed).
-            entries = blocklist.entries
+            contents = blocklist.contents
             for q in qs[:: max(1, nq // (50 if count > 10_000 else 200))]:
-                assert blocklist.decide(q) == decide(entries, q), q
+                assert blocklist.decide(q) == decide(contents, q), q
 
             indexed = per_call(9, 5_000, lambda i: blocklist.decide(qs[i % nq]))
             row(
@@ -160,14 +160,14 @@ def main() -> None:
                 f"{1 / indexed:,.0f} /s",
             )
             if count == 10_000:
-                linear = per_call(3, 20, lambda i: decide(entries, qs[i % nq]))
+                linear = per_call(3, 20, lambda i: decide(contents, qs[i % nq]))
                 row(
                     f"linear decide (reference), {count // 1000}k entries",
                     f"{linear * 1e6:,.0f} µs",
                     f"{1 / linear:,.0f} /s",
                 )
             runs = 5 if count == 10_000 else 3
-            build = median_seconds(runs, lambda: Index(entries))
+            build = median_seconds(runs, lambda: Index(contents))
             row(f"index build alone, {count // 1000}k entries", f"{build * 1e3:.1f} ms")
 
             def reload() -> None:

@@ -77,3 +77,31 @@ pub struct Appeal {
     #[schemars(length(max = 2048))]
     pub instructions: Option<String>,
 }
+
+/// Ends a ban early and for good, keeping the object for the record. Once the
+/// operator has honoured it (`status.liftedAt`), removing it again does not
+/// bring the ban back: create a new ban instead.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Lift {
+    /// Why the ban is lifted.
+    #[schemars(length(min = 1, max = 1024))]
+    pub reason: String,
+
+    /// Who lifted it (a moderator's name or ticket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub by: Option<String>,
+}
+
+/// Where to reach the subject when the subject itself is not an email address.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// Email address for notifications about this ban. Never published in the blocklist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254))]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
+        .message("contact.email must look like name@domain"))]
+    pub email: Option<String>,
+}

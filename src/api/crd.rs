@@ -1,11 +1,16 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{FeatureBlock, UserBan};
+use super::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// Every CRD the operator serves, ordered like the files in `crds/` (by name).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![FeatureBlock::crd(), UserBan::crd()]
+    vec![
+        BanAppeal::crd(),
+        BanExemption::crd(),
+        FeatureBlock::crd(),
+        UserBan::crd(),
+    ]
 }
 
 /// The CRDs as one multi-document YAML stream, exactly as checked into `crds/`.

@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
-use super::{BanReason, BanStatus, Scope, Subject};
+use super::{Appeal, BanReason, BanStatus, Contact, Lift, Scope, Subject};
 
 /// A FeatureBlock takes some features away from one subject, everywhere or
 /// only in the listed scopes.
@@ -77,6 +77,18 @@ pub struct FeatureBlockSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub message: Option<String>,
+
+    /// Lift the block now, for good, leaving the object as the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift: Option<Lift>,
+
+    /// Where to send the subject's notifications when the subject is not an email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+
+    /// Whether and how the subject may appeal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal: Option<Appeal>,
 
     /// Send notifications about this block (default true). Reserved: notification
     /// sinks are not implemented yet, so the value is validated and stored only.

@@ -1,17 +1,24 @@
 //! The custom resources of `interdict.dev/v1alpha1`: their Rust types are the
 //! single source of the CRDs (`interdict crds` prints them, `crds/` holds the copy).
 
+mod appeal;
 mod common;
 mod crd;
+mod exemption;
 mod feature_block;
 mod status;
 mod subject;
 mod user_ban;
 
-pub use common::{Appeal, BanReason, Scope};
+pub use appeal::{
+    AppealDecision, AppealOutcome, AppealPhase, AppealStatus, BanAppeal, BanAppealSpec, BanKind,
+    BanRef,
+};
+pub use common::{Appeal, BanReason, Contact, Lift, Scope};
 pub use crd::{crd_yaml, crds};
+pub use exemption::{BanExemption, BanExemptionSpec, ExemptionStatus};
 pub use feature_block::{FeatureBlock, FeatureBlockSpec};
-pub use status::{BanStatus, Phase};
+pub use status::{BanStatus, NotificationRecord, Phase};
 pub use subject::Subject;
 pub use user_ban::{BanMode, UserBan, UserBanSpec};
 

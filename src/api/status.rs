@@ -37,8 +37,55 @@ pub struct BanStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<String>,
 
+    /// When the ban was lifted early (by `spec.lift` or an approved appeal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_at: Option<DateTime<Utc>>,
+
+    /// What lifted it: `spec.lift` or `BanAppeal/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_by: Option<String>,
+
+    /// When a permanent ban is due for review (from `spec.reviewAfter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_at: Option<DateTime<Utc>>,
+
+    /// The BanExemption that keeps this ban out of the blocklist, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exempted_by: Option<String>,
+
+    /// Delivery of this ban's notifications, one record per transition and sink.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub notifications: Vec<NotificationRecord>,
+
     /// Ready is True once the ban is reflected in the namespace's blocklist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Where one notification stands. The idempotency key is the same on every
+/// attempt and across restarts, so receivers can drop duplicates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRecord {
+    /// Idempotency key sent with every attempt.
+    pub key: String,
+    /// The transition notified: Applied, Activated, Expired, Lifted, AppealReceived, ...
+    pub event: String,
+    /// `webhook` or `email`.
+    pub sink: String,
+    /// `Pending`, `Delivered` or `Failed` (gave up).
+    pub state: String,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the transition happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When to try again (Pending only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The last failure, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
-use super::{Appeal, BanReason, BanStatus, Subject};
+use super::{Appeal, BanReason, BanStatus, Contact, Lift, Subject};
 
 /// A UserBan takes the whole application away from one subject: `Suspend`
 /// (no access, sessions revoked) or `Silence` (may log in and export, may not
@@ -29,6 +29,11 @@ use super::{Appeal, BanReason, BanStatus, Subject};
     printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
     printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
     printcolumn(json_path = ".spec.reason.code", name = "Reason", type_ = "string"),
+    printcolumn(
+        json_path = ".status.conditions[?(@.type==\"ReviewDue\")].status",
+        name = "Review-Due",
+        type_ = "string"
+    ),
     printcolumn(
         json_path = ".metadata.creationTimestamp",
         name = "Age",
@@ -90,6 +95,14 @@ pub struct UserBanSpec {
     #[schemars(length(max = 64))]
     #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_RULE).message(REVIEW_AFTER_MESSAGE))]
     pub review_after: Option<String>,
+
+    /// Lift the ban now, for good, leaving the object as the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift: Option<Lift>,
+
+    /// Where to send the subject's notifications when the subject is not an email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 
     /// Whether and how the subject may appeal.
     #[serde(default, skip_serializing_if = "Option::is_none")]

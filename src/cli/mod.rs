@@ -116,9 +116,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub nudge_pods: bool,
 
+    /// How long an ended ban keeps "sessions issued before T are invalid" in
+    /// the blocklist, so sessions from before the ban stay dead after it.
+    #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = parse_retention)]
+    pub session_revocation_retention: chrono::Duration,
+
+    /// Notification sinks (webhook, email) as a YAML file; see docs/notifications.md.
+    #[arg(long, value_name = "FILE", env = "INTERDICT_NOTIFY_CONFIG")]
+    pub notify_config: Option<PathBuf>,
+
     /// Namespace of the leader Lease (in a pod: its own namespace). Default: `default`.
     #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
+}
+
+fn parse_retention(text: &str) -> Result<chrono::Duration, String> {
+    crate::core::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,15 +1,21 @@
 //! The controller: watches bans, keeps each namespace's blocklist and the bans'
 //! statuses right, and wakes itself for every scheduled start and expiry.
 
+mod appeals;
+mod assess;
 mod audit;
+mod ban;
 mod blocklist;
 mod error;
+mod finalizer;
 mod leader;
 mod metrics;
 mod namespace;
+mod notifications;
 mod nudge;
 mod queue;
 mod reasons;
+mod record;
 mod sources;
 mod status;
 
@@ -50,6 +56,10 @@ pub struct Context {
     pub blocklist_name: String,
     pub metrics: Arc<metrics::Metrics>,
     pub nudge_pods: bool,
+    /// Where notifications go; none when the operator runs without `--notify-config`.
+    pub sinks: Option<Arc<crate::notify::Sinks>>,
+    /// How long an ended ban's session revocation stays published.
+    pub session_retention: chrono::Duration,
     stores: Arc<Stores>,
 }
 
@@ -111,6 +121,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
     })?;
     let audit = AuditSink::open(args.audit_log.as_deref())
         .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?;
+    let sinks = match &args.notify_config {
+        Some(path) => {
+            let config = crate::notify::NotifyConfig::from_file(path).map_err(|e| e.to_string())?;
+            let sinks = crate::notify::Sinks::from_config(&config).map_err(|e| e.to_string())?;
+            tracing::info!(sinks = ?sinks.configured(), "notifications enabled");
+            Some(Arc::new(sinks))
+        }
+        None => None,
+    };
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop) = watch::channel(false);
@@ -198,6 +217,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         blocklist_name: args.blocklist_name.clone(),
         metrics: metrics.clone(),
         nudge_pods: args.nudge_pods,
+        session_retention: args.session_revocation_retention,
+        sinks,
         stores,
     });
     let failures: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -296,7 +317,7 @@ async fn after_reconcile(
             let event = Event {
                 type_: EventType::Warning,
                 reason: reasons::RECONCILE_FAILED.into(),
-                note: Some(truncate(&error.to_string(), 1000)),
+                note: Some(record::truncate(&error.to_string(), 1000)),
                 action: "Reconcile".into(),
                 secondary: None,
             };
@@ -305,12 +326,5 @@ async fn after_reconcile(
             }
             Some(Instant::now() + backoff)
         }
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
     }
 }

@@ -1,107 +1,108 @@
-//! Reconciling one namespace: publish its blocklist, then bring every ban's
-//! status (and its Events and audit lines) in line with it.
+//! Reconciling one namespace: publish its blocklist, then bring every ban's,
+//! appeal's and exemption's status (with its Events and audit lines) in line.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::audit::{AUDIT_FORMAT, AuditRecord};
+use super::appeals::{self, Appealable, Verdict};
+use super::assess::{self, Assessment};
+use super::ban::BanResource;
 use super::blocklist::{self, FIELD_MANAGER};
 use super::error::Error;
+use super::finalizer;
 use super::metrics::ModePhase;
-use super::status::{Transition, desired_status, subject_display, transition};
-use super::{Context, nudge};
-use crate::api::{BanStatus, FeatureBlock, Phase, UserBan};
-use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
+use super::reasons;
+use super::record::{Happening, record};
+use super::status::{Transition, desired_status, subject_display, transitions};
+use super::{Context, notifications, nudge};
+use crate::api::{
+    AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
+};
 use crate::core::document::render_data;
-use std::collections::HashMap;
-
-/// What the reconciler needs from either ban kind.
-pub trait BanResource:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + DeserializeOwned
-    + Serialize
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
-    fn compile(&self) -> Result<CompiledBan, CompileError>;
-    fn ban_status(&self) -> Option<&BanStatus>;
-}
-
-impl BanResource for UserBan {
-    fn compile(&self) -> Result<CompiledBan, CompileError> {
-        compile_user_ban(self)
-    }
-    fn ban_status(&self) -> Option<&BanStatus> {
-        self.status.as_ref()
-    }
-}
-
-impl BanResource for FeatureBlock {
-    fn compile(&self) -> Result<CompiledBan, CompileError> {
-        compile_feature_block(self)
-    }
-    fn ban_status(&self) -> Option<&BanStatus> {
-        self.status.as_ref()
-    }
-}
+use crate::core::{Contents, Entry, Exemption};
 
 struct Reviewed<K> {
     object: Arc<K>,
-    compiled: Result<CompiledBan, CompileError>,
+    assessment: Assessment,
 }
 
-fn review<K: BanResource>(objects: Vec<Arc<K>>) -> Vec<Reviewed<K>> {
+impl<K: BanResource> Reviewed<K> {
+    fn deleting(&self) -> bool {
+        finalizer::is_deleting(self.object.as_ref())
+    }
+}
+
+type Lifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
+
+/// Lifts are sticky: once stored in the status, nothing undoes them.
+fn review<K: BanResource>(
+    objects: Vec<Arc<K>>,
+    exemptions: &[Exemption],
+    lifts: &Lifts,
+    now: DateTime<Utc>,
+) -> Vec<Reviewed<K>> {
     objects
         .into_iter()
-        .map(|object| Reviewed {
-            compiled: object.compile(),
-            object,
+        .map(|object| {
+            let compiled = object.compile();
+            let stored = object
+                .ban_status()
+                .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())));
+            let lifted = stored
+                .or_else(|| object.lift().map(|_| (now, "spec.lift".to_string())))
+                .or_else(|| lifts.get(&(K::KIND, object.name_any())).cloned());
+            let assessment = Assessment {
+                exempted_by: assess::exempting(&compiled, exemptions, now).map(|x| x.id.clone()),
+                review_at: assess::review_at(object.review_after(), &compiled),
+                lifted,
+                compiled,
+            };
+            Reviewed { object, assessment }
         })
         .collect()
 }
 
-fn published(
-    compiled: &Result<CompiledBan, CompileError>,
+fn published<K: BanResource>(
+    reviewed: &[Reviewed<K>],
     now: DateTime<Utc>,
-) -> Option<crate::core::Entry> {
-    let compiled = compiled.as_ref().ok()?;
-    matches!(
-        compiled.window.phase_at(now),
-        Phase::Scheduled | Phase::Active
-    )
-    .then(|| compiled.entry.clone())
+    retention: chrono::Duration,
+) -> impl Iterator<Item = Entry> + '_ {
+    reviewed
+        .iter()
+        .filter(|r| !r.deleting())
+        .filter_map(move |r| r.assessment.published(now, retention))
 }
 
 /// Bans of the global namespace, for a namespace that opted in: marked global,
 /// with ids that cannot collide with the namespace's own bans.
-fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<crate::core::Entry> {
+fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Entry> {
     let Some(global) = ctx.stores.global_namespace() else {
         return Vec::new();
     };
     if !ctx.stores.opted_in().contains(namespace) {
         return Vec::new();
     }
-    let user_bans = review(ctx.stores.user_bans.in_namespace(global));
-    let feature_blocks = review(ctx.stores.feature_blocks.in_namespace(global));
-    user_bans
-        .iter()
-        .filter_map(|r| published(&r.compiled, now))
-        .chain(
-            feature_blocks
-                .iter()
-                .filter_map(|r| published(&r.compiled, now)),
-        )
-        .map(|entry| crate::core::Entry {
+    let exemptions = compile_exemptions(&ctx.stores.exemptions.in_namespace(global), now);
+    let user_bans = review(
+        ctx.stores.user_bans.in_namespace(global),
+        &exemptions,
+        &HashMap::new(),
+        now,
+    );
+    let feature_blocks = review(
+        ctx.stores.feature_blocks.in_namespace(global),
+        &exemptions,
+        &HashMap::new(),
+        now,
+    );
+    published(&user_bans, now, ctx.session_retention)
+        .chain(published(&feature_blocks, now, ctx.session_retention))
+        .map(|entry| Entry {
             id: format!("{global}/{}", entry.id),
             global: true,
             ..entry
@@ -109,9 +110,17 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<cra
         .collect()
 }
 
-fn entry_counts(entries: &[crate::core::Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
+fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<Exemption> {
+    objects
+        .iter()
+        .filter_map(|x| assess::compile_exemption(x).ok())
+        .filter(|x| x.in_force(now))
+        .collect()
+}
+
+fn entry_counts(entries: &[Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
     let mut counts = HashMap::new();
-    for entry in entries {
+    for entry in entries.iter().filter(|e| e.until.is_none_or(|u| now < u)) {
         let mode = match entry.mode {
             Some(mode) => format!("{mode:?}"),
             None => "FeatureBlock".to_string(),
@@ -131,54 +140,118 @@ fn entry_counts(entries: &[crate::core::Entry], now: DateTime<Utc>) -> HashMap<M
     counts
 }
 
-/// Returns when the namespace next needs a look (the next start or expiry).
+/// Returns when the namespace next needs a look (the next start, expiry, end of
+/// a session-revocation window, review date or exemption expiry).
 pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
     let now = Utc::now();
-    let user_bans = review(ctx.stores.user_bans.in_namespace(namespace));
-    let feature_blocks = review(ctx.stores.feature_blocks.in_namespace(namespace));
-    let existing = ctx
-        .stores
+    let retention = ctx.session_retention;
+    let stores = &ctx.stores;
+    let user_bans = stores.user_bans.in_namespace(namespace);
+    let feature_blocks = stores.feature_blocks.in_namespace(namespace);
+    let exemption_objects = stores.exemptions.in_namespace(namespace);
+    let appeal_objects = stores.appeals.in_namespace(namespace);
+    let existing = stores
         .blocklists
         .in_namespace(namespace)
         .into_iter()
         .find(|cm| cm.name_any() == ctx.blocklist_name);
-    let opted_in = ctx.stores.opted_in().contains(namespace);
-    if user_bans.is_empty() && feature_blocks.is_empty() && existing.is_none() && !opted_in {
+    let opted_in = stores.opted_in().contains(namespace);
+    if user_bans.is_empty()
+        && feature_blocks.is_empty()
+        && exemption_objects.is_empty()
+        && existing.is_none()
+        && !opted_in
+    {
         return Ok(None);
     }
 
-    let mut entries = user_bans
-        .iter()
-        .filter_map(|r| published(&r.compiled, now))
-        .chain(
-            feature_blocks
+    let exemptions = compile_exemptions(&exemption_objects, now);
+    let appeal_refs: Vec<&BanAppeal> = appeal_objects.iter().map(Arc::as_ref).collect();
+    let appealable = |kind: BanKind, name: &str| -> Option<Appealable> {
+        let allowed = |appeal: Option<&crate::api::Appeal>| appeal.is_some_and(|a| a.allowed);
+        match kind {
+            BanKind::UserBan => user_bans
                 .iter()
-                .filter_map(|r| published(&r.compiled, now)),
-        )
-        .collect::<Vec<_>>();
+                .find(|b| b.name_any() == name && !finalizer::is_deleting(b.as_ref()))
+                .map(|b| allowed(b.appeal())),
+            BanKind::FeatureBlock => feature_blocks
+                .iter()
+                .find(|b| b.name_any() == name && !finalizer::is_deleting(b.as_ref()))
+                .map(|b| allowed(b.appeal())),
+        }
+        .map(|allowed| Appealable { allowed })
+    };
+    let verdicts = appeals::assess(&appeal_refs, appealable, now);
+    let lifts = appeals::lifts(&appeal_refs, &verdicts);
+    let user_bans = review(user_bans, &exemptions, &lifts, now);
+    let feature_blocks = review(feature_blocks, &exemptions, &lifts, now);
+
+    let mut entries: Vec<Entry> = published(&user_bans, now, retention)
+        .chain(published(&feature_blocks, now, retention))
+        .collect();
     entries.extend(global_entries(ctx, namespace, now));
-    // Every start and expiry among what is published, global bans included.
-    let next = entries
+    let reviews = user_bans
         .iter()
-        .filter_map(|e| if now < e.from { Some(e.from) } else { e.until })
+        .filter_map(|r| r.assessment.next_change(now, retention));
+    let reviews = reviews.chain(
+        feature_blocks
+            .iter()
+            .filter_map(|r| r.assessment.next_change(now, retention)),
+    );
+    let entry_changes = entries.iter().filter_map(|e| {
+        if now < e.from {
+            Some(e.from)
+        } else {
+            e.until.map(|u| u + retention)
+        }
+    });
+    let exemption_ends = exemptions.iter().filter_map(|x| x.until);
+    let mut next = reviews
+        .chain(entry_changes)
+        .chain(exemption_ends)
+        .filter(|at| *at > now)
         .min();
+
     let counts = entry_counts(&entries, now);
-    let data = render_data(namespace, entries, now);
+    let data = render_data(
+        namespace,
+        Contents {
+            entries,
+            exemptions,
+        },
+        now,
+    );
     let bytes = data.values().map(String::len).sum();
     let hash = ctx.nudge_pods.then(|| nudge::content_hash(&data));
     let written = blocklist::ensure(ctx, namespace, existing.as_deref(), data).await?;
+    ctx.metrics.blocklist_published(namespace, bytes, counts);
     if let Some(hash) = hash.filter(|_| written) {
         nudge::nudge(&ctx.client, namespace, &ctx.blocklist_name, &hash).await;
     }
-    ctx.metrics.blocklist_published(namespace, bytes, counts);
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
     let mut failures = Vec::new();
+    let appeal_events = appeal_events(&appeal_refs, &verdicts);
     for r in &user_bans {
-        failures.extend(sync_status(ctx, r, now).await.err());
+        failures.extend(sync_ban(ctx, r, &appeal_events, now).await.err());
     }
     for r in &feature_blocks {
-        failures.extend(sync_status(ctx, r, now).await.err());
+        failures.extend(sync_ban(ctx, r, &appeal_events, now).await.err());
+    }
+    for appeal in &appeal_refs {
+        failures.extend(sync_appeal(ctx, appeal, &verdicts).await.err());
+    }
+    for exemption in &exemption_objects {
+        failures.extend(sync_exemption(ctx, exemption, now).await.err());
+    }
+    let statuses = user_bans
+        .iter()
+        .map(|r| r.object.ban_status())
+        .chain(feature_blocks.iter().map(|r| r.object.ban_status()));
+    if let Some(retry) = notifications::next_attempt(statuses) {
+        // Retries due now were attempted above; look again soon after the next one.
+        let retry = retry.max(now + chrono::Duration::seconds(1));
+        next = Some(next.map_or(retry, |n| n.min(retry)));
     }
     if !failures.is_empty() {
         return Err(Error::Statuses(failures));
@@ -186,66 +259,48 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     Ok(next)
 }
 
-async fn sync_status<K: BanResource>(
-    ctx: &Context,
-    reviewed: &Reviewed<K>,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let object = reviewed.object.as_ref();
-    let old = object.ban_status();
-    let generation = object.meta().generation;
-    let new = desired_status(
-        &reviewed.compiled,
-        generation,
-        old,
-        &ctx.blocklist_name,
-        now,
-    );
-    if old == Some(&new) {
-        return Ok(());
-    }
-    let name = object.name_any();
-    let namespace = object.namespace().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": new,
-    });
-    let written = api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await;
-    ctx.metrics
-        .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
-    match written {
-        Ok(_) => {}
-        // Deleted since the store saw it: nothing left to describe.
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-        Err(source) => {
-            return Err(Error::WriteStatus {
-                kind: K::kind(&()).to_string(),
-                namespace,
-                name,
-                source,
-            });
+/// Appeal transitions that concern each ban, so its Events and notifications
+/// can say so: (ban kind, name) → reasons.
+fn appeal_events(
+    appeals: &[&BanAppeal],
+    verdicts: &HashMap<String, Verdict>,
+) -> HashMap<(BanKind, String), Vec<&'static str>> {
+    let mut events: HashMap<(BanKind, String), Vec<&'static str>> = HashMap::new();
+    for appeal in appeals {
+        let Some(verdict) = verdicts.get(&appeal.name_any()) else {
+            continue;
+        };
+        let target = (appeal.spec.ban_ref.kind, appeal.spec.ban_ref.name.clone());
+        for reason in
+            appeal_transitions(appeal.status.as_ref().and_then(|s| s.phase), verdict.phase)
+        {
+            if reason != reasons::APPEAL_REFUSED {
+                events.entry(target.clone()).or_default().push(reason);
+            }
         }
     }
-    if let Some(transition) = transition(old, &new) {
-        record(ctx, object, &reviewed.compiled, &new, transition).await;
-    }
-    Ok(())
+    events
 }
 
-fn describe(
-    compiled: &Result<CompiledBan, CompileError>,
-    status: &BanStatus,
-    transition: Transition,
-) -> String {
-    let Ok(compiled) = compiled else {
+fn appeal_transitions(old: Option<AppealPhase>, new: AppealPhase) -> Vec<&'static str> {
+    if old == Some(new) {
+        return vec![];
+    }
+    let mut found = Vec::new();
+    if old.is_none() && new != AppealPhase::Refused {
+        found.push(reasons::APPEAL_RECEIVED);
+    }
+    match new {
+        AppealPhase::Pending => {}
+        AppealPhase::Refused => found.push(reasons::APPEAL_REFUSED),
+        AppealPhase::Approved => found.push(reasons::APPEAL_APPROVED),
+        AppealPhase::Denied => found.push(reasons::APPEAL_DENIED),
+    }
+    found
+}
+
+fn describe(assessment: &Assessment, status: &BanStatus, transition: Transition) -> String {
+    let Ok(compiled) = &assessment.compiled else {
         return status
             .conditions
             .first()
@@ -267,7 +322,23 @@ fn describe(
             entry.from.to_rfc3339(),
             entry.reason
         ),
-        Transition::Expired => format!("{what} of {subject} expired; removed from the blocklist"),
+        Transition::Expired => format!("{what} of {subject} expired; no longer in force"),
+        Transition::Lifted => {
+            let by = status.lifted_by.clone().unwrap_or_default();
+            format!("{what} of {subject} lifted by {by}; no longer in force")
+        }
+        Transition::Exempted => format!(
+            "{what} of {subject} is not published: {} exempts this subject",
+            status.exempted_by.clone().unwrap_or_default()
+        ),
+        Transition::ReviewDue => {
+            format!("{what} of {subject} is due for review (spec.reviewAfter)")
+        }
+        Transition::Invalid => status
+            .conditions
+            .first()
+            .map(|c| c.message.clone())
+            .unwrap_or_default(),
         _ => format!(
             "{what} of {subject} in force {until} (reason {})",
             entry.reason
@@ -275,53 +346,301 @@ fn describe(
     }
 }
 
-/// Records a transition as an Event and an audit line. Event delivery is best
-/// effort (the audit line is the durable record), so a failure is only logged.
-async fn record<K: BanResource>(
-    ctx: &Context,
+fn ban_happening<K: BanResource>(
     object: &K,
-    compiled: &Result<CompiledBan, CompileError>,
+    assessment: &Assessment,
     status: &BanStatus,
-    transition: Transition,
-) {
-    let note = describe(compiled, status, transition);
-    let event = Event {
-        type_: if transition == Transition::Invalid {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: transition.reason().to_string(),
-        note: Some(note.clone()),
-        action: transition.reason().to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        tracing::warn!(%error, name = object.name_any(), "cannot publish Event");
-    }
-    let entry = compiled.as_ref().ok().map(|c| &c.entry);
-    // How late a timed transition was applied: the product promises the second.
-    let scheduled = match transition {
-        Transition::Expired => entry.and_then(|e| e.until),
-        Transition::Activated => entry.map(|e| e.from),
-        _ => None,
-    };
-    let lag = scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
-    ctx.metrics.transition(transition.reason(), lag);
-    ctx.audit.record(&AuditRecord {
-        audit: AUDIT_FORMAT,
-        time: Utc::now(),
-        action: transition.reason(),
-        kind: K::kind(&()).to_string(),
-        namespace: object.namespace().unwrap_or_default(),
-        name: object.name_any(),
-        uid: object.uid().unwrap_or_default(),
+    action: &'static str,
+    note: String,
+) -> Happening {
+    let entry = assessment.compiled.as_ref().ok().map(|c| &c.entry);
+    Happening {
         generation: object.meta().generation,
         subject: entry.map(|e| e.subject.display()),
         phase: status.phase.map(Phase::as_str),
         from: entry.map(|e| e.from),
         until: entry.and_then(|e| e.until),
         reason: entry.map(|e| e.reason.clone()),
-        message: note,
-    });
+        ..Happening::new(object.object_ref(&()), action, note)
+    }
+}
+
+async fn sync_ban<K: BanResource>(
+    ctx: &Context,
+    reviewed: &Reviewed<K>,
+    appeal_events: &HashMap<(BanKind, String), Vec<&'static str>>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let object = reviewed.object.as_ref();
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let failed = |source| Error::WriteStatus {
+        kind: K::kind(&()).to_string(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    };
+    if reviewed.deleting() {
+        if finalizer::has_finalizer(object) {
+            let status = object.ban_status().cloned().unwrap_or_default();
+            let note = format!(
+                "{} {name} deleted; removed from the blocklist",
+                K::kind(&())
+            );
+            record(
+                ctx,
+                ban_happening(
+                    object,
+                    &reviewed.assessment,
+                    &status,
+                    reasons::DELETED,
+                    note,
+                ),
+            )
+            .await;
+            finalizer::set(&api, object, false).await.map_err(failed)?;
+        }
+        return Ok(());
+    }
+    if !finalizer::has_finalizer(object) {
+        finalizer::set(&api, object, true).await.map_err(failed)?;
+    }
+    let old = object.ban_status();
+    let mut new = desired_status(
+        &reviewed.assessment,
+        object.meta().generation,
+        old,
+        &ctx.blocklist_name,
+        now,
+    );
+    let found = transitions(old, &new);
+    let appeals = appeal_events
+        .get(&(K::KIND, name.clone()))
+        .cloned()
+        .unwrap_or_default();
+    let notified: Vec<&'static str> = found
+        .iter()
+        .filter(|t| t.notifies())
+        .map(|t| t.reason())
+        .chain(appeals.iter().copied())
+        .collect();
+    notifications::enqueue(ctx, object, &mut new, &notified, now);
+    notifications::settle(&mut new, old, object.meta().generation);
+    if old != Some(&new) {
+        let patch =
+            json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new });
+        let written = api
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await;
+        ctx.metrics
+            .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
+        match written {
+            Ok(_) => {}
+            // Deleted since the store saw it: nothing left to describe.
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+            Err(source) => return Err(failed(source)),
+        }
+    }
+    for transition in found {
+        let mut happening = ban_happening(
+            object,
+            &reviewed.assessment,
+            &new,
+            transition.reason(),
+            describe(&reviewed.assessment, &new, transition),
+        );
+        happening.warning = transition.is_warning();
+        let entry = reviewed.assessment.compiled.as_ref().ok().map(|c| &c.entry);
+        // How late a timed transition was applied: the product promises the second.
+        let scheduled = match transition {
+            Transition::Expired => entry.and_then(|e| e.until),
+            Transition::Activated => entry.map(|e| e.from),
+            _ => None,
+        };
+        happening.lag_seconds =
+            scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
+        record(ctx, happening).await;
+    }
+    for reason in appeals {
+        let note = format!("{reason} for {} {name}", K::kind(&()));
+        record(
+            ctx,
+            ban_happening(object, &reviewed.assessment, &new, reason, note),
+        )
+        .await;
+    }
+    notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now)
+        .await
+        .map_err(failed)
+}
+
+async fn sync_appeal(
+    ctx: &Context,
+    appeal: &BanAppeal,
+    verdicts: &HashMap<String, Verdict>,
+) -> Result<(), Error> {
+    let name = appeal.name_any();
+    let Some(verdict) = verdicts.get(&name) else {
+        return Ok(());
+    };
+    let old = appeal.status.as_ref();
+    let generation = appeal.metadata.generation;
+    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let phase = format!("{:?}", verdict.phase);
+    let new = AppealStatus {
+        observed_generation: generation,
+        phase: Some(verdict.phase),
+        decided_at: verdict.decided_at,
+        conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: phase.clone(),
+            message: verdict.message.clone(),
+            observed_generation: generation,
+            last_transition_time: previous
+                .map(|c| c.last_transition_time.clone())
+                .unwrap_or_else(|| {
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                        k8s_openapi::jiff::Timestamp::now(),
+                    )
+                }),
+        }],
+    };
+    if old == Some(&new) {
+        return Ok(());
+    }
+    let namespace = appeal.namespace().unwrap_or_default();
+    let api: Api<BanAppeal> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch =
+        json!({ "apiVersion": "interdict.dev/v1alpha1", "kind": "BanAppeal", "status": new });
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(source) => {
+            return Err(Error::WriteStatus {
+                kind: "BanAppeal".into(),
+                namespace,
+                name,
+                source,
+            });
+        }
+    }
+    for reason in appeal_transitions(old.and_then(|s| s.phase), verdict.phase) {
+        let target = format!(
+            "{:?} {}",
+            appeal.spec.ban_ref.kind, appeal.spec.ban_ref.name
+        );
+        let mut happening = Happening::new(
+            appeal.object_ref(&()),
+            reason,
+            format!("{target}: {}", verdict.message),
+        );
+        happening.generation = generation;
+        happening.phase = Some(match verdict.phase {
+            AppealPhase::Pending => "Pending",
+            AppealPhase::Refused => "Refused",
+            AppealPhase::Approved => "Approved",
+            AppealPhase::Denied => "Denied",
+        });
+        happening.warning = reason == reasons::APPEAL_REFUSED;
+        record(ctx, happening).await;
+    }
+    Ok(())
+}
+
+async fn sync_exemption(
+    ctx: &Context,
+    exemption: &BanExemption,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let compiled = assess::compile_exemption(exemption);
+    let generation = exemption.metadata.generation;
+    let old = exemption.status.as_ref();
+    let (ok, reason, message) = match &compiled {
+        Ok(x) if x.in_force(now) => (
+            true,
+            reasons::APPLIED,
+            format!("Published in ConfigMap {}", ctx.blocklist_name),
+        ),
+        Ok(_) => (
+            true,
+            reasons::EXPIRED,
+            "Ended; no longer published".to_string(),
+        ),
+        Err(error) => (false, reasons::INVALID_SPEC, error.to_string()),
+    };
+    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let status = if ok { "True" } else { "False" };
+    let new = ExemptionStatus {
+        observed_generation: generation,
+        subject: compiled.as_ref().ok().map(|x| subject_display(&x.subject)),
+        conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.clone(),
+            observed_generation: generation,
+            last_transition_time: previous
+                .filter(|c| c.status == status)
+                .map(|c| c.last_transition_time.clone())
+                .unwrap_or_else(|| {
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                        k8s_openapi::jiff::Timestamp::now(),
+                    )
+                }),
+        }],
+    };
+    if old == Some(&new) {
+        return Ok(());
+    }
+    let name = exemption.name_any();
+    let namespace = exemption.namespace().unwrap_or_default();
+    let api: Api<BanExemption> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch =
+        json!({ "apiVersion": "interdict.dev/v1alpha1", "kind": "BanExemption", "status": new });
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(source) => {
+            return Err(Error::WriteStatus {
+                kind: "BanExemption".into(),
+                namespace,
+                name,
+                source,
+            });
+        }
+    }
+    if previous.map(|c| c.reason.as_str()) != Some(reason) {
+        let mut happening = Happening::new(
+            exemption.object_ref(&()),
+            reason,
+            format!("Exemption {name}: {message}"),
+        );
+        happening.generation = generation;
+        happening.subject = compiled.as_ref().ok().map(|x| x.subject.display());
+        happening.until = compiled.as_ref().ok().and_then(|x| x.until);
+        happening.reason = Some(exemption.spec.reason.code.clone());
+        happening.warning = !ok;
+        record(ctx, happening).await;
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::queue::Queue;
-use crate::api::{FeatureBlock, UserBan};
+use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// One reflector store per watched scope: several watchers cannot share a store,
 /// because each re-list replaces its whole content.
@@ -56,6 +56,8 @@ where
 pub struct Stores {
     pub user_bans: ScopedStores<UserBan>,
     pub feature_blocks: ScopedStores<FeatureBlock>,
+    pub exemptions: ScopedStores<BanExemption>,
+    pub appeals: ScopedStores<BanAppeal>,
     pub blocklists: ScopedStores<ConfigMap>,
     global: Option<GlobalSource>,
     /// The namespaces given on the command line; empty means every namespace.
@@ -80,6 +82,8 @@ impl Stores {
     pub async fn wait_until_ready(&self) {
         self.user_bans.wait_until_ready().await;
         self.feature_blocks.wait_until_ready().await;
+        self.exemptions.wait_until_ready().await;
+        self.appeals.wait_until_ready().await;
         self.blocklists.wait_until_ready().await;
         if let Some(global) = &self.global {
             let _ = global.opted_in.wait_until_ready().await;
@@ -89,6 +93,8 @@ impl Stores {
     pub fn all_namespaces(&self) -> BTreeSet<String> {
         let mut all = self.user_bans.namespaces();
         all.extend(self.feature_blocks.namespaces());
+        all.extend(self.exemptions.namespaces());
+        all.extend(self.appeals.namespaces());
         all.extend(self.blocklists.namespaces());
         all.extend(self.opted_in());
         all
@@ -243,6 +249,8 @@ pub fn watch(
     let stores = Arc::new(Stores {
         user_bans: scoped(client, &scopes, &all, &mut streams),
         feature_blocks: scoped(client, &scopes, &all, &mut streams),
+        exemptions: scoped(client, &scopes, &all, &mut streams),
+        appeals: scoped(client, &scopes, &all, &mut streams),
         blocklists: scoped(client, &scopes, &blocklist_only, &mut streams),
         global,
         watched: namespaces.to_vec(),

@@ -5,12 +5,13 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::assess::Assessment;
 use super::reasons;
 use crate::api::{BanStatus, Phase};
-use crate::core::compile::{CompileError, CompiledBan};
 use crate::core::{Entry, SubjectKey};
 
 pub const READY: &str = "Ready";
+pub const REVIEW_DUE: &str = "ReviewDue";
 
 /// `email:sha256:7a64adf28737…`: enough to tell subjects apart without printing the address.
 pub fn subject_display(subject: &SubjectKey) -> String {
@@ -45,7 +46,6 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `lastTransitionTime` moves only when the condition's status flips.
 fn ready_condition(
     old: Option<&BanStatus>,
     ok: bool,
@@ -54,14 +54,27 @@ fn ready_condition(
     generation: Option<i64>,
     now: DateTime<Utc>,
 ) -> Condition {
+    condition(old, READY, ok, reason, message, generation, now)
+}
+
+/// `lastTransitionTime` moves only when the condition's status flips.
+fn condition(
+    old: Option<&BanStatus>,
+    kind: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Condition {
     let status = if ok { "True" } else { "False" };
-    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == kind));
     let last_transition_time = match previous {
         Some(c) if c.status == status => c.last_transition_time.clone(),
         _ => time(now),
     };
     Condition {
-        type_: READY.to_string(),
+        type_: kind.to_string(),
         status: status.to_string(),
         reason: reason.to_string(),
         message,
@@ -70,19 +83,22 @@ fn ready_condition(
     }
 }
 
-/// The status of a ban at `now`, given what it compiled to.
+/// The status of a ban at `now`. Notification records are carried over from
+/// the stored status; the pass adds and updates them.
 pub fn desired_status(
-    compiled: &Result<CompiledBan, CompileError>,
+    assessment: &Assessment,
     generation: Option<i64>,
     old: Option<&BanStatus>,
     blocklist: &str,
     now: DateTime<Utc>,
 ) -> BanStatus {
-    let compiled = match compiled {
+    let notifications = old.map(|o| o.notifications.clone()).unwrap_or_default();
+    let compiled = match &assessment.compiled {
         Ok(compiled) => compiled,
         Err(error) => {
             return BanStatus {
                 observed_generation: generation,
+                notifications,
                 conditions: vec![ready_condition(
                     old,
                     false,
@@ -96,21 +112,69 @@ pub fn desired_status(
         }
     };
     let window = compiled.window;
-    let phase = window.phase_at(now);
+    let phase = assessment.phase(now).unwrap_or(Phase::Active);
     let until = window
         .until
         .map(rfc3339)
         .unwrap_or_else(|| "further notice (permanent)".to_string());
-    let message = match phase {
-        Phase::Scheduled => format!(
-            "Starts at {}; already published in ConfigMap {blocklist} with its start time, until {until}",
-            rfc3339(window.from)
+    let (reason, message) = match (&assessment.exempted_by, phase) {
+        (Some(exemption), Phase::Scheduled | Phase::Active) => (
+            reasons::EXEMPT,
+            format!("Not published: {exemption} exempts this subject"),
         ),
-        Phase::Active => format!("In force and published in ConfigMap {blocklist} until {until}"),
-        Phase::Expired | Phase::Lifted => {
-            format!("Ended at {until}; removed from ConfigMap {blocklist}")
+        (_, Phase::Scheduled) => (
+            phase.as_str(),
+            format!(
+                "Starts at {}; already published in ConfigMap {blocklist} with its start time, until {until}",
+                rfc3339(window.from)
+            ),
+        ),
+        (_, Phase::Active) => (
+            phase.as_str(),
+            format!("In force and published in ConfigMap {blocklist} until {until}"),
+        ),
+        (_, Phase::Expired) => (
+            phase.as_str(),
+            format!("Ended at {until}; no longer in force in ConfigMap {blocklist}"),
+        ),
+        (_, Phase::Lifted) => {
+            let (at, by) = assessment.lifted.clone().unwrap_or((now, String::new()));
+            (
+                phase.as_str(),
+                format!(
+                    "Lifted at {} by {by}; no longer in force in ConfigMap {blocklist}",
+                    rfc3339(at)
+                ),
+            )
         }
     };
+    let mut conditions = vec![ready_condition(old, true, reason, message, generation, now)];
+    let review_due = assessment
+        .review_at
+        .filter(|at| *at <= now && matches!(phase, Phase::Active | Phase::Scheduled));
+    if let Some(at) = assessment
+        .review_at
+        .filter(|_| matches!(phase, Phase::Active | Phase::Scheduled))
+    {
+        let message = if review_due.is_some() {
+            format!("Due for review since {}", rfc3339(at))
+        } else {
+            format!("Due for review at {}", rfc3339(at))
+        };
+        conditions.push(condition(
+            old,
+            REVIEW_DUE,
+            review_due.is_some(),
+            if review_due.is_some() {
+                REVIEW_DUE
+            } else {
+                "NotYetDue"
+            },
+            message,
+            generation,
+            now,
+        ));
+    }
     BanStatus {
         observed_generation: generation,
         phase: Some(phase),
@@ -120,14 +184,12 @@ pub fn desired_status(
         features: features_display(&compiled.entry),
         scopes: (compiled.entry.kind == crate::core::EntryKind::FeatureBlock)
             .then(|| scopes_display(&compiled.entry)),
-        conditions: vec![ready_condition(
-            old,
-            true,
-            phase.as_str(),
-            message,
-            generation,
-            now,
-        )],
+        lifted_at: assessment.lifted.as_ref().map(|(at, _)| *at),
+        lifted_by: assessment.lifted.as_ref().map(|(_, by)| by.clone()),
+        review_at: assessment.review_at,
+        exempted_by: assessment.exempted_by.clone(),
+        notifications,
+        conditions,
     }
 }
 
@@ -140,9 +202,13 @@ pub enum Transition {
     /// A scheduled ban reached its start.
     Activated,
     Expired,
+    Lifted,
     /// The spec changed without changing the phase.
     Updated,
     Invalid,
+    /// An exemption keeps it out of the blocklist.
+    Exempted,
+    ReviewDue,
 }
 
 impl Transition {
@@ -152,9 +218,28 @@ impl Transition {
             Transition::Scheduled => reasons::SCHEDULED,
             Transition::Activated => reasons::ACTIVATED,
             Transition::Expired => reasons::EXPIRED,
+            Transition::Lifted => reasons::LIFTED,
             Transition::Updated => reasons::UPDATED,
             Transition::Invalid => reasons::INVALID_SPEC,
+            Transition::Exempted => reasons::EXEMPTED,
+            Transition::ReviewDue => reasons::REVIEW_DUE,
         }
+    }
+
+    /// Warnings ask a human to look.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Transition::Invalid | Transition::Exempted | Transition::ReviewDue
+        )
+    }
+
+    /// The transitions the subject is notified of.
+    pub fn notifies(self) -> bool {
+        matches!(
+            self,
+            Transition::Applied | Transition::Activated | Transition::Expired | Transition::Lifted
+        )
     }
 }
 
@@ -165,27 +250,54 @@ fn is_invalid(status: &BanStatus) -> bool {
         .any(|c| c.type_ == READY && c.reason == reasons::INVALID_SPEC)
 }
 
+fn review_due(status: &BanStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == REVIEW_DUE && c.status == "True")
+}
+
 /// Compares the stored status with the new one. Derived from stored state only,
 /// so a restart of the operator records nothing twice.
-pub fn transition(old: Option<&BanStatus>, new: &BanStatus) -> Option<Transition> {
+pub fn transitions(old: Option<&BanStatus>, new: &BanStatus) -> Vec<Transition> {
     if is_invalid(new) {
         let already =
             old.is_some_and(|o| is_invalid(o) && o.observed_generation == new.observed_generation);
-        return (!already).then_some(Transition::Invalid);
+        return if already {
+            vec![]
+        } else {
+            vec![Transition::Invalid]
+        };
     }
+    let Some(phase) = new.phase else {
+        return vec![];
+    };
     let old_phase = old.and_then(|o| o.phase);
-    match (old_phase, new.phase?) {
-        (Some(Phase::Scheduled), Phase::Active) => Some(Transition::Activated),
-        (before, Phase::Active) if before != Some(Phase::Active) => Some(Transition::Applied),
+    let mut found = Vec::new();
+    match (old_phase, phase) {
+        (Some(Phase::Scheduled), Phase::Active) => found.push(Transition::Activated),
+        (before, Phase::Active) if before != Some(Phase::Active) => found.push(Transition::Applied),
         (before, Phase::Scheduled) if before != Some(Phase::Scheduled) => {
-            Some(Transition::Scheduled)
+            found.push(Transition::Scheduled)
         }
-        (before, Phase::Expired) if before != Some(Phase::Expired) => Some(Transition::Expired),
+        (before, Phase::Expired) if before != Some(Phase::Expired) => {
+            found.push(Transition::Expired)
+        }
+        (before, Phase::Lifted) if before != Some(Phase::Lifted) => found.push(Transition::Lifted),
         _ if old.and_then(|o| o.observed_generation) != new.observed_generation => {
-            Some(Transition::Updated)
+            found.push(Transition::Updated)
         }
-        _ => None,
+        _ => {}
     }
+    if new.exempted_by.is_some()
+        && old.and_then(|o| o.exempted_by.as_ref()) != new.exempted_by.as_ref()
+    {
+        found.push(Transition::Exempted);
+    }
+    if review_due(new) && !old.is_some_and(review_due) {
+        found.push(Transition::ReviewDue);
+    }
+    found
 }
 
 #[cfg(test)]

@@ -1,11 +1,28 @@
 use super::*;
 use crate::core::Mode;
 use crate::core::SubjectKey;
-use crate::core::compile::CompiledBan;
+use crate::core::compile::{CompileError, CompiledBan};
 use crate::core::entry::fixtures::{at, user_ban};
 use crate::core::schedule::Window;
 
-fn compiled(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
+fn transition(old: Option<&BanStatus>, new: &BanStatus) -> Option<Transition> {
+    transitions(old, new).first().copied()
+}
+
+fn assessed(compiled: Result<CompiledBan, CompileError>) -> Assessment {
+    Assessment {
+        compiled,
+        lifted: None,
+        exempted_by: None,
+        review_at: None,
+    }
+}
+
+fn compiled(from: i64, until: Option<i64>) -> Assessment {
+    assessed(compiled_ban(from, until))
+}
+
+fn compiled_ban(from: i64, until: Option<i64>) -> Result<CompiledBan, CompileError> {
     let window = Window {
         from: at(from),
         until: until.map(at),
@@ -62,7 +79,7 @@ fn ready_transition_time_moves_only_on_status_flip() {
     );
     assert_eq!(active.conditions[0].reason, "Active");
     let invalid = desired_status(
-        &Err(CompileError::SubjectCount),
+        &assessed(Err(CompileError::SubjectCount)),
         Some(2),
         Some(&active),
         "bl",
@@ -77,7 +94,7 @@ fn ready_transition_time_moves_only_on_status_flip() {
 
 #[test]
 fn invalid_spec_is_reported_once_per_generation() {
-    let bad: Result<CompiledBan, CompileError> = Err(CompileError::SubjectCount);
+    let bad = assessed(Err(CompileError::SubjectCount));
     let first = desired_status(&bad, Some(3), None, "bl", at(0));
     assert_eq!(transition(None, &first), Some(Transition::Invalid));
     assert_eq!(
@@ -111,4 +128,57 @@ fn emails_are_not_displayed_in_clear() {
     )));
     assert!(shown.starts_with("email:sha256:"), "{shown}");
     assert!(!shown.contains("eve"));
+}
+
+#[test]
+fn lift_exemption_and_review_are_recorded_once() {
+    let permanent = compiled(0, None);
+    let active = desired_status(&permanent, Some(1), None, "bl", at(1));
+    let lifted = Assessment {
+        lifted: Some((at(5), "BanAppeal/a".into())),
+        ..permanent.clone()
+    };
+    let after = desired_status(&lifted, Some(1), Some(&active), "bl", at(6));
+    assert_eq!(after.phase, Some(Phase::Lifted));
+    assert_eq!(after.lifted_by.as_deref(), Some("BanAppeal/a"));
+    assert_eq!(transitions(Some(&active), &after), [Transition::Lifted]);
+    assert_eq!(
+        transitions(
+            Some(&after),
+            &desired_status(&lifted, Some(1), Some(&after), "bl", at(7))
+        ),
+        []
+    );
+
+    let exempt = Assessment {
+        exempted_by: Some("BanExemption/office".into()),
+        ..permanent.clone()
+    };
+    let first = desired_status(&exempt, Some(1), None, "bl", at(1));
+    assert_eq!(
+        transitions(None, &first),
+        [Transition::Applied, Transition::Exempted]
+    );
+    assert_eq!(first.conditions[0].reason, "Exempt");
+
+    let reviewed = Assessment {
+        review_at: Some(at(100)),
+        ..permanent
+    };
+    let before = desired_status(&reviewed, Some(1), Some(&active), "bl", at(50));
+    assert_eq!(transitions(Some(&active), &before), []);
+    let due = desired_status(&reviewed, Some(1), Some(&before), "bl", at(100));
+    assert_eq!(transitions(Some(&before), &due), [Transition::ReviewDue]);
+    assert!(
+        due.conditions
+            .iter()
+            .any(|c| c.type_ == REVIEW_DUE && c.status == "True")
+    );
+    assert_eq!(
+        transitions(
+            Some(&due),
+            &desired_status(&reviewed, Some(1), Some(&due), "bl", at(200))
+        ),
+        []
+    );
 }

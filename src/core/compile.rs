@@ -18,7 +18,7 @@ pub struct CompiledBan {
     pub entry: Entry,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CompileError {
     #[error("spec.subject must set exactly one of userId, username, email, ip, keyFingerprint")]
     SubjectCount,
@@ -127,7 +127,11 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
         reason: spec.reason.code.clone(),
         message: spec.message.clone(),
         revoke_sessions_before: None,
-        appeal_instructions: None,
+        appeal_instructions: spec
+            .appeal
+            .as_ref()
+            .filter(|appeal| appeal.allowed)
+            .and_then(|appeal| appeal.instructions.clone()),
         global: false,
     };
     Ok(CompiledBan { window, entry })
@@ -155,6 +159,8 @@ mod tests {
                 revoke_sessions: None,
                 appeal: None,
                 notify: true,
+                lift: None,
+                contact: None,
                 review_after: None,
             },
         );

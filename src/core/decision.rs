@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::email::{HASH_PREFIX, hash_email};
-use super::entry::{Entry, EntryKind, SubjectKey};
+use super::entry::{Entry, EntryKind, Exemption, SubjectKey};
 use super::entry::{Mode, Scope};
 use super::ip::IpNet;
 
@@ -183,7 +183,17 @@ pub fn decide<'a>(
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
-    decide_for(&Subjects::of(query), entries, query, now)
+    decide_for(&Subjects::of(query), entries, &[], query, now)
+}
+
+/// [`decide`] with the namespace's exemptions taken into account.
+pub fn decide_exempting<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    exemptions: &[Exemption],
+    query: &Query,
+    now: DateTime<Utc>,
+) -> Decision {
+    decide_for(&Subjects::of(query), entries, exemptions, query, now)
 }
 
 /// [`decide`] with the query's identifiers already prepared (the index uses it on
@@ -191,13 +201,28 @@ pub fn decide<'a>(
 pub(crate) fn decide_for<'a>(
     subjects: &Subjects,
     entries: impl IntoIterator<Item = &'a Entry>,
+    exemptions: &[Exemption],
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
-    let applicable: Vec<&Entry> = entries
+    // An exempt user or address is out of reach of IP/CIDR bans.
+    let exempt = exemptions
+        .iter()
+        .any(|x| x.in_force(now) && subjects.matches(&x.subject));
+    let concerned: Vec<&Entry> = entries
         .into_iter()
-        .filter(|e| e.in_force(now) && subjects.matches(&e.subject))
+        .filter(|e| {
+            subjects.matches(&e.subject) && !(exempt && matches!(e.subject, SubjectKey::Ip(_)))
+        })
         .collect();
+    // Sessions from before any ban that has started stay invalid, also after it
+    // ended (the operator keeps ended entries for a while for exactly this).
+    let revoke_sessions_before = concerned
+        .iter()
+        .filter(|e| e.from <= now)
+        .filter_map(|e| e.revoke_sessions_before)
+        .max();
+    let applicable: Vec<&Entry> = concerned.into_iter().filter(|e| e.in_force(now)).collect();
     let winner = applicable
         .iter()
         .filter(|e| denies(e, query))
@@ -208,10 +233,12 @@ pub(crate) fn decide_for<'a>(
         .max_by(|a, b| precedence(a, b));
     // A silenced subject's content stays hidden whatever else applies, and an
     // allowed answer still names the Silence so the application can say so.
-    match winner.or(silence) {
+    let mut decision = match winner.or(silence) {
         Some(entry) => restriction(entry, winner.is_none(), silence.is_some()),
         None => Decision::allow(),
-    }
+    };
+    decision.revoke_sessions_before = revoke_sessions_before;
+    decision
 }
 
 fn restriction(entry: &Entry, allowed: bool, silenced: bool) -> Decision {
@@ -226,7 +253,7 @@ fn restriction(entry: &Entry, allowed: bool, silenced: bool) -> Decision {
         message: entry.message.clone(),
         from: Some(entry.from),
         until: entry.until,
-        revoke_sessions_before: entry.revoke_sessions_before,
+        revoke_sessions_before: None,
         content_hidden: silenced,
         appeal_instructions: entry.appeal_instructions.clone(),
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::entry::Mode;
-use super::entry::{Entry, EntryKind, SubjectKey};
+use super::entry::{Entry, EntryKind, Exemption, SubjectKey};
 
 /// The `format` every v1 document carries. Readers refuse other majors.
 pub const FORMAT_V1: &str = "interdict.dev/blocklist/v1";
@@ -35,6 +35,32 @@ pub struct BlocklistDocument {
     pub namespace: String,
     pub shard: Shard,
     pub entries: Vec<Entry>,
+    /// Added within v1: readers that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemptions: Vec<Exemption>,
+}
+
+/// What a blocklist directory (or one namespace's blocklist) holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contents {
+    pub entries: Vec<Entry>,
+    pub exemptions: Vec<Exemption>,
+}
+
+impl From<Vec<Entry>> for Contents {
+    fn from(entries: Vec<Entry>) -> Self {
+        Contents {
+            entries,
+            exemptions: Vec::new(),
+        }
+    }
+}
+
+impl Contents {
+    pub fn extend(&mut self, document: BlocklistDocument) {
+        self.entries.extend(document.entries);
+        self.exemptions.extend(document.exemptions);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +72,19 @@ pub enum DocumentError {
 }
 
 impl BlocklistDocument {
-    pub fn new(namespace: &str, mut entries: Vec<Entry>) -> Self {
+    pub fn new(namespace: &str, contents: Contents) -> Self {
+        let Contents {
+            mut entries,
+            mut exemptions,
+        } = contents;
         entries.sort_by(|a, b| a.id.cmp(&b.id));
+        exemptions.sort_by(|a, b| a.id.cmp(&b.id));
         BlocklistDocument {
             format: FORMAT_V1.to_string(),
             namespace: namespace.to_string(),
             shard: Shard { index: 0, count: 1 },
             entries,
+            exemptions,
         }
     }
 
@@ -81,7 +113,16 @@ impl BlocklistDocument {
             out.push_str(if i == 0 { "\n" } else { ",\n" });
             out.push_str(&serde_json::to_string(entry).expect("entries serialise"));
         }
-        out.push_str("\n]}\n");
+        out.push_str("\n]");
+        if !self.exemptions.is_empty() {
+            out.push_str(",\"exemptions\":[");
+            for (i, exemption) in self.exemptions.iter().enumerate() {
+                out.push_str(if i == 0 { "\n" } else { ",\n" });
+                out.push_str(&serde_json::to_string(exemption).expect("exemptions serialise"));
+            }
+            out.push_str("\n]");
+        }
+        out.push_str("}\n");
         out
     }
 }
@@ -122,9 +163,10 @@ pub fn plain_list_names() -> Vec<String> {
 /// (plain lists carry no times, so they hold only what applies right now).
 pub fn render_data(
     namespace: &str,
-    entries: Vec<Entry>,
+    contents: Contents,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, String> {
+    let entries = &contents.entries;
     let mut lists: BTreeMap<String, BTreeSet<String>> = plain_list_names()
         .into_iter()
         .map(|name| (name, BTreeSet::new()))
@@ -146,7 +188,7 @@ pub fn render_data(
         .collect();
     data.insert(
         DOCUMENT_KEY.to_string(),
-        BlocklistDocument::new(namespace, entries).render(),
+        BlocklistDocument::new(namespace, contents).render(),
     );
     data
 }
@@ -184,8 +226,8 @@ mod tests {
             0,
             Some(500),
         );
-        let one = render_data("apps", vec![a.clone(), b.clone()], now());
-        let two = render_data("apps", vec![b.clone(), a.clone()], now());
+        let one = render_data("apps", vec![a.clone(), b.clone()].into(), now());
+        let two = render_data("apps", vec![b.clone(), a.clone()].into(), now());
         assert_eq!(one, two);
         let parsed = BlocklistDocument::parse(&one[DOCUMENT_KEY]).unwrap();
         assert_eq!(parsed.entries, vec![a, b]);
@@ -224,7 +266,7 @@ mod tests {
                 None,
             ),
         ];
-        let data = render_data("apps", entries, now());
+        let data = render_data("apps", entries.into(), now());
         assert_eq!(data["suspended-user-ids.txt"], "10\n9\n");
         assert_eq!(data["silenced-ips.txt"], "10.0.0.0/8\n");
         assert_eq!(data["suspended-emails.txt"], "");

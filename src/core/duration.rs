@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DurationError {
     #[error("duration is empty")]
     Empty,

@@ -110,6 +110,25 @@ pub struct Entry {
     pub global: bool,
 }
 
+/// A BanExemption as published: requests from this subject are out of reach of
+/// IP/CIDR bans.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Exemption {
+    /// `BanExemption/<name>`.
+    pub id: String,
+    pub subject: SubjectKey,
+    /// Exempt until this second (exclusive); absent means until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Exemption {
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+}
+
 impl Entry {
     /// In force at `now`: `from` inclusive, `until` exclusive.
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {

@@ -13,6 +13,7 @@ use super::ip::IpNet;
 #[derive(Default)]
 pub struct Index {
     entries: Vec<Entry>,
+    exemptions: Vec<crate::core::Exemption>,
     user_ids: HashMap<String, Vec<u32>>,
     usernames: HashMap<String, Vec<u32>>,
     emails: HashMap<String, Vec<u32>>,
@@ -24,8 +25,15 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(entries: Vec<Entry>) -> Self {
-        let mut index = Index::default();
+    pub fn new(contents: impl Into<crate::core::Contents>) -> Self {
+        let crate::core::Contents {
+            entries,
+            exemptions,
+        } = contents.into();
+        let mut index = Index {
+            exemptions,
+            ..Index::default()
+        };
         for (position, entry) in entries.iter().enumerate() {
             let position = position as u32;
             let slot = match &entry.subject {
@@ -95,13 +103,14 @@ impl Index {
         found
     }
 
-    /// The same answer as [`super::decide`] over every entry.
+    /// The same answer as [`super::decide_exempting`] over every entry.
     pub fn decide(&self, query: &Query, now: DateTime<Utc>) -> Decision {
         let subjects = Subjects::of(query);
         let candidates = self.candidates(&subjects);
         decide_for(
             &subjects,
             candidates.iter().map(|&i| &self.entries[i as usize]),
+            &self.exemptions,
             query,
             now,
         )

@@ -11,7 +11,7 @@ pub struct IpNet {
     prefix: u8,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0:?} is not an IPv4/IPv6 address or CIDR")]
 pub struct IpNetError(pub String);
 

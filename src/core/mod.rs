@@ -13,7 +13,7 @@ pub mod index;
 pub mod ip;
 pub mod schedule;
 
-pub use decision::{Decision, Query, decide};
-pub use document::{BlocklistDocument, FORMAT_V1};
-pub use entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
+pub use decision::{Decision, Query, decide, decide_exempting};
+pub use document::{BlocklistDocument, Contents, FORMAT_V1};
+pub use entry::{Entry, EntryKind, Exemption, Mode, Scope, SubjectKey};
 pub use index::Index;

@@ -47,7 +47,7 @@ pub struct Timing<'a> {
     pub created: DateTime<Utc>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WindowError {
     #[error("spec.duration: {0}")]
     Duration(#[from] DurationError),

@@ -138,7 +138,7 @@ impl Blocklist {
         }
         match load_dir(&shared.dir) {
             Ok(entries) => {
-                let count = entries.len();
+                let count = entries.entries.len();
                 let snapshot = Arc::new(Snapshot {
                     index: Index::new(entries),
                     loaded_at: SystemTime::now(),

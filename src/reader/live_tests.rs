@@ -32,9 +32,16 @@ fn document(ids: &[&str]) -> String {
             )
         })
         .collect();
-    render_data("apps", entries, at(0))
-        .remove("blocklist.json")
-        .unwrap()
+    render_data(
+        "apps",
+        crate::core::Contents {
+            entries,
+            exemptions: vec![],
+        },
+        at(0),
+    )
+    .remove("blocklist.json")
+    .unwrap()
 }
 
 fn denied(blocklist: &Blocklist, user: &str) -> bool {

@@ -8,7 +8,7 @@ mod live;
 
 pub use live::{Blocklist, Snapshot, Stats};
 
-use crate::core::Entry;
+use crate::core::Contents;
 use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ fn document_names(dir: &Path) -> Result<Vec<String>, ReadError> {
 /// In a kubelet mount the documents are read from the version `..data` points
 /// at, so shards always come from one version; if kubelet swaps versions during
 /// the read, the read starts again on the new one.
-pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
     let data_link = dir.join("..data");
     let mut attempts = 0;
     loop {
@@ -70,12 +70,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, ReadError> {
     }
 }
 
-fn load_documents(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+fn load_documents(dir: &Path) -> Result<Contents, ReadError> {
     let names = document_names(dir)?;
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
     }
-    let mut entries = Vec::new();
+    let mut contents = Contents::default();
     for name in names {
         let path = dir.join(&name);
         let text = std::fs::read_to_string(&path).map_err(|source| ReadError::File {
@@ -84,9 +84,9 @@ fn load_documents(dir: &Path) -> Result<Vec<Entry>, ReadError> {
         })?;
         let document = BlocklistDocument::parse(&text)
             .map_err(|source| ReadError::Document { path, source })?;
-        entries.extend(document.entries);
+        contents.extend(document);
     }
-    Ok(entries)
+    Ok(contents)
 }
 
 impl ReadError {
@@ -116,9 +116,9 @@ impl ReadError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::SubjectKey;
     use crate::core::document::render_data;
     use crate::core::entry::fixtures::{at, user_ban};
+    use crate::core::{Entry, SubjectKey};
     use std::os::unix::fs::symlink;
 
     fn entry(id: &str) -> Entry {
@@ -145,10 +145,10 @@ mod tests {
     fn reads_kubelet_layout_and_merges_shards() {
         let dir = tempfile::tempdir().unwrap();
         let now = at(10);
-        let first = render_data("apps", vec![entry("a")], now)
+        let first = render_data("apps", vec![entry("a")].into(), now)
             .remove("blocklist.json")
             .unwrap();
-        let second = render_data("apps", vec![entry("b")], now)
+        let second = render_data("apps", vec![entry("b")].into(), now)
             .remove("blocklist.json")
             .unwrap();
         kubelet_layout(
@@ -161,6 +161,7 @@ mod tests {
         );
         let mut ids: Vec<String> = load_dir(dir.path())
             .unwrap()
+            .entries
             .into_iter()
             .map(|e| e.id)
             .collect();

@@ -1,11 +1,11 @@
 use super::*;
 use crate::core::document::render_data;
 use crate::core::entry::fixtures::{at, user_ban};
-use crate::core::{Entry, Mode, SubjectKey};
+use crate::core::{Contents, Entry, Mode, SubjectKey};
 
 fn blocklist_with(entries: Vec<Entry>) -> (tempfile::TempDir, Blocklist) {
     let dir = tempfile::tempdir().unwrap();
-    let data = render_data("apps", entries, at(0));
+    let data = render_data("apps", entries.into(), at(0));
     std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
     let blocklist = Blocklist::new(dir.path());
     (dir, blocklist)
@@ -100,7 +100,7 @@ fn readiness_follows_the_first_load() {
     let counters = Counters::default();
     assert_eq!(get(&blocklist, &counters, "/readyz").0, 503);
     assert_eq!(get(&blocklist, &counters, "/healthz").0, 200);
-    let data = render_data("apps", vec![], at(0));
+    let data = render_data("apps", Contents::default(), at(0));
     std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
     blocklist.reload().unwrap();
     assert_eq!(get(&blocklist, &counters, "/readyz").0, 200);

@@ -66,13 +66,19 @@ when it watches all namespaces, in a Role per namespace otherwise. Keep
 docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 */}}
 {{- define "interdict.rules" -}}
-# Read the bans: the operator lists and watches UserBans and FeatureBlocks.
+# Read the bans, and hold them with the finalizer interdict.dev/record-deletion
+# (server-side apply of metadata.finalizers only) so a deletion is recorded and
+# leaves the blocklist before the object disappears.
 - apiGroups: ["interdict.dev"]
   resources: ["userbans", "featureblocks"]
-  verbs: ["list", "watch"]
-# Publish each ban's phase, window and Ready condition (server-side apply on the status subresource).
+  verbs: ["list", "watch", "patch"]
+# Read the exemptions and the appeals.
 - apiGroups: ["interdict.dev"]
-  resources: ["userbans/status", "featureblocks/status"]
+  resources: ["banexemptions", "banappeals"]
+  verbs: ["list", "watch"]
+# Publish phase, window and conditions of every kind (server-side apply on the status subresource).
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans/status", "featureblocks/status", "banexemptions/status", "banappeals/status"]
   verbs: ["patch"]
 # The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
 # selector, which RBAC matches against resourceNames), write it, and create it the

@@ -11,9 +11,9 @@ if not decision.allowed:
 ```
 
 The decision logic is a port of `interdict::core::decision`; the shared vectors in
-the repository's `tests/vectors/` keep both identical. `decide(entries, ...)` scans
-every entry (the reference); `Blocklist` and `Index` answer the same from an index
-built once per loaded copy.
+the repository's `tests/vectors/` keep both identical. `decide(load_dir(path), ...)`
+scans every entry (the reference); `Blocklist` and `Index` answer the same from an
+index built once per loaded copy.
 """
 
 from ._time import format_time, parse_time
@@ -24,8 +24,10 @@ from .ipnet import IpNet
 from .model import (
     SILENCE_ALLOWED_FEATURES,
     SUBJECT_KINDS,
+    Contents,
     Decision,
     Entry,
+    Exemption,
     Query,
     Scope,
 )
@@ -46,11 +48,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Blocklist",
     "BlocklistError",
+    "Contents",
     "DOCUMENT_KEY",
     "Decision",
     "Document",
     "DocumentError",
     "Entry",
+    "Exemption",
     "FORMAT_V1",
     "HASH_PREFIX",
     "Index",

@@ -7,7 +7,7 @@ in agreement.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
 from .emails import query_email_hash
@@ -16,8 +16,10 @@ from .model import (
     SILENCE_ALLOWED_FEATURES,
     SUSPEND,
     USER_BAN,
+    Contents,
     Decision,
     Entry,
+    Exemption,
     Query,
 )
 
@@ -45,7 +47,7 @@ class _Subjects:
         self.ip = query.ip
         self.key_fingerprint = query.key_fingerprint
 
-    def matches(self, entry: Entry) -> bool:
+    def matches(self, entry: Union[Entry, Exemption]) -> bool:
         kind, value = entry.subject_kind, entry.subject_value
         if kind == "userId":
             return self.user_id is not None and self.user_id == value
@@ -108,8 +110,9 @@ def _max_by(items: Iterable[Entry], compare: Callable[[Entry, Entry], int]) -> O
     return best
 
 
-def subject_matcher(query: Query) -> Callable[[Entry], bool]:
-    """A predicate: is this entry's subject one of the query's identifiers?"""
+def subject_matcher(query: Query) -> Callable[[Union[Entry, Exemption]], bool]:
+    """A predicate: is this entry's (or exemption's) subject one of the query's
+    identifiers?"""
     return _Subjects(query).matches
 
 
@@ -118,27 +121,66 @@ def subject_matcher(query: Query) -> Callable[[Entry], bool]:
 # the linear answers are the same by construction (as with Rust's `decide_for`).
 
 
-def _applicable(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> List[Entry]:
-    return [e for e in entries if e.in_force(now) and subjects.matches(e)]
+def _exempt(subjects: _Subjects, exemptions: Sequence[Exemption], now: datetime) -> bool:
+    """An exemption in force names one of the query's identifiers."""
+    return any(x.in_force(now) and subjects.matches(x) for x in exemptions)
 
 
-def _decide_for(subjects: _Subjects, entries: Iterable[Entry], query: Query, now: datetime) -> Decision:
-    found = _applicable(subjects, entries, now)
-    if not found:
+def _concerned(
+    subjects: _Subjects, entries: Iterable[Entry], exemptions: Sequence[Exemption], now: datetime
+) -> List[Entry]:
+    """Entries of the query's subject, in force or not, in entry order; an exempt
+    user or address is out of reach of IP/CIDR entries (and only of those)."""
+    found = [e for e in entries if subjects.matches(e)]
+    # Whether the request is exempt matters only when an IP entry matched.
+    if exemptions and any(e.subject_kind == "ip" for e in found) and _exempt(subjects, exemptions, now):
+        found = [e for e in found if e.subject_kind != "ip"]
+    return found
+
+
+def _in_force(entries: Iterable[Entry], now: datetime) -> List[Entry]:
+    return [e for e in entries if e.in_force(now)]
+
+
+def _decide_for(
+    subjects: _Subjects,
+    entries: Iterable[Entry],
+    exemptions: Sequence[Exemption],
+    query: Query,
+    now: datetime,
+) -> Decision:
+    concerned = _concerned(subjects, entries, exemptions, now)
+    if not concerned:
         return Decision.allow()
+    # One pass: the entries in force, and the latest `revokeSessionsBefore` of the
+    # entries that have started, in force or ended (sessions from before any ban
+    # stay invalid after it ended; the operator keeps ended entries for a while for
+    # exactly this). Scheduled entries count for neither.
+    found = []
+    revoke = None
+    for e in concerned:
+        if e.from_ <= now:
+            r = e.revoke_sessions_before
+            if r is not None and (revoke is None or r > revoke):
+                revoke = r
+            if e.until is None or now < e.until:
+                found.append(e)
     winner = _max_by((e for e in found if _denies(e, query)), precedence)
     silence = _max_by((e for e in found if e.is_silence), precedence)
     # A silenced subject's content stays hidden whatever else applies, and an
     # allowed answer still names the Silence so the application can say so.
     if winner is not None:
-        return Decision.restriction(winner, allowed=False, content_hidden=silence is not None)
+        return Decision.restriction(winner, False, silence is not None, revoke)
     if silence is not None:
-        return Decision.restriction(silence, allowed=True, content_hidden=True)
-    return Decision.allow()
+        return Decision.restriction(silence, True, True, revoke)
+    return Decision(allowed=True, revoke_sessions_before=revoke)
 
 
-def _silence_for(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> Optional[Entry]:
-    return _max_by((e for e in _applicable(subjects, entries, now) if e.is_silence), precedence)
+def _silence_for(
+    subjects: _Subjects, entries: Iterable[Entry], exemptions: Sequence[Exemption], now: datetime
+) -> Optional[Entry]:
+    found = _in_force(_concerned(subjects, entries, exemptions, now), now)
+    return _max_by((e for e in found if e.is_silence), precedence)
 
 
 def _blocks_for(subjects: _Subjects, entries: Iterable[Entry], now: datetime) -> List[Entry]:
@@ -151,33 +193,64 @@ def _from_then_id(entry: Entry):
     return (entry.from_, entry.id)
 
 
-def applicable(entries: Iterable[Entry], query: Query, now: datetime) -> List[Entry]:
-    """Entries in force at `now` whose subject is one of the query's identifiers."""
-    return _applicable(_Subjects(query), entries, now)
+EntriesLike = Union[Contents, Iterable[Entry]]
 
 
-def silence_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Optional[Entry]:
+def _split(entries: EntriesLike, exemptions: Iterable[Exemption]) -> Tuple[Iterable[Entry], Tuple[Exemption, ...]]:
+    """Entries and exemptions from a `Contents` (plus any exemptions given besides) or
+    from plain entries and the exemptions given."""
+    if isinstance(entries, Contents):
+        return entries.entries, entries.exemptions + tuple(exemptions)
+    return entries, tuple(exemptions)
+
+
+def applicable(
+    entries: EntriesLike, query: Query, now: datetime, *, exemptions: Iterable[Exemption] = ()
+) -> List[Entry]:
+    """Entries in force at `now` whose subject is one of the query's identifiers (IP
+    entries left out when an exemption covers the query)."""
+    entries, exemptions = _split(entries, exemptions)
+    return _in_force(_concerned(_Subjects(query), entries, exemptions, now), now)
+
+
+def silence_of(
+    entries: EntriesLike, query: Query, now: TimeLike = None, *, exemptions: Iterable[Exemption] = ()
+) -> Optional[Entry]:
     """The Silence ban reported for the query's subject at `now`, if any (the feature
-    does not matter): whether the subject's content is to be hidden from others."""
-    return _silence_for(_Subjects(query), entries, to_utc(now))
+    does not matter): whether the subject's content is to be hidden from others
+    (exactly when `decide(...).content_hidden`)."""
+    entries, exemptions = _split(entries, exemptions)
+    return _silence_for(_Subjects(query), entries, exemptions, to_utc(now))
 
 
-def blocks_of(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> List[Entry]:
+def blocks_of(entries: EntriesLike, query: Query, now: TimeLike = None) -> List[Entry]:
     """Every entry of the query's subject in force or scheduled at `now`, earliest
-    `from` first, then by id (the query's feature and scopes are ignored)."""
+    `from` first, then by id (the query's feature and scopes are ignored; as in the
+    Rust reader, exemptions do not hide entries here)."""
+    entries, _ = _split(entries, ())
     return _blocks_for(_Subjects(query), entries, to_utc(now))
 
 
-def decide(entries: Iterable[Entry], query: Query, now: TimeLike = None) -> Decision:
+def decide(
+    entries: EntriesLike, query: Query, now: TimeLike = None, *, exemptions: Iterable[Exemption] = ()
+) -> Decision:
     """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
     the current time). Among several denials the most severe wins (Suspend, then
     Silence, then feature blocks), then the longest-lasting, then the lowest id, so
     the answer never depends on entry order.
 
+    `entries` is a `Contents` (what `load_dir` returns: its exemptions count) or an
+    iterable of entries, with the namespace's `exemptions` given apart (Rust's
+    `decide_exempting`; none by default, Rust's `decide`). A query an exemption in
+    force covers is out of reach of IP/CIDR entries. `revoke_sessions_before` is the
+    latest of every started entry of the subject, in force or ended, so it can be
+    set on an allowed answer.
+
     This scans every entry: the reference. `Blocklist.decide` and `Index.decide`
     give the same answer from an index."""
     now = to_utc(now)
-    return _decide_for(_Subjects(query), entries, query, now)
+    entries, exemptions = _split(entries, exemptions)
+    return _decide_for(_Subjects(query), entries, exemptions, query, now)
 
 
 __all__ = [

@@ -6,7 +6,8 @@ email hash and `keyFingerprint`, and for IP entries one dict per family and pref
 length, keyed by network, so a query address is looked up once per distinct prefix
 length present (an IPv4-mapped IPv6 address is unmapped first). The candidates, in
 entry order, then go through the very rule functions the linear `decide` uses, so
-both give the same answer by construction.
+both give the same answer by construction. The namespace's exemptions (few) are
+kept as they are and checked against the query's identifiers by those functions.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
-from .decision import _blocks_for, _decide_for, _silence_for, _Subjects
+from .decision import EntriesLike, _blocks_for, _decide_for, _silence_for, _split, _Subjects
 from .ipnet import parse_address, unmap
-from .model import Decision, Entry, Query
+from .model import Decision, Entry, Exemption, Query
 
 # A bucket is the position of the one entry with that key (an int) or, rarely, the
 # ascending list of several: ints keep the dicts out of the cyclic garbage
@@ -39,14 +40,18 @@ def _add(buckets: _Buckets, key: Any, position: int) -> None:
 
 
 class Index:
-    """An immutable snapshot of entries with lookup tables; build it once per loaded
-    copy (`Blocklist` does). `decide`, `silence_for` and `blocks_of` answer exactly
-    like the linear `decide`, `silence_of` and `blocks_of` over `entries`."""
+    """An immutable snapshot of entries and exemptions with lookup tables; build it
+    once per loaded copy (`Blocklist` does). `entries` is a `Contents` (what
+    `load_dir` returns) or an iterable of entries, with `exemptions` given apart.
+    `decide`, `silence_for` and `blocks_of` answer exactly like the linear `decide`,
+    `silence_of` and `blocks_of` over `entries` and `exemptions`."""
 
-    __slots__ = ("entries", "_user_ids", "_usernames", "_emails", "_keys", "_v4", "_v6")
+    __slots__ = ("entries", "exemptions", "_user_ids", "_usernames", "_emails", "_keys", "_v4", "_v6")
 
-    def __init__(self, entries: Iterable[Entry] = ()):
+    def __init__(self, entries: EntriesLike = (), exemptions: Iterable[Exemption] = ()):
+        entries, exemptions = _split(entries, exemptions)
         self.entries: Tuple[Entry, ...] = tuple(entries)
+        self.exemptions: Tuple[Exemption, ...] = tuple(exemptions)
         user_ids: _Buckets = {}
         usernames: _Buckets = {}
         emails: _Buckets = {}
@@ -132,11 +137,11 @@ class Index:
         return [entries[i] for i in sorted(positions)]
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """The answer of `decide(self.entries, query, now)`."""
+        """The answer of `decide(self.entries, query, now, exemptions=self.exemptions)`."""
         return self._decide(query, to_utc(now))
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
-        """The answer of `silence_of(self.entries, query, now)`."""
+        """The answer of `silence_of(self.entries, query, now, exemptions=self.exemptions)`."""
         return self._silence_for(query, to_utc(now))
 
     def blocks_of(self, query: Query, now: TimeLike = None) -> List[Entry]:
@@ -148,11 +153,11 @@ class Index:
 
     def _decide(self, query: Query, now: datetime) -> Decision:
         subjects = _Subjects(query)
-        return _decide_for(subjects, self._candidates(subjects), query, now)
+        return _decide_for(subjects, self._candidates(subjects), self.exemptions, query, now)
 
     def _silence_for(self, query: Query, now: datetime) -> Optional[Entry]:
         subjects = _Subjects(query)
-        return _silence_for(subjects, self._candidates(subjects), now)
+        return _silence_for(subjects, self._candidates(subjects), self.exemptions, now)
 
     def _blocks_of(self, query: Query, now: datetime) -> List[Entry]:
         subjects = _Subjects(query)

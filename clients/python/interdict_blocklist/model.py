@@ -128,6 +128,52 @@ class Entry:
         return out
 
 
+@dataclass(frozen=True)
+class Exemption:
+    """A BanExemption as published: requests from this subject (any of the query's
+    identifiers, matched like an entry's subject) are out of reach of IP/CIDR
+    entries, and only of those, until `until` (exclusive; None: until deleted)."""
+
+    id: str  # "BanExemption/<name>"
+    subject_kind: str  # one of SUBJECT_KINDS
+    subject_value: str
+    until: Optional[datetime] = None
+    _net: Optional[IpNet] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.subject_kind == "ip" and self._net is None:
+            object.__setattr__(self, "_net", parse_net(self.subject_value))
+
+    @property
+    def subject(self) -> Tuple[str, str]:
+        return (self.subject_kind, self.subject_value)
+
+    def in_force(self, now: datetime) -> bool:
+        """No start: in force until `until` (exclusive), or for ever."""
+        return self.until is None or now < self.until
+
+    def to_json(self) -> Dict[str, Any]:
+        """The exemption as the document spells it."""
+        out: Dict[str, Any] = {"id": self.id, "subject": {self.subject_kind: self.subject_value}}
+        if self.until is not None:
+            out["until"] = format_time(self.until)
+        return out
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a blocklist directory holds (`interdict::core::Contents`): the entries and
+    the exemptions of every document, merged. `load_dir` returns one; `decide`,
+    `silence_of`, `blocks_of` and `Index` take one wherever they take entries."""
+
+    entries: Tuple[Entry, ...] = ()
+    exemptions: Tuple[Exemption, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", tuple(self.entries))
+        object.__setattr__(self, "exemptions", tuple(self.exemptions))
+
+
 @dataclass
 class Query:
     """What an application knows about a request. Every identifier given is checked,
@@ -176,7 +222,9 @@ class Query:
 @dataclass(frozen=True)
 class Decision:
     """The answer. Denials carry what the application shows and enforces; an allowed
-    answer for a silenced subject still carries the Silence ban and `content_hidden`."""
+    answer for a silenced subject still carries the Silence ban and `content_hidden`.
+    `revoke_sessions_before` may be set on allowed answers too (sessions issued
+    before a ban that has ended stay invalid): check it whatever `allowed` says."""
 
     allowed: bool
     ban: Optional[str] = None
@@ -194,7 +242,15 @@ class Decision:
         return cls(allowed=True)
 
     @classmethod
-    def restriction(cls, entry: Entry, allowed: bool, content_hidden: bool) -> "Decision":
+    def restriction(
+        cls,
+        entry: Entry,
+        allowed: bool,
+        content_hidden: bool,
+        revoke_sessions_before: Optional[datetime] = None,
+    ) -> "Decision":
+        """The answer reporting `entry`. `revoke_sessions_before` is not the entry's own
+        value: the rules give the latest among every started entry of the subject."""
         return cls(
             allowed=allowed,
             ban=entry.id,
@@ -203,7 +259,7 @@ class Decision:
             message=entry.message,
             from_=entry.from_,
             until=entry.until,
-            revoke_sessions_before=entry.revoke_sessions_before,
+            revoke_sessions_before=revoke_sessions_before,
             content_hidden=content_hidden,
             appeal_instructions=entry.appeal_instructions,
         )
@@ -235,8 +291,10 @@ class Decision:
 
 
 __all__: List[str] = [
+    "Contents",
     "Decision",
     "Entry",
+    "Exemption",
     "Query",
     "Scope",
     "SILENCE_ALLOWED_FEATURES",

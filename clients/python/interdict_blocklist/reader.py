@@ -5,7 +5,8 @@ A directory is read as an application pod sees a mounted ConfigMap: every file w
 name starts with `blocklist` and ends with `.json` is a document (shards merge), in
 name order; every other file (`suspended-*.txt`, kubelet's `..data`, ...) is ignored.
 Parsing is as strict as the Rust reader's: a document that the Rust reader refuses
-is refused here too, and unknown fields are ignored by both.
+is refused here too, and unknown fields are ignored by both. A document's optional
+`exemptions` (added within v1; absent means none) merge across shards like entries.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from ._time import parse_time
-from .model import FEATURE_BLOCK, SILENCE, SUBJECT_KINDS, SUSPEND, USER_BAN, Entry, Scope
+from .model import (
+    FEATURE_BLOCK,
+    SILENCE,
+    SUBJECT_KINDS,
+    SUSPEND,
+    USER_BAN,
+    Contents,
+    Entry,
+    Exemption,
+    Scope,
+)
 
 #: The `format` every v1 document carries. Readers refuse any other value.
 FORMAT_V1 = "interdict.dev/blocklist/v1"
@@ -49,6 +60,7 @@ class Document:
     shard_index: int
     shard_count: int
     entries: Tuple[Entry, ...]
+    exemptions: Tuple[Exemption, ...] = ()
 
 
 def is_document_file(name: str) -> bool:
@@ -166,6 +178,17 @@ _ENTRY_FIELDS = (
 )
 
 
+def _subject(obj: _Object, what: str) -> Tuple[str, str]:
+    """`{"userId": "123"}`: exactly one member, a known kind, a string value."""
+    subject = _required(obj, "subject", what)
+    if not isinstance(subject, _Object) or subject.members != 1:
+        raise DocumentError(f"{what}.subject: expected exactly one of {', '.join(SUBJECT_KINDS)}")
+    ((subject_kind, subject_value),) = subject.items()
+    if subject_kind not in SUBJECT_KINDS:
+        raise DocumentError(f"{what}.subject: unknown subject kind {subject_kind!r}")
+    return subject_kind, _string(subject_value, f"{what}.subject.{subject_kind}")
+
+
 def parse_entry(value: Any, what: str = "entry") -> Entry:
     """One entry of a document (a JSON value already decoded)."""
     obj = _struct(value, what, _ENTRY_FIELDS)
@@ -174,13 +197,7 @@ def parse_entry(value: Any, what: str = "entry") -> Entry:
     kind = _string(_required(obj, "kind", what), f"{what}.kind")
     if kind not in (USER_BAN, FEATURE_BLOCK):
         raise DocumentError(f"{what}: unknown kind {kind!r}, expected UserBan or FeatureBlock")
-    subject = _required(obj, "subject", what)
-    if not isinstance(subject, _Object) or subject.members != 1:
-        raise DocumentError(f"{what}.subject: expected exactly one of {', '.join(SUBJECT_KINDS)}")
-    ((subject_kind, subject_value),) = subject.items()
-    if subject_kind not in SUBJECT_KINDS:
-        raise DocumentError(f"{what}.subject: unknown subject kind {subject_kind!r}")
-    subject_value = _string(subject_value, f"{what}.subject.{subject_kind}")
+    subject_kind, subject_value = _subject(obj, what)
     mode = obj.get("mode")
     if mode is not None and mode not in (SUSPEND, SILENCE):
         raise DocumentError(f"{what}.mode: expected Suspend or Silence, got {mode!r}")
@@ -214,11 +231,29 @@ def parse_entry(value: Any, what: str = "entry") -> Entry:
     )
 
 
+_EXEMPTION_FIELDS = ("id", "subject", "until")
+
+
+def parse_exemption(value: Any, what: str = "exemption") -> Exemption:
+    """One exemption of a document (a JSON value already decoded): `id`, `subject`
+    and an optional `until`; unknown fields are ignored."""
+    obj = _struct(value, what, _EXEMPTION_FIELDS)
+    exemption_id = _string(_required(obj, "id", what), f"{what}.id")
+    what = f"exemption {exemption_id!r}"
+    subject_kind, subject_value = _subject(obj, what)
+    return Exemption(
+        id=exemption_id,
+        subject_kind=subject_kind,
+        subject_value=subject_value,
+        until=_opt_time(obj, "until", what),
+    )
+
+
 def parse_document(text: str) -> Document:
     """A format v1 document. Raises `DocumentError` on malformed JSON, another format
     (`interdict.dev/blocklist/v2`, ...) or a missing/ill-typed field."""
     data = _loads(text)
-    top = _struct(data, "document", ("format", "namespace", "shard", "entries"))
+    top = _struct(data, "document", ("format", "namespace", "shard", "entries", "exemptions"))
     fmt = _string(_required(top, "format", "document"), "document.format")
     if fmt != FORMAT_V1:
         raise DocumentError(
@@ -232,7 +267,11 @@ def parse_document(text: str) -> Document:
     if not isinstance(raw_entries, list):
         raise DocumentError(f"document.entries: expected an array, got {_type(raw_entries)}")
     entries = tuple(parse_entry(e, f"entries[{i}]") for i, e in enumerate(raw_entries))
-    return Document(fmt, namespace, index, count, entries)
+    exemptions = tuple(
+        parse_exemption(x, f"exemptions[{i}]")
+        for i, x in enumerate(_list(top, "exemptions", "document"))
+    )
+    return Document(fmt, namespace, index, count, entries, exemptions)
 
 
 # --------------------------------------------------------------------------- directories
@@ -259,20 +298,22 @@ def document_names(directory: PathLike) -> List[str]:
     return sorted(n for n in names if _utf8_name(n) and is_document_file(n))
 
 
-def load_dir(directory: PathLike) -> List[Entry]:
-    """Every entry of every `blocklist*.json` document in `directory`, merged, files in
-    name order. Raises `BlocklistError` naming the file on an unreadable or malformed
-    document or an unknown format, and when there is no document at all."""
+def load_dir(directory: PathLike) -> Contents:
+    """Every entry and every exemption of every `blocklist*.json` document in
+    `directory`, merged, files in name order (`Contents.entries`,
+    `Contents.exemptions`). Raises `BlocklistError` naming the file on an unreadable
+    or malformed document or an unknown format, and when there is no document at all."""
     return _load(os.fspath(directory), os.fspath(directory))
 
 
-def _load(read_dir: str, shown_dir: str) -> List[Entry]:
+def _load(read_dir: str, shown_dir: str) -> Contents:
     """Reads documents from `read_dir` (e.g. the directory `..data` points to), naming
     files under `shown_dir` in errors."""
     names = document_names(read_dir)
     if not names:
         raise BlocklistError(f"no blocklist*.json file in {shown_dir}", shown_dir, "empty")
     entries: List[Entry] = []
+    exemptions: List[Exemption] = []
     for name in names:
         shown = os.path.join(shown_dir, name)
         try:
@@ -286,7 +327,8 @@ def _load(read_dir: str, shown_dir: str) -> List[Entry]:
         except DocumentError as e:
             raise BlocklistError(f"blocklist file {shown}: {e}", shown, "document") from None
         entries.extend(document.entries)
-    return entries
+        exemptions.extend(document.exemptions)
+    return Contents(tuple(entries), tuple(exemptions))
 
 
 __all__ = [
@@ -300,4 +342,5 @@ __all__ = [
     "load_dir",
     "parse_document",
     "parse_entry",
+    "parse_exemption",
 ]

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._time import TimeLike, format_time, to_utc
 from .index import Index
-from .model import Decision, Entry, Query
+from .model import Contents, Decision, Entry, Exemption, Query
 from .reader import BlocklistError, PathLike, _load, is_document_file
 
 log = logging.getLogger("interdict_blocklist")
@@ -67,7 +67,7 @@ def fingerprint(directory: PathLike) -> Fingerprint:
 
 
 class Blocklist:
-    """The entries of a blocklist directory, reloaded when it changes.
+    """The entries and exemptions of a blocklist directory, reloaded when it changes.
 
     `poll_interval` seconds between checks. With `background=True` (default) a daemon
     thread polls; with `background=False` a check runs on access (`decide`, `entries`,
@@ -140,9 +140,22 @@ class Blocklist:
         return self._index.entries
 
     @property
+    def exemptions(self) -> Tuple[Exemption, ...]:
+        """The exemptions in force (a snapshot, loaded with the entries)."""
+        self._maybe_poll()
+        return self._index.exemptions
+
+    @property
+    def contents(self) -> Contents:
+        """The entries and exemptions in force, as `load_dir` returns them (one copy)."""
+        self._maybe_poll()
+        index = self._index
+        return Contents(index.entries, index.exemptions)
+
+    @property
     def index(self) -> Index:
-        """The entries in force with their lookup tables (a snapshot, rebuilt at every
-        reload): what `decide`, `blocks_for` and `silence_for` ask."""
+        """The entries and exemptions in force with their lookup tables (a snapshot,
+        rebuilt at every reload): what `decide`, `blocks_for` and `silence_for` ask."""
         self._maybe_poll()
         return self._index
 
@@ -157,22 +170,26 @@ class Blocklist:
         return self._loaded_at
 
     def stats(self) -> Dict[str, Any]:
-        """`{loaded, loadedAt, reloads, reloadFailures, entries, lastError}` for health
-        endpoints and metrics."""
+        """`{loaded, loadedAt, reloads, reloadFailures, entries, exemptions, lastError}`
+        for health endpoints and metrics (`entries` and `exemptions` count the copy in
+        force)."""
+        index = self._index
         return {
             "loaded": self.loaded,
             "loadedAt": format_time(self._loaded_at) if self._loaded_at else None,
             "reloads": self.reloads,
             "reloadFailures": self.reload_failures,
-            "entries": len(self._index),
+            "entries": len(index.entries),
+            "exemptions": len(index.exemptions),
             "lastError": self.last_error,
         }
 
     # ------------------------------------------------------------------ questions
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """`decide` on the entries in force; `now` defaults to the current time. The
-        answer is the linear `decide`'s, found through the index."""
+        """`decide` on the entries and exemptions in force; `now` defaults to the
+        current time. The answer is the linear `decide`'s, found through the index.
+        `revoke_sessions_before` can be set on allowed answers too."""
         return self.index._decide(query, self._now(now))
 
     def blocks_for(
@@ -206,7 +223,9 @@ class Blocklist:
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
         """The Silence ban in force for the query's subject, if any: their content is
-        to be hidden from others (404). The feature of `query` does not matter."""
+        to be hidden from others (404). The feature of `query` does not matter;
+        exemptions count as in `decide` (the answer is set exactly when a decision
+        for the subject has `content_hidden`)."""
         return self.index._silence_for(query, self._now(now))
 
     def _now(self, now: TimeLike) -> datetime:
@@ -253,7 +272,7 @@ class Blocklist:
             finally:
                 self._lock.release()
 
-    def _read(self) -> Tuple[Fingerprint, List[Entry]]:
+    def _read(self) -> Tuple[Fingerprint, Contents]:
         """One consistent version: read through `..data` when there is one, and again if
         the directory changed while reading. Errors carry the fingerprint they are for."""
         error: Optional[BlocklistError] = None
@@ -264,7 +283,7 @@ class Blocklist:
             if target and not os.path.isdir(read_dir):
                 read_dir = self.path
             try:
-                entries = _load(read_dir, self.path)
+                contents = _load(read_dir, self.path)
             except BlocklistError as e:
                 e.fingerprint = before  # type: ignore[attr-defined]
                 error = e
@@ -272,7 +291,7 @@ class Blocklist:
                     continue  # swapped while reading: read the new version
                 raise
             if fingerprint(self.path) == before:
-                return before, entries
+                return before, contents
         if error is None:
             error = BlocklistError(f"blocklist directory {self.path} keeps changing", self.path, "file")
         error.fingerprint = fingerprint(self.path)  # type: ignore[attr-defined]
@@ -283,7 +302,7 @@ class Blocklist:
         if self._seen is not None and fingerprint(self.path) == self._seen:
             return False
         try:
-            seen, entries = self._read()
+            seen, contents = self._read()
         except BlocklistError as e:
             self._seen = getattr(e, "fingerprint", None)
             self.last_error = str(e)
@@ -300,13 +319,18 @@ class Blocklist:
                     e,
                 )
             raise
-        index = Index(entries)  # built before the swap: readers never wait for it
+        index = Index(contents)  # built before the swap: readers never wait for it
         self._seen = seen
         self._index = index
         self._loaded_at = datetime.now(timezone.utc)
         self.last_error = None
         self.reloads += 1
-        self._log.info("interdict blocklist: loaded %s: %d entries", self.path, len(index))
+        self._log.info(
+            "interdict blocklist: loaded %s: %d entries, %d exemptions",
+            self.path,
+            len(index.entries),
+            len(index.exemptions),
+        )
         return True
 
 

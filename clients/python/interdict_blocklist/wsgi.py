@@ -17,7 +17,9 @@ app = BlocklistMiddleware(app, blocklist, who)
 
 The middleware stores the decision in `environ["interdict.decision"]` (allowed
 answers too: a silenced subject logging in gets `content_hidden` and may be shown a
-notice).
+notice). `revoke_sessions_before` can be set on an allowed answer as well (sessions
+issued before a ban that has since ended stay invalid): an application with
+sessions refuses one issued before it whatever `allowed` says.
 """
 
 from __future__ import annotations
@@ -141,6 +143,11 @@ class BlocklistMiddleware:
     `extract(environ) -> Query | None` picks the subject identifiers, feature and
     scopes from the request; None lets the request through unchecked. `blocklist` is
     a `Blocklist` or anything with `decide(query, now)`.
+
+    Only `allowed` decides between 403 and the application: an allowed request
+    reaches it with the decision in `environ["interdict.decision"]`, where
+    `revoke_sessions_before` (present on allowed answers too) is the application's
+    to enforce against its session's issue time.
     """
 
     def __init__(

@@ -88,13 +88,16 @@ def load_vectors() -> Dict[str, Dict[str, Any]]:
 T0 = "2027-01-15T08:00:00Z"
 
 
-def document(entries, namespace="apps", index=0, count=1) -> Dict[str, Any]:
-    return {
+def document(entries, namespace="apps", index=0, count=1, exemptions=None) -> Dict[str, Any]:
+    out = {
         "format": "interdict.dev/blocklist/v1",
         "namespace": namespace,
         "shard": {"count": count, "index": index},
         "entries": list(entries),
     }
+    if exemptions:  # rendered only when there are some, as the operator does
+        out["exemptions"] = list(exemptions)
+    return out
 
 
 def user_ban(id_, subject, mode="Suspend", frm=T0, until=None, reason="spam", **extra) -> Dict[str, Any]:

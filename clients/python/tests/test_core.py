@@ -6,13 +6,17 @@ import ipaddress
 import os
 import sys
 import unittest
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests import support  # noqa: E402,F401
 
 from interdict_blocklist import (  # noqa: E402
+    Contents,
     Decision,
+    Entry,
+    Exemption,
     IpNet,
     Query,
     Scope,
@@ -22,6 +26,7 @@ from interdict_blocklist import (  # noqa: E402
     hash_email,
     parse_document,
     parse_time,
+    silence_of,
 )
 from interdict_blocklist.reader import DocumentError  # noqa: E402
 
@@ -134,6 +139,90 @@ class DocumentStrictnessTests(unittest.TestCase):
     def test_unknown_duplicates_are_ignored(self):
         text = self.doc().replace('"reason": "spam"', '"reason": "spam", "x": 1, "x": 2')
         self.assertEqual(len(parse_document(text).entries), 1)
+
+
+class ExemptionDocumentTests(unittest.TestCase):
+    """`exemptions` (added within v1): optional, as strict as entries, unknown fields ignored."""
+
+    def doc(self, exemptions, raw=False):
+        import json
+        base = {"format": "interdict.dev/blocklist/v1", "namespace": "apps", "shard": {"count": 1, "index": 0},
+                "entries": []}
+        text = json.dumps(base)
+        if exemptions is not None or raw:
+            text = text[:-1] + ', "exemptions": ' + (exemptions if raw else json.dumps(exemptions)) + "}"
+        return text
+
+    def test_absent_empty_and_valid(self):
+        self.assertEqual(parse_document(self.doc(None)).exemptions, ())
+        self.assertEqual(parse_document(self.doc([])).exemptions, ())
+        got = parse_document(self.doc([
+            {"id": "BanExemption/office", "subject": {"ip": "10.1.2.0/24"}, "note": "ignored", "until": None},
+            {"id": "BanExemption/short", "subject": {"userId": "7"}, "until": "2027-01-15T10:00:00+02:00", "x": [1]},
+        ])).exemptions
+        self.assertEqual(got, (
+            Exemption("BanExemption/office", "ip", "10.1.2.0/24"),
+            Exemption("BanExemption/short", "userId", "7", until=parse_time("2027-01-15T08:00:00Z")),
+        ))
+        self.assertEqual(got[1].to_json(), {"id": "BanExemption/short", "subject": {"userId": "7"},
+                                            "until": "2027-01-15T08:00:00Z"})
+
+    def test_refused(self):
+        ok = {"id": "BanExemption/x", "subject": {"userId": "1"}}
+        cases = {
+            "null": self.doc("null", raw=True),
+            "object": self.doc({}),
+            "item not object": self.doc(["x"]),
+            "missing id": self.doc([{"subject": {"userId": "1"}}]),
+            "id not string": self.doc([dict(ok, id=1)]),
+            "missing subject": self.doc([{"id": "BanExemption/x"}]),
+            "two subjects": self.doc([dict(ok, subject={"userId": "1", "ip": "10.0.0.1"})]),
+            "subject unknown": self.doc([dict(ok, subject={"phone": "1"})]),
+            "subject number": self.doc([dict(ok, subject={"userId": 1})]),
+            "until bad": self.doc([dict(ok, until="tomorrow")]),
+            "duplicate field": self.doc('[{"id": "BanExemption/x", "id": "y", "subject": {"userId": "1"}}]', raw=True),
+            "duplicate exemptions": self.doc("[]", raw=True).replace("}", ', "exemptions": []}'),
+        }
+        for name, text in cases.items():
+            with self.subTest(name), self.assertRaises(DocumentError):
+                parse_document(text)
+
+
+class ExemptionRuleTests(unittest.TestCase):
+    T = parse_time("2027-01-15T08:00:00Z")
+
+    def ban(self, id_, kind, value, **extra):
+        return Entry(id=id_, kind="UserBan", subject_kind=kind, subject_value=value, from_=self.T,
+                     reason="spam", **extra)
+
+    def test_exemption_only_hides_ip_entries_and_only_while_in_force(self):
+        silence = self.ban("UserBan/net", "ip", "10.0.0.0/8", mode="Silence",
+                           revoke_sessions_before=self.T)
+        entries = [silence, self.ban("UserBan/user", "userId", "7", mode="Silence")]
+        exemption = Exemption("BanExemption/x", "ip", "10.1.2.3", until=parse_time("2027-01-15T09:00:00Z"))
+        q = Query(feature="publish", ip="::ffff:10.1.2.3")
+        self.assertEqual(decide(entries, q, "2027-01-15T08:30:00Z", exemptions=[exemption]).to_json(),
+                         {"allowed": True})
+        self.assertIsNone(silence_of(entries, q, "2027-01-15T08:30:00Z", exemptions=[exemption]))
+        # At its until, the exemption is over.
+        self.assertEqual(decide(Contents(entries, [exemption]), q, "2027-01-15T09:00:00Z").ban, "UserBan/net")
+        # A user-id entry still applies to an exempt request.
+        both = Query(feature="publish", ip="10.1.2.3", user_id="7")
+        d = decide(entries, both, "2027-01-15T08:30:00Z", exemptions=[exemption])
+        self.assertEqual((d.allowed, d.ban, d.content_hidden, d.revoke_sessions_before),
+                         (False, "UserBan/user", True, None))
+
+    def test_sessions_revoked_on_allowed_answers(self):
+        ended = self.ban("UserBan/ended", "userId", "1", until=parse_time("2027-01-15T08:00:10Z"),
+                         revoke_sessions_before=self.T)
+        start = parse_time("2027-01-16T00:00:00Z")
+        later = replace(self.ban("UserBan/later", "userId", "1", revoke_sessions_before=start), from_=start)
+        q = Query(feature="x", user_id="1")
+        d = decide([ended, later], q, "2027-01-15T12:00:00Z")
+        self.assertEqual(d, Decision(allowed=True, revoke_sessions_before=self.T))
+        self.assertEqual(d.dumps(), '{"allowed":true,"revokeSessionsBefore":"2027-01-15T08:00:00Z"}')
+        d = decide([ended, later], q, "2027-01-16T00:00:00Z")
+        self.assertEqual((d.ban, d.revoke_sessions_before), ("UserBan/later", start))
 
 
 if __name__ == "__main__":

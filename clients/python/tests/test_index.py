@@ -16,7 +16,9 @@ from tests.support import document, lay_out  # noqa: E402
 
 from interdict_blocklist import (  # noqa: E402
     Blocklist,
+    Contents,
     Entry,
+    Exemption,
     Index,
     Query,
     Scope,
@@ -24,6 +26,7 @@ from interdict_blocklist import (  # noqa: E402
     decide,
     hash_email,
     silence_of,
+    subject_matcher,
 )
 
 BASE = datetime(2027, 1, 15, 8, tzinfo=timezone.utc)
@@ -89,6 +92,7 @@ def random_entry(rng: random.Random, i: int) -> Entry:
         until=until,
         reason=f"reason {i}",
         message=f"message {i}" if rng.random() < 0.5 else None,
+        revoke_sessions_before=at(start - rng.randrange(3)) if rng.random() < 0.4 else None,
     )
     if kind <= 2:
         return Entry(kind="UserBan", mode=[None, "Suspend", "Silence"][kind], **common)
@@ -97,6 +101,12 @@ def random_entry(rng: random.Random, i: int) -> Entry:
         [Scope("academy", "x"), Scope("Cohort", "y"), Scope("academy", "X")], rng.randrange(3)
     )
     return Entry(kind="FeatureBlock", features=tuple(features), scopes=tuple(scopes), **common)
+
+
+def random_exemption(rng: random.Random, i: int) -> Exemption:
+    subject_kind, subject_value = random_subject(rng)
+    until = at(rng.randrange(40)) if rng.random() < 0.4 else None
+    return Exemption(id=f"BanExemption/{i:03d}", subject_kind=subject_kind, subject_value=subject_value, until=until)
 
 
 def random_email(rng: random.Random) -> str:
@@ -170,6 +180,43 @@ class IndexEquivalenceTests(unittest.TestCase):
                     self.assertIs(index.silence_for(query, now), silence_of(entries, query, now))
                     same_entries(self, index.blocks_of(query, now), blocks_of(entries, query, now))
 
+    def test_index_agrees_with_the_linear_rules_with_exemptions(self):
+        rng = random.Random(20270116)
+        for case in range(2000):
+            entries = [random_entry(rng, i) for i in range(rng.randrange(31))]
+            exemptions = [random_exemption(rng, i) for i in range(rng.randrange(4))]
+            index = Index(entries, exemptions)
+            self.assertEqual(index.exemptions, tuple(exemptions))
+            contents = Contents(entries, exemptions)
+            for _ in range(3):
+                query = random_query(rng)
+                now = at(rng.randrange(45))
+                with self.subTest(case=case, query=query, now=now):
+                    want = decide(entries, query, now, exemptions=exemptions)
+                    self.assertEqual(decide(contents, query, now), want)
+                    self.assertEqual(index.decide(query, now), want)
+                    self.assertEqual(Index(contents).decide(query, now), want)
+                    silence = silence_of(entries, query, now, exemptions=exemptions)
+                    self.assertIs(index.silence_for(query, now), silence)
+                    self.assertEqual(silence is not None, want.content_hidden)
+                    # Exemptions never hide entries from the block status.
+                    same_entries(self, index.blocks_of(query, now), blocks_of(entries, query, now))
+                    # The rules restated: an exempt query loses its IP entries, and
+                    # sessions are revoked before the latest started entry's time.
+                    matches = subject_matcher(query)
+                    exempt = any(x.in_force(now) and matches(x) for x in exemptions)
+                    kept = [e for e in entries if not (exempt and e.subject_kind == "ip")]
+                    self.assertEqual(
+                        (want.allowed, want.ban, want.content_hidden),
+                        (lambda d: (d.allowed, d.ban, d.content_hidden))(decide(kept, query, now)),
+                    )
+                    revokes = [
+                        e.revoke_sessions_before
+                        for e in kept
+                        if matches(e) and e.from_ <= now and e.revoke_sessions_before is not None
+                    ]
+                    self.assertEqual(want.revoke_sessions_before, max(revokes, default=None))
+
     def test_many_entries_on_few_subjects(self):
         """Crowded buckets: many entries per subject and per network."""
         rng = random.Random(7)
@@ -187,19 +234,21 @@ class IndexEquivalenceTests(unittest.TestCase):
     def test_blocklist_answers_through_its_index(self):
         rng = random.Random(42)
         entries = [random_entry(rng, i) for i in range(300)]
+        exemptions = [random_exemption(rng, i) for i in range(6)]
         with tempfile.TemporaryDirectory() as tmp:
             half = len(entries) // 2
-            lay_out(
-                tmp,
-                {
-                    "blocklist-0.json": document([e.to_json() for e in entries[:half]], index=0, count=2),
-                    "blocklist-1.json": document([e.to_json() for e in entries[half:]], index=1, count=2),
-                },
-            )
+            first = document([e.to_json() for e in entries[:half]], index=0, count=2)
+            second = document([e.to_json() for e in entries[half:]], index=1, count=2)
+            first["exemptions"] = [x.to_json() for x in exemptions[:2]]
+            second["exemptions"] = [x.to_json() for x in exemptions[2:]]
+            lay_out(tmp, {"blocklist-0.json": first, "blocklist-1.json": second})
             with Blocklist(tmp, background=False) as blocklist:
-                loaded = list(blocklist.entries)
-                self.assertEqual(len(loaded), len(entries))
+                loaded = blocklist.contents
+                self.assertEqual(len(loaded.entries), len(entries))
+                self.assertEqual(loaded.exemptions, tuple(exemptions))
                 self.assertIs(blocklist.index.entries, blocklist.entries)
+                self.assertIs(blocklist.index.exemptions, blocklist.exemptions)
+                self.assertEqual(blocklist.stats()["exemptions"], len(exemptions))
                 for _ in range(500):
                     query = random_query(rng)
                     now = at(rng.randrange(45))

@@ -97,7 +97,26 @@ class KubeletLayoutTests(unittest.TestCase):
         self.assertTrue(ask(bl, "2").allowed)
         self.assertEqual(ask(bl, "3").ban, "FeatureBlock/three")
         self.assertEqual((bl.reloads, bl.reload_failures, bl.last_error), (3, 2, None))
-        self.assertEqual(bl.stats()["entries"], 1)
+        self.assertEqual((bl.stats()["entries"], bl.stats()["exemptions"]), (1, 0))
+
+    def test_exemptions_come_and_go_with_versions(self):
+        bl = Blocklist(self.dir, poll_interval=3600, background=False)
+        net = user_ban("UserBan/net", {"ip": "203.0.113.0/24"}, revokeSessionsBefore="2027-01-15T08:00:00Z")
+        office = {"id": "BanExemption/office", "subject": {"ip": "203.0.113.7"}}
+        query = Query(feature="publish", ip="203.0.113.7")
+        self.kubelet.publish({"blocklist.json": document([net], exemptions=[office])})
+        self.assertTrue(bl.reload())
+        self.assertEqual(bl.decide(query, AT).to_json(), {"allowed": True})
+        self.assertEqual((bl.stats()["entries"], bl.stats()["exemptions"]), (1, 1))
+        self.kubelet.publish({"blocklist.json": document([net])})
+        self.assertTrue(bl.reload())
+        self.assertEqual(bl.decide(query, AT).ban, "UserBan/net")
+        self.assertEqual(bl.exemptions, ())
+        # An ill-formed exemption refuses the version, like an ill-formed entry.
+        self.kubelet.publish({"blocklist.json": document([], exemptions=[{"id": "BanExemption/x"}])})
+        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
+            bl.reload()
+        self.assertEqual(bl.decide(query, AT).ban, "UserBan/net")
 
     def test_shards_added_and_removed(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)

@@ -55,26 +55,33 @@ class VectorTests(unittest.TestCase):
                 with self.assertRaises(BlocklistError):
                     Blocklist(tmp, background=False, require_initial=True)
                 return
-            entries = load_dir(tmp)
+            contents = load_dir(tmp)
+            entries, exemptions = list(contents.entries), list(contents.exemptions)
             watched = Blocklist(tmp, background=False)
+            self.assertEqual(watched.contents, contents)
             self.assertEqual(list(watched.entries), entries)
-            index = Index(entries)
-            reversed_index = Index(reversed(entries))
+            self.assertEqual(list(watched.exemptions), exemptions)
+            index = Index(contents)
+            reversed_index = Index(reversed(entries), reversed(exemptions))
             for case in vector["cases"]:
                 with self.subTest(case=case["name"]):
                     query = Query.from_json(case["query"])
                     at = parse_time(case["at"])
                     # The linear reference...
-                    got = decide(entries, query, at).to_json()
+                    got = decide(contents, query, at).to_json()
                     self.assertEqual(got, case["expect"], f"{filename}: {case['name']}")
+                    self.assertEqual(decide(entries, query, at, exemptions=exemptions).to_json(), got)
                     # Entry order never matters.
-                    self.assertEqual(decide(list(reversed(entries)), query, at).to_json(), got)
+                    rev = decide(list(reversed(entries)), query, at, exemptions=list(reversed(exemptions)))
+                    self.assertEqual(rev.to_json(), got)
                     # ...and the indexed paths, on their own and through the watcher.
                     self.assertEqual(index.decide(query, at).to_json(), got)
                     self.assertEqual(reversed_index.decide(query, at).to_json(), got)
                     self.assertEqual(watched.decide(query, case["at"]).to_json(), got)
-                    loaded = watched.entries
-                    self.assertIs(watched.silence_for(query, at), silence_of(loaded, query, at))
+                    loaded = watched.contents
+                    silence = watched.silence_for(query, at)
+                    self.assertIs(silence, silence_of(loaded, query, at))
+                    self.assertEqual(silence is not None, got.get("contentHidden", False))
                     self.assertEqual(
                         [id(e) for e in watched.blocks_for(query, now=at)],
                         [id(e) for e in blocks_of(loaded, query, at)],
