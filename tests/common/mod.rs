@@ -5,6 +5,7 @@
 pub mod http;
 pub mod mount;
 pub mod operator;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

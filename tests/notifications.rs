@@ -1,0 +1,315 @@
+//! Notifications end to end: the operator on the dev cluster, a real webhook
+//! receiver process and a real SMTP server. Every transition arrives once per
+//! sink, signed; a receiver that was down gets everything once it is back; an
+//! operator killed between attempts neither loses nor duplicates.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::smtp::SmtpSink;
+use common::{Operator, TestNamespace, apply_ok, eventually, repo_root};
+use hmac::{Hmac, Mac};
+use interdict::api::{AppealPhase, BanAppeal, UserBan};
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const SECRET: &str = "webhook-secret-for-tests";
+
+/// The webhook receiver process; it can be stopped and started on the same port.
+struct Receiver {
+    child: Option<Child>,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Receiver {
+    fn start(out: &Path, port: u16) -> Receiver {
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("tests/fixtures/webhook_receiver.py"))
+            .args(["--out", out.to_str().unwrap(), "--port", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .expect("receiver started")
+            .parse()
+            .unwrap();
+        Receiver {
+            child: Some(child),
+            port,
+            out: out.to_path_buf(),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// (event, ban name) of every delivery, after checking each signature.
+    fn deliveries(&self) -> Vec<(String, String, String)> {
+        self.received()
+            .iter()
+            .map(|request| {
+                let headers = &request["headers"];
+                let body = request["body"].as_str().unwrap();
+                let timestamp = headers["interdict-timestamp"].as_str().unwrap();
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                mac.update(format!("{timestamp}.{body}").as_bytes());
+                let expected = format!("sha256={}", hex(&mac.finalize().into_bytes()));
+                assert_eq!(
+                    headers["interdict-signature"].as_str(),
+                    Some(expected.as_str()),
+                    "valid signature"
+                );
+                let payload: Value = serde_json::from_str(body).unwrap();
+                assert_eq!(
+                    headers["interdict-idempotency-key"],
+                    payload["idempotencyKey"]
+                );
+                (
+                    payload["event"].as_str().unwrap().to_string(),
+                    payload["ban"]["name"].as_str().unwrap().to_string(),
+                    payload["idempotencyKey"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn config(dir: &Path, webhook_port: u16, smtp_port: u16) -> PathBuf {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let path = dir.join("notify.yaml");
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(
+        file,
+        "webhook:\n  url: http://127.0.0.1:{webhook_port}/hooks/interdict\n  secretFile: {}\n  timeoutSeconds: 2\nemail:\n  host: 127.0.0.1\n  port: {smtp_port}\n  tls: none\n  from: Moderation <moderation@example.com>\n  helloName: operator.example.com",
+        secret.display()
+    )
+    .unwrap();
+    path
+}
+
+fn operator(ns: &TestNamespace, config: &Path) -> Operator {
+    ns.operator_with(&["--notify-config", config.to_str().unwrap()])
+}
+
+fn ban(name: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {{name: {name}}}\nspec:\n  subject: {subject}\n  reason: {{code: spam}}\n  message: Please stop.\n{extra}"
+    )
+}
+
+/// How many deliveries each (event, ban) got.
+fn counts(deliveries: &[(String, String, String)]) -> BTreeMap<(String, String), usize> {
+    let mut counts = BTreeMap::new();
+    for (event, name, _) in deliveries {
+        *counts.entry((event.clone(), name.clone())).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn records(ns: &TestNamespace, name: &str) -> Vec<interdict::api::NotificationRecord> {
+    ns.api::<UserBan>()
+        .get(name)
+        .await
+        .ok()
+        .and_then(|b| b.status)
+        .map(|s| s.notifications)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_transition_is_delivered_once_per_sink() {
+    let ns = TestNamespace::new("notify").await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(&dir.path().join("hooks.jsonl"), 0);
+    let smtp = SmtpSink::start();
+    let _operator = operator(&ns, &config(dir.path(), receiver.port, smtp.port));
+
+    apply_ok(
+        &ns.name,
+        &ban(
+            "mailed",
+            "{email: Eve+spam@Example.org}",
+            "  duration: 4s\n  appeal: {allowed: true, instructions: Reply to appeals@example.org.}\n",
+        ),
+    );
+    apply_ok(
+        &ns.name,
+        &ban("quiet", "{userId: \"3\"}", "  notify: false\n"),
+    );
+    apply_ok(
+        &ns.name,
+        &ban("appealed", "{userId: \"4\"}", "  appeal: {allowed: true}\n"),
+    );
+    apply_ok(
+        &ns.name,
+        "apiVersion: interdict.dev/v1alpha1\nkind: BanAppeal\nmetadata: {name: mine}\nspec:\n  banRef: {kind: UserBan, name: appealed}\n  statement: Sorry.\n",
+    );
+    eventually("appeal pending", Duration::from_secs(20), || async {
+        ns.api::<BanAppeal>()
+            .get("mine")
+            .await
+            .ok()?
+            .status?
+            .phase
+            .filter(|p| *p == AppealPhase::Pending)
+    })
+    .await;
+    let decision = json!({ "spec": { "decision": { "outcome": "Approved", "reviewer": "mod" } } });
+    ns.api::<BanAppeal>()
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&decision))
+        .await
+        .unwrap();
+
+    let expected: BTreeSet<(String, String)> = [
+        ("Applied", "mailed"),
+        ("Expired", "mailed"),
+        ("Applied", "appealed"),
+        ("AppealReceived", "appealed"),
+        ("AppealApproved", "appealed"),
+        ("Lifted", "appealed"),
+    ]
+    .iter()
+    .map(|(e, n)| (e.to_string(), n.to_string()))
+    .collect();
+    eventually(
+        "every transition delivered",
+        Duration::from_secs(30),
+        || async {
+            let got: BTreeSet<(String, String)> =
+                counts(&receiver.deliveries()).into_keys().collect();
+            (got == expected).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deliveries = receiver.deliveries();
+    assert!(
+        counts(&deliveries).values().all(|n| *n == 1),
+        "exactly once each: {deliveries:?}"
+    );
+    assert!(
+        !deliveries.iter().any(|(_, name, _)| name == "quiet"),
+        "spec.notify: false silences a ban"
+    );
+
+    // Email goes only where an address is known: the two transitions of "mailed".
+    eventually("two emails", Duration::from_secs(10), || async {
+        (smtp.count() == 2).then_some(())
+    })
+    .await;
+    let (message, envelope) = smtp.message(1);
+    let text = message.to_string();
+    assert!(
+        envelope.to_string().contains("eve@example.org")
+            || envelope.to_string().contains("Eve+spam@Example.org"),
+        "{envelope}"
+    );
+    assert!(
+        text.contains("4 seconds"),
+        "the email states the duration: {text}"
+    );
+    assert!(
+        text.contains("Reply to appeals@example.org."),
+        "the email carries the appeal instructions: {text}"
+    );
+    let delivered = records(&ns, "mailed").await;
+    assert!(
+        delivered.iter().all(|r| r.state == "Delivered"),
+        "{delivered:?}"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+async fn receiver_down_then_up_and_operator_killed_between_attempts() {
+    let ns = TestNamespace::new("notify-outage").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hooks.jsonl");
+    let mut receiver = Receiver::start(&out, 0);
+    let port = receiver.port;
+    receiver.stop();
+    let smtp = SmtpSink::start();
+    let config = config(dir.path(), port, smtp.port);
+    let mut first = operator(&ns, &config);
+
+    apply_ok(&ns.name, &ban("during-outage", "{userId: \"1\"}", ""));
+    // Attempts fail while the receiver is down; the record says so.
+    let pending = eventually(
+        "a failed attempt recorded",
+        Duration::from_secs(20),
+        || async {
+            let records = records(&ns, "during-outage").await;
+            records
+                .into_iter()
+                .find(|r| r.state == "Pending" && r.attempts >= 1)
+        },
+    )
+    .await;
+    // Killed between two attempts: the restart must resend with the same key.
+    first.kill();
+    let _second = operator(&ns, &config);
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let receiver = Receiver::start(&out, port);
+    let deliveries = eventually(
+        "delivered after the outage",
+        Duration::from_secs(70),
+        || async {
+            let deliveries = receiver.deliveries();
+            (!deliveries.is_empty()).then_some(deliveries)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 1, "received once: {deliveries:?}");
+    assert_eq!(deliveries[0].0, "Applied");
+    assert_eq!(
+        deliveries[0].2, pending.key,
+        "the same idempotency key as before the restart"
+    );
+    let settled = records(&ns, "during-outage").await;
+    assert!(
+        settled
+            .iter()
+            .any(|r| r.key == pending.key && r.state == "Delivered"),
+        "{settled:?}"
+    );
+    ns.cleanup().await;
+}
