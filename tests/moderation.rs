@@ -419,3 +419,52 @@ async fn review_due_on_schedule() {
     );
     ns.cleanup().await;
 }
+
+#[tokio::test]
+async fn moderation_examples_apply_and_behave() {
+    let ns = TestNamespace::new("moderation-examples").await;
+    let _operator = ns.operator();
+    let examples = common::repo_root().join("examples");
+    cluster().kubectl_ok(&["apply", "-n", &ns.name, "-f", examples.to_str().unwrap()]);
+    cluster().kubectl_ok(&[
+        "apply",
+        "-n",
+        &ns.name,
+        "-f",
+        examples.join("moderation").to_str().unwrap(),
+    ]);
+    cluster().kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "-n",
+        &ns.name,
+        "ub,fb,bex,bap",
+        "--all",
+        "--timeout=60s",
+    ]);
+    let appeal = ns.api::<BanAppeal>().get("appeal-user-9001").await.unwrap();
+    assert_eq!(
+        appeal.status.unwrap().phase,
+        Some(interdict::api::AppealPhase::Pending)
+    );
+    eventually("lifted example", Duration::from_secs(10), || async {
+        (phase(&ns, "mistaken-user-778").await == Some(Phase::Lifted)).then_some(())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let exempt = check(
+        &ns,
+        dir.path(),
+        &["--feature", "comments", "--ip", "203.0.113.10"],
+    )
+    .await;
+    assert_eq!(exempt["allowed"], true, "{exempt}");
+    let banned = check(
+        &ns,
+        dir.path(),
+        &["--feature", "comments", "--ip", "203.0.113.77"],
+    )
+    .await;
+    assert_eq!(banned["allowed"], false, "{banned}");
+    ns.cleanup().await;
+}
