@@ -20,12 +20,7 @@ fn main() -> ExitCode {
         Command::Check(args) => match reader::load_dir(&args.dir) {
             Ok(contents) => {
                 let now = args.at.unwrap_or_else(chrono::Utc::now);
-                let decision = core::decide_exempting(
-                    &contents.entries,
-                    &contents.exemptions,
-                    &args.query(),
-                    now,
-                );
+                let decision = core::decide_contents(&contents, &args.query(), now);
                 println!(
                     "{}",
                     serde_json::to_string(&decision).expect("decisions serialise")

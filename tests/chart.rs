@@ -20,6 +20,26 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 const BLOCKLIST: &str = "interdict-blocklist";
+/// Both notification sinks, the email with SMTP credentials; the Secrets
+/// `interdict-webhook` (key `signing-secret`) and `interdict-smtp` (keys
+/// `username`, `password`) are referenced, not created, by the chart.
+const NOTIFICATIONS: &str = "\
+sessionRevocationRetention: 1d12h
+notifications:
+  webhook:
+    url: https://hooks.example.com/interdict?token=abc
+    secretName: interdict-webhook
+    secretKey: signing-secret
+    timeoutSeconds: 7
+  email:
+    host: smtp.example.com
+    port: 465
+    tls: tls
+    from: \"Moderation <moderation@example.com>\"
+    helloName: operator.example.com
+    credentialsSecretName: interdict-smtp
+    timeoutSeconds: 20
+";
 /// The Kubernetes version `helm template` and `helm lint` assume (the test cluster's).
 const KUBE_VERSION: &str = "v1.34.4";
 
@@ -209,7 +229,7 @@ fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<
             &["create", "list", "watch", "patch"],
             &[blocklist],
         ),
-        permission("events.k8s.io", "events", &["create", "patch"], &[]),
+        permission("events.k8s.io", "events", &["create"], &[]),
     ]
     .into_iter()
     .collect();
@@ -345,12 +365,14 @@ fn helm_lint_passes() {
          audit:\n  file:\n    enabled: true\n\
          metrics:\n  serviceMonitor:\n    enabled: true\n    labels: {release: prometheus}\n",
     );
+    let (_dir, notifications) = values_file(NOTIFICATIONS);
     let chart = chart();
     let chart = chart.to_str().unwrap();
     for extra in [
         vec![],
         vec!["--set", "watchNamespaces={a,b}"],
         vec!["-f", everything.as_str()],
+        vec!["-f", everything.as_str(), "-f", notifications.as_str()],
         vec!["--set", "replicas=1,leaderElection.enabled=false"],
     ] {
         let mut full = vec!["lint", "--strict", chart, "--kube-version", KUBE_VERSION];
@@ -460,9 +482,19 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
         "--global-opt-in-label",
         "--nudge-pods",
         "--audit-log",
+        "--notify-config",
     ] {
         assert!(!args.contains(&absent.to_string()), "{absent}: {args:?}");
     }
+    assert!(
+        has_flag(&args, "--session-revocation-retention", "7d"),
+        "{args:?}"
+    );
+    // No notifications: no config, nothing mounted, no checksum.
+    assert!(of_kind(&docs, "ConfigMap").is_empty());
+    assert!(container["volumeMounts"].is_null());
+    assert!(pod["volumes"].is_null());
+    assert!(deployment["spec"]["template"]["metadata"]["annotations"].is_null());
 
     let services = of_kind(&docs, "Service");
     assert_eq!(services.len(), 1);
@@ -628,6 +660,245 @@ fn a_single_replica_without_leader_election() {
     assert!(args_contain(&docs, "--leader-elect"));
 }
 
+fn volume<'a>(docs: &'a [Value], volume: &str) -> &'a Value {
+    let pod = &of_kind(docs, "Deployment")[0]["spec"]["template"]["spec"];
+    pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"].as_str() == Some(volume))
+        .unwrap_or_else(|| panic!("no volume {volume}: {:?}", pod["volumes"]))
+}
+
+fn volume_mount<'a>(docs: &'a [Value], path: &str) -> &'a Value {
+    let mounts = &container(docs)["volumeMounts"];
+    mounts
+        .as_sequence()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(path))
+        .unwrap_or_else(|| panic!("nothing mounted at {path}: {mounts:?}"))
+}
+
+/// The rendered `notify.yaml` of the release `interdict`.
+fn notify_yaml(docs: &[Value]) -> String {
+    let maps: Vec<_> = of_kind(docs, "ConfigMap")
+        .into_iter()
+        .filter(|m| name(m) == "interdict-notify")
+        .collect();
+    assert_eq!(maps.len(), 1, "one ConfigMap interdict-notify");
+    assert_eq!(namespace(maps[0]), "interdict-system");
+    maps[0]["data"]["notify.yaml"]
+        .as_str()
+        .expect("data.notify.yaml")
+        .to_string()
+}
+
+fn checksum(docs: &[Value]) -> String {
+    of_kind(docs, "Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
+        ["checksum/notify-config"]
+        .as_str()
+        .expect("checksum/notify-config annotation")
+        .to_string()
+}
+
+#[test]
+fn notifications_render_the_config_its_mounts_and_flags() {
+    let (_dir, values) = values_file(NOTIFICATIONS);
+    let docs = documents(&template("interdict", "interdict-system", &["-f", &values]));
+
+    // The config file names the mounted secrets; it holds none itself.
+    let text = notify_yaml(&docs);
+    let parsed: Value = serde_yaml::from_str(&text).unwrap();
+    let expected: Value = serde_yaml::from_str(
+        "webhook:\n\
+         \x20 url: https://hooks.example.com/interdict?token=abc\n\
+         \x20 secretFile: /etc/interdict/notify/webhook-secret\n\
+         \x20 timeoutSeconds: 7\n\
+         email:\n\
+         \x20 host: smtp.example.com\n\
+         \x20 port: 465\n\
+         \x20 tls: tls\n\
+         \x20 usernameEnv: SMTP_USERNAME\n\
+         \x20 passwordFile: /etc/interdict/notify/smtp-password\n\
+         \x20 from: Moderation <moderation@example.com>\n\
+         \x20 helloName: operator.example.com\n\
+         \x20 timeoutSeconds: 20\n",
+    )
+    .unwrap();
+    assert_eq!(parsed, expected, "{text}");
+    // ...and the operator accepts it as its --notify-config.
+    let config = interdict::notify::NotifyConfig::parse(&text)
+        .unwrap_or_else(|e| panic!("the operator refuses the rendered notify.yaml: {e}\n{text}"));
+    assert!(config.webhook.is_some() && config.email.is_some());
+
+    let args = args(&docs);
+    assert!(
+        has_flag(
+            &args,
+            "--notify-config",
+            "/etc/interdict/notify/config/notify.yaml"
+        ),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(&args, "--session-revocation-retention", "1d12h"),
+        "{args:?}"
+    );
+
+    // The ConfigMap, as a directory.
+    let mount = volume_mount(&docs, "/etc/interdict/notify/config");
+    assert_eq!(mount["readOnly"].as_bool(), Some(true));
+    assert!(mount["subPath"].is_null());
+    let config_volume = volume(&docs, mount["name"].as_str().unwrap());
+    assert_eq!(
+        config_volume["configMap"]["name"].as_str(),
+        Some("interdict-notify")
+    );
+
+    // The secrets, each as one read-only file taken from one key.
+    for (path, secret, key) in [
+        (
+            "/etc/interdict/notify/webhook-secret",
+            "interdict-webhook",
+            "signing-secret",
+        ),
+        (
+            "/etc/interdict/notify/smtp-password",
+            "interdict-smtp",
+            "password",
+        ),
+    ] {
+        let mount = volume_mount(&docs, path);
+        assert_eq!(mount["readOnly"].as_bool(), Some(true), "{path}");
+        let file = mount["subPath"].as_str().expect("a subPath: one file");
+        let source = &volume(&docs, mount["name"].as_str().unwrap())["secret"];
+        assert_eq!(source["secretName"].as_str(), Some(secret), "{path}");
+        let items = source["items"].as_sequence().expect("items");
+        assert_eq!(items.len(), 1, "{path}");
+        assert_eq!(items[0]["key"].as_str(), Some(key), "{path}");
+        assert_eq!(items[0]["path"].as_str(), Some(file), "{path}");
+    }
+
+    // The SMTP user name, from the Secret by kubelet.
+    let env = container(&docs)["env"].as_sequence().unwrap();
+    let username: Vec<_> = env
+        .iter()
+        .filter(|e| e["name"].as_str() == Some("SMTP_USERNAME"))
+        .collect();
+    assert_eq!(username.len(), 1, "{env:?}");
+    let reference = &username[0]["valueFrom"]["secretKeyRef"];
+    assert_eq!(reference["name"].as_str(), Some("interdict-smtp"));
+    assert_eq!(reference["key"].as_str(), Some("username"));
+
+    // kubelet reads the Secrets: the operator's identity gets no access to them.
+    assert_least_privilege(&docs);
+    for role in docs
+        .iter()
+        .filter(|d| matches!(kind(d), "Role" | "ClusterRole"))
+    {
+        let rules = serde_yaml::to_string(&role["rules"]).unwrap();
+        assert!(
+            !rules.contains("secrets"),
+            "{} {} mentions secrets: {rules}",
+            kind(role),
+            name(role)
+        );
+    }
+    let default_docs = documents(&template("interdict", "interdict-system", &[]));
+    let roles = |docs: &[Value]| -> Vec<(String, String, BTreeSet<Permission>)> {
+        docs.iter()
+            .filter(|d| matches!(kind(d), "Role" | "ClusterRole"))
+            .map(|r| (kind(r).to_string(), name(r).to_string(), permissions(r)))
+            .collect()
+    };
+    assert_eq!(roles(&docs), roles(&default_docs), "RBAC is unchanged");
+
+    // A changed config rolls the pods; the same config keeps the checksum.
+    let sum = checksum(&docs);
+    assert_eq!(sum.len(), 64, "{sum}");
+    let same = documents(&template("interdict", "interdict-system", &["-f", &values]));
+    assert_eq!(checksum(&same), sum);
+    let changed = documents(&template(
+        "interdict",
+        "interdict-system",
+        &[
+            "-f",
+            &values,
+            "--set",
+            "notifications.webhook.timeoutSeconds=8",
+        ],
+    ));
+    assert_ne!(checksum(&changed), sum);
+    assert!(notify_yaml(&changed).contains("timeoutSeconds: 8"));
+}
+
+#[test]
+fn notifications_one_sink_at_a_time() {
+    // A webhook alone: no email section, no SMTP variable or password file.
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &[
+            "--set",
+            "notifications.webhook.url=http://receiver.apps:8080/hook,\
+             notifications.webhook.secretName=hook,notifications.webhook.secretKey=secret",
+        ],
+    ));
+    let text = notify_yaml(&docs);
+    let parsed: Value = serde_yaml::from_str(&text).unwrap();
+    let expected: Value = serde_yaml::from_str(
+        "webhook:\n\
+         \x20 url: http://receiver.apps:8080/hook\n\
+         \x20 secretFile: /etc/interdict/notify/webhook-secret\n",
+    )
+    .unwrap();
+    assert_eq!(parsed, expected);
+    interdict::notify::NotifyConfig::parse(&text).unwrap();
+    let env = serde_yaml::to_string(&container(&docs)["env"]).unwrap();
+    assert!(!env.contains("SMTP_USERNAME"), "{env}");
+    let mounts = serde_yaml::to_string(&container(&docs)["volumeMounts"]).unwrap();
+    assert!(!mounts.contains("smtp-password"), "{mounts}");
+
+    // An email relay without credentials: the operator's defaults fill the rest.
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &[
+            "--set",
+            "notifications.email.host=relay.mail.svc,notifications.email.tls=none,\
+             notifications.email.from=moderation@example.com",
+        ],
+    ));
+    let text = notify_yaml(&docs);
+    let parsed: Value = serde_yaml::from_str(&text).unwrap();
+    let expected: Value = serde_yaml::from_str(
+        "email:\n\
+         \x20 host: relay.mail.svc\n\
+         \x20 tls: none\n\
+         \x20 from: moderation@example.com\n",
+    )
+    .unwrap();
+    assert_eq!(parsed, expected);
+    interdict::notify::NotifyConfig::parse(&text).unwrap();
+    let env = serde_yaml::to_string(&container(&docs)["env"]).unwrap();
+    assert!(!env.contains("SMTP_USERNAME"), "{env}");
+    let volumes = serde_yaml::to_string(
+        &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["volumes"],
+    )
+    .unwrap();
+    assert!(!volumes.contains("secret"), "{volumes}");
+    assert!(
+        has_flag(
+            &args(&docs),
+            "--notify-config",
+            "/etc/interdict/notify/config/notify.yaml"
+        ),
+        "{:?}",
+        args(&docs)
+    );
+}
+
 fn args_contain(docs: &[Value], flag: &str) -> bool {
     args(docs).iter().any(|a| a == flag)
 }
@@ -648,6 +919,59 @@ fn invalid_values_are_rejected_naming_the_value() {
         ),
         ("image:\n  tga: latest\n", "'tga' not allowed"),
         ("metrics:\n  port: \"9090\"\n", "'/metrics/port'"),
+        (
+            "notifications:\n  webhook:\n    url: ftp://x\n    secretName: s\n    secretKey: k\n",
+            "'/notifications/webhook/url'",
+        ),
+        (
+            // The operator refuses credentials in the URL (the signature authenticates).
+            "notifications:\n  webhook:\n    url: https://user:pw@x/\n    secretName: s\n    secretKey: k\n",
+            "'/notifications/webhook/url'",
+        ),
+        (
+            "notifications:\n  webhook:\n    secretName: s\n    secretKey: k\n",
+            "missing property 'url'",
+        ),
+        (
+            "notifications:\n  webhook:\n    url: https://x\n",
+            "missing properties 'secretName', 'secretKey'",
+        ),
+        (
+            "notifications:\n  webhook:\n    url: https://x\n    secretName: s\n    secretKey: k\n    \
+             timeoutSeconds: 301\n",
+            "'/notifications/webhook/timeoutSeconds'",
+        ),
+        (
+            "notifications:\n  email:\n    host: smtp.example.com\n    from: a@example.com\n    tls: ssl\n",
+            "'/notifications/email/tls'",
+        ),
+        (
+            "notifications:\n  email:\n    host: smtp.example.com\n",
+            "missing property 'from'",
+        ),
+        (
+            // Credentials are never sent in clear text.
+            "notifications:\n  email:\n    host: smtp.example.com\n    from: a@example.com\n    \
+             tls: none\n    credentialsSecretName: smtp\n",
+            "'/notifications/email/credentialsSecretName'",
+        ),
+        (
+            "notifications:\n  email:\n    host: smtp.example.com\n    from: a@example.com\n    \
+             password: hunter2\n",
+            "'password' not allowed",
+        ),
+        (
+            "sessionRevocationRetention: 7 days\n",
+            "'/sessionRevocationRetention'",
+        ),
+        (
+            "sessionRevocationRetention: 0d\n",
+            "'/sessionRevocationRetention'",
+        ),
+        (
+            "sessionRevocationRetention: 7\n",
+            "'/sessionRevocationRetention'",
+        ),
     ];
     for (yaml, named) in cases {
         let (_dir, values) = values_file(yaml);
@@ -759,6 +1083,84 @@ fn default_values_apply_to_the_cluster() {
     kubectl_apply_server_side(&template(&release, &release_ns, &[]));
     assert_deployment_stored(&release_ns, &format!("{release}-interdict"));
     cluster().kubectl_ok(&["get", "clusterrole", &format!("{release}-interdict")]);
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns]);
+}
+
+#[test]
+fn notifications_apply_to_the_cluster() {
+    let id = unique();
+    let release_ns = format!("chart-notify-{id}");
+    let release = format!("idt-{id}");
+    create_namespace(&release_ns);
+    // The Secrets the values refer to, created first as a user would.
+    cluster().kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "interdict-webhook",
+        "-n",
+        &release_ns,
+        "--from-literal=signing-secret=0123456789abcdef0123456789abcdef",
+    ]);
+    cluster().kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "interdict-smtp",
+        "-n",
+        &release_ns,
+        "--from-literal=username=moderation",
+        "--from-literal=password=hunter2",
+    ]);
+    let (_dir, values) = values_file(NOTIFICATIONS);
+    let rendered = template(&release, &release_ns, &["-f", &values]);
+    kubectl_apply_server_side(&rendered);
+    let fullname = format!("{release}-interdict");
+    assert_deployment_stored(&release_ns, &fullname);
+
+    let stored = cluster().kubectl_ok(&[
+        "get",
+        "configmap",
+        &format!("{fullname}-notify"),
+        "-n",
+        &release_ns,
+        "-o",
+        "jsonpath={.data.notify\\.yaml}",
+    ]);
+    interdict::notify::NotifyConfig::parse(&stored).unwrap();
+    let volumes = cluster().kubectl_ok(&[
+        "get",
+        "deployment",
+        &fullname,
+        "-n",
+        &release_ns,
+        "-o",
+        "jsonpath={.spec.template.spec.volumes[*].name}",
+    ]);
+    assert_eq!(
+        volumes.split_whitespace().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "notify-config",
+            "notify-webhook-secret",
+            "notify-smtp-password"
+        ])
+    );
+
+    // kubelet mounts the Secrets; the operator's own identity cannot read them.
+    let sa = format!("system:serviceaccount:{release_ns}:{fullname}");
+    for resource in [
+        "secrets",
+        "secrets/interdict-webhook",
+        "secrets/interdict-smtp",
+    ] {
+        assert!(
+            !can_i(&sa, &["get", resource, "-n", &release_ns]),
+            "get {resource}"
+        );
+    }
+    assert!(!can_i(&sa, &["list", "secrets", "-n", &release_ns]));
+
     delete_cluster_objects(&release);
     delete_namespaces(&[&release_ns]);
 }
@@ -1220,4 +1622,50 @@ async fn operator_runs_with_only_the_charts_service_account() {
     let _ = operator.wait();
     delete_cluster_objects(&release);
     delete_namespaces(&[&release_ns, &apps]);
+}
+
+#[test]
+fn max_shards_grants_exactly_the_shard_configmaps() {
+    let docs = documents(&template(
+        "sharded",
+        "interdict-system",
+        &["--set", "maxShards=4"],
+    ));
+    let role = of_kind(&docs, "ClusterRole")
+        .into_iter()
+        .find(|r| name(r) == "sharded-interdict")
+        .expect("the operator's ClusterRole");
+    let configmaps: Vec<Permission> = permissions(role)
+        .into_iter()
+        .filter(|(_, resource, _, _)| resource == "configmaps")
+        .collect();
+    let names = [
+        "interdict-blocklist",
+        "interdict-blocklist-1",
+        "interdict-blocklist-2",
+        "interdict-blocklist-3",
+    ];
+    assert_eq!(
+        configmaps,
+        vec![permission(
+            "",
+            "configmaps",
+            &["create", "list", "watch", "patch"],
+            &names
+        )]
+    );
+    let arguments = args(&docs);
+    assert!(has_flag(&arguments, "--max-shards", "4"), "{arguments:?}");
+    let output = helm(&[
+        "template",
+        "bad",
+        chart().to_str().unwrap(),
+        "--set",
+        "maxShards=0",
+    ]);
+    assert!(
+        !output.status.success() && text(&output).contains("maxShards"),
+        "{}",
+        text(&output)
+    );
 }

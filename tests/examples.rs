@@ -646,8 +646,8 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
             dir,
             &["--user", "9001", "--feature", "login", "--at", &after]
         ),
-        serde_json::json!({ "allowed": true }),
-        "re-enabled at {after}"
+        serde_json::json!({ "allowed": true, "revokeSessionsBefore": d["revokeSessionsBefore"] }),
+        "re-enabled at {after}, sessions from before the ban still refused"
     );
 
     let d = check(

@@ -358,12 +358,27 @@ async fn sessions_stay_revoked_for_the_retention_window() {
         Some(revoked),
         "sessions from before the ban stay invalid after it: {after}"
     );
+    let kept = document(&ns).await.unwrap();
+    assert!(kept.entries.is_empty(), "the ended ban left the entries");
+    assert_eq!(
+        kept.revocations.len(),
+        1,
+        "its session revocation stays for the window"
+    );
+    assert_eq!(kept.revocations[0].before, revoked);
     eventually(
-        "dropped after the retention window",
+        "revocation dropped after the retention window",
         Duration::from_secs(15),
-        || async { ids(&ns).await.is_empty().then_some(()) },
+        || async {
+            document(&ns)
+                .await
+                .filter(|d| d.revocations.is_empty())
+                .map(|_| ())
+        },
     )
     .await;
+    let later = check(&ns, dir.path(), &["--feature", "comments", "--user", "5"]).await;
+    assert_eq!(later, json!({ "allowed": true }), "{later}");
     ns.cleanup().await;
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use interdict::core::email::{canonical_email, hash_email};
-use interdict::core::{Index, Query, Scope, decide_exempting};
+use interdict::core::{Index, Query, Scope, decide_contents};
 use interdict::reader::load_dir;
 use serde_json::Value;
 
@@ -114,13 +114,7 @@ fn run(path: &Path) -> Vec<String> {
             .unwrap()
             .with_timezone(&chrono::Utc);
         let asked = query(&case["query"]);
-        let linear = serde_json::to_value(decide_exempting(
-            &entries.entries,
-            &entries.exemptions,
-            &asked,
-            at,
-        ))
-        .unwrap();
+        let linear = serde_json::to_value(decide_contents(&entries, &asked, at)).unwrap();
         let indexed = serde_json::to_value(index.decide(&asked, at)).unwrap();
         for (path, got) in [("linear", linear), ("indexed", indexed)] {
             if got != case["expect"] {

@@ -75,6 +75,16 @@ pub struct RunArgs {
     )]
     pub blocklist_name: String,
 
+    /// Most ConfigMaps one namespace's blocklist may be split into
+    /// (`NAME`, `NAME-1`, ...; pods mount them with one projected volume).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_shards: u32,
+
+    /// Split the blocklist when a ConfigMap's data would exceed this many bytes
+    /// (the API server refuses objects over 1 MiB).
+    #[arg(long, default_value_t = 800 * 1024, value_name = "BYTES")]
+    pub shard_max_bytes: usize,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,

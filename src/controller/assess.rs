@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crate::api::{BanExemption, Phase};
 use crate::core::compile::{CompileError, CompiledBan, subject_key};
 use crate::core::duration::parse_duration;
-use crate::core::{Entry, Exemption};
+use crate::core::{Entry, Exemption, Revocation};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
@@ -38,26 +38,26 @@ impl Assessment {
         }
     }
 
-    /// The entry readers get: in force or scheduled, or ended less than
-    /// `retention` ago and still revoking sessions (so sessions from before the
-    /// ban stay dead after it). Exempted and invalid bans publish nothing.
-    pub fn published(&self, now: DateTime<Utc>, retention: Duration) -> Option<Entry> {
+    /// The entry readers get: in force or scheduled. Exempted and invalid bans
+    /// publish nothing.
+    pub fn published(&self, now: DateTime<Utc>) -> Option<Entry> {
         let compiled = self.compiled.as_ref().ok()?;
-        if self.exempted_by.is_some() {
-            return None;
-        }
-        match self.ended_at(now) {
-            None => Some(compiled.entry.clone()),
-            Some(end)
-                if compiled.entry.revoke_sessions_before.is_some() && now < end + retention =>
-            {
-                Some(Entry {
-                    until: Some(end),
-                    ..compiled.entry.clone()
-                })
-            }
-            Some(_) => None,
-        }
+        (self.exempted_by.is_none() && self.ended_at(now).is_none()).then(|| compiled.entry.clone())
+    }
+
+    /// For a ban that ended less than `retention` ago and revoked sessions: the
+    /// record that keeps sessions from before it invalid after it.
+    pub fn revocation(&self, now: DateTime<Utc>, retention: Duration) -> Option<Revocation> {
+        let entry = &self.compiled.as_ref().ok()?.entry;
+        let end = self.ended_at(now)?;
+        let before = entry.revoke_sessions_before?;
+        let until = end + retention;
+        (self.exempted_by.is_none() && now < until).then(|| Revocation {
+            id: entry.id.clone(),
+            subject: entry.subject.clone(),
+            before,
+            until,
+        })
     }
 
     /// The next time this ban's published form or status changes by itself.
@@ -155,18 +155,28 @@ mod tests {
     }
 
     #[test]
-    fn ended_bans_stay_published_for_session_revocation_only_within_retention() {
+    fn ended_bans_leave_the_entries_and_revoke_sessions_within_retention() {
         let retention = Duration::seconds(100);
         let ban = assessment(Some(10), true);
-        assert_eq!(ban.published(at(5), retention).unwrap().until, Some(at(10)));
-        let ended = ban
-            .published(at(50), retention)
-            .expect("kept for revocation");
-        assert!(!ended.in_force(at(50)));
-        assert_eq!(ban.published(at(110), retention), None);
+        assert_eq!(ban.published(at(5)).unwrap().until, Some(at(10)));
+        assert_eq!(
+            ban.revocation(at(5), retention),
+            None,
+            "still in force: an entry, not a revocation"
+        );
+        assert_eq!(
+            ban.published(at(50)),
+            None,
+            "an ended ban leaves the entries"
+        );
+        let kept = ban
+            .revocation(at(50), retention)
+            .expect("kept for session revocation");
+        assert_eq!((kept.before, kept.until), (at(0), at(110)));
+        assert_eq!(ban.revocation(at(110), retention), None);
         assert_eq!(ban.next_change(at(50), retention), Some(at(110)));
         assert_eq!(
-            assessment(Some(10), false).published(at(50), retention),
+            assessment(Some(10), false).revocation(at(50), retention),
             None
         );
     }
@@ -179,11 +189,9 @@ mod tests {
             ..assessment(None, true)
         };
         assert_eq!(lifted.phase(at(5)), Some(Phase::Lifted));
-        assert_eq!(
-            lifted.published(at(5), retention).unwrap().until,
-            Some(at(3))
-        );
-        assert_eq!(lifted.published(at(200), retention), None);
+        assert_eq!(lifted.published(at(5)), None);
+        assert_eq!(lifted.revocation(at(5), retention).unwrap().until, at(103));
+        assert_eq!(lifted.revocation(at(200), retention), None);
     }
 
     #[test]
@@ -192,7 +200,7 @@ mod tests {
             exempted_by: Some("BanExemption/x".into()),
             ..assessment(None, true)
         };
-        assert_eq!(exempt.published(at(5), Duration::seconds(100)), None);
+        assert_eq!(exempt.published(at(5)), None);
         assert_eq!(exempt.phase(at(5)), Some(Phase::Active));
     }
 

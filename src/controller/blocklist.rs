@@ -26,13 +26,13 @@ fn is_current(existing: &ConfigMap, desired: &BTreeMap<String, String>) -> bool 
 pub async fn ensure(
     ctx: &Context,
     namespace: &str,
+    name: &str,
     existing: Option<&ConfigMap>,
     desired: BTreeMap<String, String>,
 ) -> Result<bool, Error> {
     if existing.is_some_and(|cm| is_current(cm, &desired)) {
         return Ok(false);
     }
-    let name = ctx.blocklist_name.as_str();
     let failed = |source| Error::WriteBlocklist {
         namespace: namespace.to_string(),
         name: name.to_string(),

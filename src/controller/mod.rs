@@ -7,6 +7,7 @@ mod audit;
 mod ban;
 mod blocklist;
 mod error;
+mod events;
 mod finalizer;
 mod leader;
 mod metrics;
@@ -27,7 +28,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::time::Instant;
@@ -51,9 +51,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    pub events: events::EventSink,
     pub audit: AuditSink,
     pub blocklist_name: String,
+    /// Size limit and shard count of each namespace's blocklist.
+    pub shards: crate::core::shard::Limits,
     pub metrics: Arc<metrics::Metrics>,
     pub nudge_pods: bool,
     /// Where notifications go; none when the operator runs without `--notify-config`.
@@ -107,6 +109,25 @@ fn health_handler(metrics: Arc<metrics::Metrics>, ready: Arc<AtomicBool>) -> cra
     })
 }
 
+/// `interdict-blocklist`, `interdict-blocklist-1`, ...: shard 0 keeps the plain name.
+pub fn shard_name(base: &str, index: u32) -> String {
+    if index == 0 {
+        base.to_string()
+    } else {
+        format!("{base}-{index}")
+    }
+}
+
+fn shard_names(base: &str, count: u32) -> Vec<String> {
+    (0..count.max(1)).map(|i| shard_name(base, i)).collect()
+}
+
+impl Context {
+    pub fn shard_name(&self, index: u32) -> String {
+        shard_name(&self.blocklist_name, index)
+    }
+}
+
 /// This process's name in the lease and in Events.
 fn identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
@@ -148,7 +169,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let (stores, feeding) = sources::watch(
         &client,
         &args.namespaces,
-        &args.blocklist_name,
+        &shard_names(&args.blocklist_name, args.max_shards),
         args.global_namespace
             .clone()
             .map(|namespace| sources::GlobalBans {
@@ -205,16 +226,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
     tracing::info!("reconciling");
 
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "interdict".into(),
-                instance: Some(identity()),
-            },
-        ),
+        events: events::EventSink::new(client.clone(), identity()),
         client,
         audit,
         blocklist_name: args.blocklist_name.clone(),
+        shards: crate::core::shard::Limits {
+            max_bytes: args.shard_max_bytes,
+            min_count: 1,
+            max_count: args.max_shards,
+        },
         metrics: metrics.clone(),
         nudge_pods: args.nudge_pods,
         session_retention: args.session_revocation_retention,
@@ -314,14 +334,12 @@ async fn after_reconcile(
                 namespace: Some(namespace.to_string()),
                 ..ObjectReference::default()
             };
-            let event = Event {
-                type_: EventType::Warning,
-                reason: reasons::RECONCILE_FAILED.into(),
-                note: Some(record::truncate(&error.to_string(), 1000)),
-                action: "Reconcile".into(),
-                secondary: None,
-            };
-            if let Err(e) = ctx.recorder.publish(&event, &blocklist).await {
+            let note = record::truncate(&error.to_string(), 1000);
+            if let Err(e) = ctx
+                .events
+                .publish(&blocklist, true, reasons::RECONCILE_FAILED, &note)
+                .await
+            {
                 tracing::warn!(namespace, error = %e, "cannot publish Warning Event");
             }
             Some(Instant::now() + backoff)

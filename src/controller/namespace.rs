@@ -23,8 +23,9 @@ use super::{Context, notifications, nudge};
 use crate::api::{
     AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
 };
-use crate::core::document::render_data;
+use crate::core::shard::{Limits, render_shards};
 use crate::core::{Contents, Entry, Exemption};
+use k8s_openapi::api::core::v1::ConfigMap;
 
 struct Reviewed<K> {
     object: Arc<K>,
@@ -70,12 +71,22 @@ fn review<K: BanResource>(
 fn published<K: BanResource>(
     reviewed: &[Reviewed<K>],
     now: DateTime<Utc>,
-    retention: chrono::Duration,
 ) -> impl Iterator<Item = Entry> + '_ {
     reviewed
         .iter()
         .filter(|r| !r.deleting())
-        .filter_map(move |r| r.assessment.published(now, retention))
+        .filter_map(move |r| r.assessment.published(now))
+}
+
+fn revocations<K: BanResource>(
+    reviewed: &[Reviewed<K>],
+    now: DateTime<Utc>,
+    retention: chrono::Duration,
+) -> impl Iterator<Item = crate::core::Revocation> + '_ {
+    reviewed
+        .iter()
+        .filter(|r| !r.deleting())
+        .filter_map(move |r| r.assessment.revocation(now, retention))
 }
 
 /// Bans of the global namespace, for a namespace that opted in: marked global,
@@ -100,8 +111,8 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Ent
         &HashMap::new(),
         now,
     );
-    published(&user_bans, now, ctx.session_retention)
-        .chain(published(&feature_blocks, now, ctx.session_retention))
+    published(&user_bans, now)
+        .chain(published(&feature_blocks, now))
         .map(|entry| Entry {
             id: format!("{global}/{}", entry.id),
             global: true,
@@ -150,16 +161,17 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     let feature_blocks = stores.feature_blocks.in_namespace(namespace);
     let exemption_objects = stores.exemptions.in_namespace(namespace);
     let appeal_objects = stores.appeals.in_namespace(namespace);
-    let existing = stores
+    let existing: HashMap<String, Arc<ConfigMap>> = stores
         .blocklists
         .in_namespace(namespace)
         .into_iter()
-        .find(|cm| cm.name_any() == ctx.blocklist_name);
+        .map(|cm| (cm.name_any(), cm))
+        .collect();
     let opted_in = stores.opted_in().contains(namespace);
     if user_bans.is_empty()
         && feature_blocks.is_empty()
         && exemption_objects.is_empty()
-        && existing.is_none()
+        && existing.is_empty()
         && !opted_in
     {
         return Ok(None);
@@ -186,8 +198,11 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     let user_bans = review(user_bans, &exemptions, &lifts, now);
     let feature_blocks = review(feature_blocks, &exemptions, &lifts, now);
 
-    let mut entries: Vec<Entry> = published(&user_bans, now, retention)
-        .chain(published(&feature_blocks, now, retention))
+    let mut entries: Vec<Entry> = published(&user_bans, now)
+        .chain(published(&feature_blocks, now))
+        .collect();
+    let revocations: Vec<crate::core::Revocation> = revocations(&user_bans, now, retention)
+        .chain(revocations(&feature_blocks, now, retention))
         .collect();
     entries.extend(global_entries(ctx, namespace, now));
     let reviews = user_bans
@@ -198,13 +213,9 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
             .iter()
             .filter_map(|r| r.assessment.next_change(now, retention)),
     );
-    let entry_changes = entries.iter().filter_map(|e| {
-        if now < e.from {
-            Some(e.from)
-        } else {
-            e.until.map(|u| u + retention)
-        }
-    });
+    let entry_changes = entries
+        .iter()
+        .filter_map(|e| if now < e.from { Some(e.from) } else { e.until });
     let exemption_ends = exemptions.iter().filter_map(|x| x.until);
     let mut next = reviews
         .chain(entry_changes)
@@ -213,20 +224,55 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
         .min();
 
     let counts = entry_counts(&entries, now);
-    let data = render_data(
+    // The shard count never shrinks on its own, so assignments stay stable.
+    let in_use = (0..ctx.shards.max_count)
+        .rev()
+        .find(|i| existing.contains_key(&ctx.shard_name(*i)))
+        .map_or(1, |i| i + 1);
+    let limits = Limits {
+        min_count: in_use,
+        ..ctx.shards
+    };
+    let shards = render_shards(
         namespace,
         Contents {
             entries,
             exemptions,
+            revocations,
         },
         now,
+        limits,
     );
-    let bytes = data.values().map(String::len).sum();
-    let hash = ctx.nudge_pods.then(|| nudge::content_hash(&data));
-    let written = blocklist::ensure(ctx, namespace, existing.as_deref(), data).await?;
+    let mut bytes = 0;
+    let mut written = false;
+    for (index, data) in shards.iter().enumerate() {
+        let name = ctx.shard_name(index as u32);
+        let size: usize = data.values().map(String::len).sum();
+        if size > ctx.shards.max_bytes {
+            tracing::warn!(namespace, configmap = %name, size, max_shards = ctx.shards.max_count, "blocklist shard over the size limit; raise --max-shards");
+        }
+        bytes += size;
+        written |= blocklist::ensure(
+            ctx,
+            namespace,
+            &name,
+            existing.get(&name).map(Arc::as_ref),
+            data.clone(),
+        )
+        .await?;
+    }
     ctx.metrics.blocklist_published(namespace, bytes, counts);
-    if let Some(hash) = hash.filter(|_| written) {
-        nudge::nudge(&ctx.client, namespace, &ctx.blocklist_name, &hash).await;
+    if ctx.nudge_pods && written {
+        let names: Vec<String> = (0..shards.len() as u32)
+            .map(|i| ctx.shard_name(i))
+            .collect();
+        nudge::nudge(
+            &ctx.client,
+            namespace,
+            &names,
+            &nudge::content_hash(&shards),
+        )
+        .await;
     }
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".

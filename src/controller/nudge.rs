@@ -20,9 +20,9 @@ pub const ANNOTATION: &str = "interdict.dev/blocklist-hash";
 
 /// Short hash of the blocklist data: equal content, equal annotation, so a
 /// repeated nudge for the same content changes nothing.
-pub fn content_hash(data: &BTreeMap<String, String>) -> String {
+pub fn content_hash(shards: &[BTreeMap<String, String>]) -> String {
     let mut hasher = Sha256::new();
-    for (key, value) in data {
+    for (key, value) in shards.iter().flatten() {
         hasher.update(key.as_bytes());
         hasher.update([0]);
         hasher.update(value.as_bytes());
@@ -36,7 +36,7 @@ pub fn content_hash(data: &BTreeMap<String, String>) -> String {
         .collect()
 }
 
-fn mounts(pod: &Pod, configmap: &str) -> bool {
+fn mounts(pod: &Pod, configmaps: &[String]) -> bool {
     let volumes = pod
         .spec
         .iter()
@@ -45,7 +45,7 @@ fn mounts(pod: &Pod, configmap: &str) -> bool {
         let direct = volume
             .config_map
             .as_ref()
-            .is_some_and(|c| c.name == configmap);
+            .is_some_and(|c| configmaps.contains(&c.name));
         let projected = volume
             .projected
             .iter()
@@ -54,7 +54,7 @@ fn mounts(pod: &Pod, configmap: &str) -> bool {
                 source
                     .config_map
                     .as_ref()
-                    .is_some_and(|c| c.name == configmap)
+                    .is_some_and(|c| configmaps.contains(&c.name))
             });
         direct || projected
     })
@@ -62,7 +62,7 @@ fn mounts(pod: &Pod, configmap: &str) -> bool {
 
 /// Annotates every pod of `namespace` that mounts `configmap`. Failures are
 /// logged, never fatal: the pods still get the change on kubelet's own schedule.
-pub async fn nudge(client: &Client, namespace: &str, configmap: &str, hash: &str) {
+pub async fn nudge(client: &Client, namespace: &str, configmaps: &[String], hash: &str) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let list = match pods.list(&ListParams::default()).await {
         Ok(list) => list,
@@ -72,7 +72,7 @@ pub async fn nudge(client: &Client, namespace: &str, configmap: &str, hash: &str
         }
     };
     let patch = json!({ "metadata": { "annotations": { ANNOTATION: hash } } });
-    for pod in list.items.iter().filter(|pod| mounts(pod, configmap)) {
+    for pod in list.items.iter().filter(|pod| mounts(pod, configmaps)) {
         if pod.annotations().get(ANNOTATION).map(String::as_str) == Some(hash) {
             continue;
         }
@@ -95,17 +95,21 @@ mod tests {
         serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "containers": [], "volumes": volumes } })).unwrap()
     }
 
+    fn names() -> Vec<String> {
+        vec!["interdict-blocklist".into(), "interdict-blocklist-1".into()]
+    }
+
     #[test]
     fn finds_direct_and_projected_mounts() {
         assert!(mounts(
             &pod(json!([{ "name": "b", "configMap": { "name": "interdict-blocklist" } }])),
-            "interdict-blocklist"
+            &names()
         ));
         let projected = json!([{ "name": "b", "projected": { "sources": [{ "configMap": { "name": "interdict-blocklist" } }] } }]);
-        assert!(mounts(&pod(projected), "interdict-blocklist"));
+        assert!(mounts(&pod(projected), &names()));
         assert!(!mounts(
             &pod(json!([{ "name": "b", "configMap": { "name": "other" } }])),
-            "interdict-blocklist"
+            &names()
         ));
     }
 
@@ -113,8 +117,11 @@ mod tests {
     fn hash_follows_content() {
         let a = BTreeMap::from([("blocklist.json".to_string(), "1".to_string())]);
         let b = BTreeMap::from([("blocklist.json".to_string(), "2".to_string())]);
-        assert_eq!(content_hash(&a), content_hash(&a.clone()));
-        assert_ne!(content_hash(&a), content_hash(&b));
-        assert_eq!(content_hash(&a).len(), 16);
+        assert_eq!(
+            content_hash(std::slice::from_ref(&a)),
+            content_hash(std::slice::from_ref(&a))
+        );
+        assert_ne!(content_hash(std::slice::from_ref(&a)), content_hash(&[b]));
+        assert_eq!(content_hash(std::slice::from_ref(&a)).len(), 16);
     }
 }

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType};
 
 use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
@@ -45,19 +44,13 @@ impl Happening {
 /// Event delivery is best effort (the audit line is the durable record), so a
 /// failure to publish is only logged.
 pub async fn record(ctx: &Context, happening: Happening) {
-    let event = Event {
-        type_: if happening.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: happening.action.to_string(),
-        note: Some(truncate(&happening.note, 1000)),
-        action: happening.action.to_string(),
-        secondary: None,
-    };
     let reference = &happening.reference;
-    if let Err(error) = ctx.recorder.publish(&event, reference).await {
+    let note = truncate(&happening.note, 1000);
+    if let Err(error) = ctx
+        .events
+        .publish(reference, happening.warning, happening.action, &note)
+        .await
+    {
         tracing::warn!(%error, name = reference.name.as_deref().unwrap_or_default(), "cannot publish Event");
     }
     ctx.metrics

@@ -161,8 +161,14 @@ where
         writer,
         watcher(api, config)
             .default_backoff()
-            // Managed fields are the bulk of most objects and nothing here reads them.
-            .modify(|o: &mut K| o.meta_mut().managed_fields = None),
+            // Managed fields and annotations (kubectl's last-applied copy of the
+            // spec among them) are most of an object's size, and nothing here
+            // reads them: at 100k bans they would dominate the operator's memory.
+            .modify(|o: &mut K| {
+                let meta = o.meta_mut();
+                meta.managed_fields = None;
+                meta.annotations = None;
+            }),
     )
     .filter_map(move |event| {
         let trigger = match event {
@@ -217,7 +223,7 @@ where
 pub fn watch(
     client: &Client,
     namespaces: &[String],
-    blocklist_name: &str,
+    blocklist_names: &[String],
     global: Option<GlobalBans>,
     queue: Arc<Queue>,
     debounce: Duration,
@@ -227,8 +233,6 @@ pub fn watch(
 ) {
     let mut streams = Vec::new();
     let all = watcher::Config::default();
-    let blocklist_only =
-        watcher::Config::default().fields(&format!("metadata.name={blocklist_name}"));
     // The global namespace is watched too, whatever the list says.
     let mut scopes = namespaces.to_vec();
     if let Some(global) = &global
@@ -251,7 +255,17 @@ pub fn watch(
         feature_blocks: scoped(client, &scopes, &all, &mut streams),
         exemptions: scoped(client, &scopes, &all, &mut streams),
         appeals: scoped(client, &scopes, &all, &mut streams),
-        blocklists: scoped(client, &scopes, &blocklist_only, &mut streams),
+        // One watch per shard name: a metadata.name field selector is what lets
+        // RBAC restrict the operator to its own ConfigMaps.
+        blocklists: ScopedStores {
+            stores: blocklist_names
+                .iter()
+                .flat_map(|name| {
+                    let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
+                    scoped::<ConfigMap>(client, &scopes, &only, &mut streams).stores
+                })
+                .collect(),
+        },
         global,
         watched: namespaces.to_vec(),
     });

@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::document::Contents;
 use super::email::{HASH_PREFIX, hash_email};
-use super::entry::{Entry, EntryKind, Exemption, SubjectKey};
+use super::entry::{Entry, EntryKind, Exemption, Revocation, SubjectKey};
 use super::entry::{Mode, Scope};
 use super::ip::IpNet;
 
@@ -183,17 +184,20 @@ pub fn decide<'a>(
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
-    decide_for(&Subjects::of(query), entries, &[], query, now)
+    decide_for(&Subjects::of(query), entries, &[], &[], query, now)
 }
 
-/// [`decide`] with the namespace's exemptions taken into account.
-pub fn decide_exempting<'a>(
-    entries: impl IntoIterator<Item = &'a Entry>,
-    exemptions: &[Exemption],
-    query: &Query,
-    now: DateTime<Utc>,
-) -> Decision {
-    decide_for(&Subjects::of(query), entries, exemptions, query, now)
+/// [`decide`] with everything a blocklist holds: entries, exemptions and the
+/// session revocations of ended bans.
+pub fn decide_contents(contents: &Contents, query: &Query, now: DateTime<Utc>) -> Decision {
+    decide_for(
+        &Subjects::of(query),
+        &contents.entries,
+        &contents.exemptions,
+        &contents.revocations,
+        query,
+        now,
+    )
 }
 
 /// [`decide`] with the query's identifiers already prepared (the index uses it on
@@ -202,6 +206,7 @@ pub(crate) fn decide_for<'a>(
     subjects: &Subjects,
     entries: impl IntoIterator<Item = &'a Entry>,
     exemptions: &[Exemption],
+    revocations: &[Revocation],
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
@@ -216,11 +221,17 @@ pub(crate) fn decide_for<'a>(
         })
         .collect();
     // Sessions from before any ban that has started stay invalid, also after it
-    // ended (the operator keeps ended entries for a while for exactly this).
+    // ended (the operator publishes ended bans as revocations for a while).
+    let ended_bans = revocations
+        .iter()
+        .filter(|r| r.in_force(now) && subjects.matches(&r.subject))
+        .filter(|r| !(exempt && matches!(r.subject, SubjectKey::Ip(_))))
+        .map(|r| r.before);
     let revoke_sessions_before = concerned
         .iter()
         .filter(|e| e.from <= now)
         .filter_map(|e| e.revoke_sessions_before)
+        .chain(ended_bans)
         .max();
     let applicable: Vec<&Entry> = concerned.into_iter().filter(|e| e.in_force(now)).collect();
     let winner = applicable

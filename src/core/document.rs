@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::entry::Mode;
-use super::entry::{Entry, EntryKind, Exemption, SubjectKey};
+use super::entry::{Entry, EntryKind, Exemption, Revocation, SubjectKey};
 
 /// The `format` every v1 document carries. Readers refuse other majors.
 pub const FORMAT_V1: &str = "interdict.dev/blocklist/v1";
@@ -38,6 +38,9 @@ pub struct BlocklistDocument {
     /// Added within v1: readers that predate it ignore it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exemptions: Vec<Exemption>,
+    /// Added within v1: readers that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocations: Vec<Revocation>,
 }
 
 /// What a blocklist directory (or one namespace's blocklist) holds.
@@ -45,6 +48,7 @@ pub struct BlocklistDocument {
 pub struct Contents {
     pub entries: Vec<Entry>,
     pub exemptions: Vec<Exemption>,
+    pub revocations: Vec<Revocation>,
 }
 
 impl From<Vec<Entry>> for Contents {
@@ -52,6 +56,7 @@ impl From<Vec<Entry>> for Contents {
         Contents {
             entries,
             exemptions: Vec::new(),
+            revocations: Vec::new(),
         }
     }
 }
@@ -60,6 +65,7 @@ impl Contents {
     pub fn extend(&mut self, document: BlocklistDocument) {
         self.entries.extend(document.entries);
         self.exemptions.extend(document.exemptions);
+        self.revocations.extend(document.revocations);
     }
 }
 
@@ -76,15 +82,18 @@ impl BlocklistDocument {
         let Contents {
             mut entries,
             mut exemptions,
+            mut revocations,
         } = contents;
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         exemptions.sort_by(|a, b| a.id.cmp(&b.id));
+        revocations.sort_by(|a, b| a.id.cmp(&b.id));
         BlocklistDocument {
             format: FORMAT_V1.to_string(),
             namespace: namespace.to_string(),
             shard: Shard { index: 0, count: 1 },
             entries,
             exemptions,
+            revocations,
         }
     }
 
@@ -114,17 +123,25 @@ impl BlocklistDocument {
             out.push_str(&serde_json::to_string(entry).expect("entries serialise"));
         }
         out.push_str("\n]");
-        if !self.exemptions.is_empty() {
-            out.push_str(",\"exemptions\":[");
-            for (i, exemption) in self.exemptions.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                out.push_str(&serde_json::to_string(exemption).expect("exemptions serialise"));
-            }
-            out.push_str("\n]");
-        }
+        push_list(&mut out, "exemptions", &self.exemptions);
+        push_list(&mut out, "revocations", &self.revocations);
         out.push_str("}\n");
         out
     }
+}
+
+/// Appends `,"name":[` one item per line `]`, or nothing for an empty list
+/// (documents without these optional lists stay byte-identical to before).
+fn push_list<T: Serialize>(out: &mut String, name: &str, items: &[T]) {
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(&format!(",\"{name}\":["));
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str(&serde_json::to_string(item).expect("blocklist items serialise"));
+    }
+    out.push_str("\n]");
 }
 
 /// Plain list file names: `<mode>-<subject kind>.txt`, e.g. `suspended-user-ids.txt`.
@@ -166,6 +183,30 @@ pub fn render_data(
     contents: Contents,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, String> {
+    render_shard(namespace, contents, now, Shard { index: 0, count: 1 })
+}
+
+/// A data key of shard `index`: shard 0 keeps the unsharded names
+/// (`blocklist.json`, `suspended-user-ids.txt`), shard 3 of several has
+/// `blocklist-3.json`, `suspended-user-ids-3.txt`, so shards projected into one
+/// directory never collide.
+pub fn shard_key(name: &str, index: u32) -> String {
+    if index == 0 {
+        return name.to_string();
+    }
+    match name.rsplit_once('.') {
+        Some((stem, extension)) => format!("{stem}-{index}.{extension}"),
+        None => format!("{name}-{index}"),
+    }
+}
+
+/// The data of one shard: its document and the plain lists of its entries.
+pub fn render_shard(
+    namespace: &str,
+    contents: Contents,
+    now: DateTime<Utc>,
+    shard: Shard,
+) -> BTreeMap<String, String> {
     let entries = &contents.entries;
     let mut lists: BTreeMap<String, BTreeSet<String>> = plain_list_names()
         .into_iter()
@@ -184,12 +225,16 @@ pub fn render_data(
     }
     let mut data: BTreeMap<String, String> = lists
         .into_iter()
-        .map(|(name, values)| (name, values.into_iter().map(|v| v + "\n").collect()))
+        .map(|(name, values)| {
+            (
+                shard_key(&name, shard.index),
+                values.into_iter().map(|v| v + "\n").collect(),
+            )
+        })
         .collect();
-    data.insert(
-        DOCUMENT_KEY.to_string(),
-        BlocklistDocument::new(namespace, contents).render(),
-    );
+    let mut document = BlocklistDocument::new(namespace, contents);
+    document.shard = shard;
+    data.insert(shard_key(DOCUMENT_KEY, shard.index), document.render());
     data
 }
 

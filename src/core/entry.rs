@@ -123,6 +123,25 @@ pub struct Exemption {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// A ban that ended but whose session revocation still holds: sessions of the
+/// subject issued before `before` stay invalid until `until` (the end of the
+/// operator's retention window).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Revocation {
+    /// The ended ban, `<Kind>/<name>`.
+    pub id: String,
+    pub subject: SubjectKey,
+    pub before: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Revocation {
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        now < self.until
+    }
+}
+
 impl Exemption {
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
         self.until.is_none_or(|until| now < until)

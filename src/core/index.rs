@@ -14,6 +14,7 @@ use super::ip::IpNet;
 pub struct Index {
     entries: Vec<Entry>,
     exemptions: Vec<crate::core::Exemption>,
+    revocations: Vec<crate::core::Revocation>,
     user_ids: HashMap<String, Vec<u32>>,
     usernames: HashMap<String, Vec<u32>>,
     emails: HashMap<String, Vec<u32>>,
@@ -29,9 +30,11 @@ impl Index {
         let crate::core::Contents {
             entries,
             exemptions,
+            revocations,
         } = contents.into();
         let mut index = Index {
             exemptions,
+            revocations,
             ..Index::default()
         };
         for (position, entry) in entries.iter().enumerate() {
@@ -103,7 +106,7 @@ impl Index {
         found
     }
 
-    /// The same answer as [`super::decide_exempting`] over every entry.
+    /// The same answer as [`super::decide_contents`] over everything.
     pub fn decide(&self, query: &Query, now: DateTime<Utc>) -> Decision {
         let subjects = Subjects::of(query);
         let candidates = self.candidates(&subjects);
@@ -111,6 +114,7 @@ impl Index {
             &subjects,
             candidates.iter().map(|&i| &self.entries[i as usize]),
             &self.exemptions,
+            &self.revocations,
             query,
             now,
         )

@@ -12,8 +12,9 @@ pub mod entry;
 pub mod index;
 pub mod ip;
 pub mod schedule;
+pub mod shard;
 
-pub use decision::{Decision, Query, decide, decide_exempting};
+pub use decision::{Decision, Query, decide, decide_contents};
 pub use document::{BlocklistDocument, Contents, FORMAT_V1};
-pub use entry::{Entry, EntryKind, Exemption, Mode, Scope, SubjectKey};
+pub use entry::{Entry, EntryKind, Exemption, Mode, Revocation, Scope, SubjectKey};
 pub use index::Index;

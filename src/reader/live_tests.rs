@@ -36,7 +36,7 @@ fn document(ids: &[&str]) -> String {
         "apps",
         crate::core::Contents {
             entries,
-            exemptions: vec![],
+            ..Default::default()
         },
         at(0),
     )

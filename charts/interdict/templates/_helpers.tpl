@@ -65,6 +65,18 @@ The rules the operator needs in every namespace it watches: in the ClusterRole
 when it watches all namespaces, in a Role per namespace otherwise. Keep
 docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 */}}
+{{/*
+The blocklist's ConfigMaps: NAME, then NAME-1 ... NAME-(maxShards-1), quoted and
+comma-separated for a resourceNames list.
+*/}}
+{{- define "interdict.shardNames" -}}
+{{- $names := list (.Values.blocklistName | quote) -}}
+{{- range $i := untilStep 1 (int .Values.maxShards) 1 -}}
+{{- $names = append $names (printf "%s-%d" $.Values.blocklistName $i | quote) -}}
+{{- end -}}
+{{- join ", " $names -}}
+{{- end }}
+
 {{- define "interdict.rules" -}}
 # Read the bans, and hold them with the finalizer interdict.dev/record-deletion
 # (server-side apply of metadata.finalizers only) so a deletion is recorded and
@@ -87,16 +99,66 @@ docs/install.md (RBAC table) and tests/chart.rs in step with this list.
 # plain POST create would not be; tests/chart.rs checks both).
 - apiGroups: [""]
   resources: ["configmaps"]
-  resourceNames: [{{ .Values.blocklistName | quote }}]
+  resourceNames: [{{ include "interdict.shardNames" . }}]
   verbs: ["create", "list", "watch", "patch"]
 # Record every transition as an Event on the ban (and write failures on the ConfigMap).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- if .Values.nudgePods.enabled }}
 # nudgePods: list the pods that mount the blocklist and annotate them (merge patch) so kubelet refreshes the mount at once.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "patch"]
 {{- end }}
+{{- end }}
+
+{{/* "true" when a notification sink (webhook or email) is configured, else empty. */}}
+{{- define "interdict.notify" -}}
+{{- if or .Values.notifications.webhook .Values.notifications.email }}true{{ end }}
+{{- end }}
+
+{{/*
+Paths of the notification files in the pod. The ConfigMap is a directory mount;
+the secrets are single files (subPath) next to it. Keep docs/install.md and
+tests/chart.rs in step.
+*/}}
+{{- define "interdict.notifyConfigDir" -}}/etc/interdict/notify/config{{- end }}
+{{- define "interdict.notifyWebhookSecret" -}}/etc/interdict/notify/webhook-secret{{- end }}
+{{- define "interdict.notifySmtpPassword" -}}/etc/interdict/notify/smtp-password{{- end }}
+
+{{/*
+The --notify-config file (docs/notifications.md), built from
+.Values.notifications: secrets are referred to by their mounted path (webhook
+secret, SMTP password) or environment variable (SMTP_USERNAME), never inlined.
+*/}}
+{{- define "interdict.notifyConfig" -}}
+{{- $config := dict }}
+{{- with .Values.notifications.webhook }}
+{{- $webhook := dict "url" .url "secretFile" (include "interdict.notifyWebhookSecret" $) }}
+{{- if hasKey . "timeoutSeconds" }}
+{{- $_ := set $webhook "timeoutSeconds" (int .timeoutSeconds) }}
+{{- end }}
+{{- $_ := set $config "webhook" $webhook }}
+{{- end }}
+{{- with .Values.notifications.email }}
+{{- $email := dict "host" .host "from" .from }}
+{{- if hasKey . "port" }}
+{{- $_ := set $email "port" (int .port) }}
+{{- end }}
+{{- range $key := list "tls" "helloName" }}
+{{- if hasKey $.Values.notifications.email $key }}
+{{- $_ := set $email $key (get $.Values.notifications.email $key) }}
+{{- end }}
+{{- end }}
+{{- if .credentialsSecretName }}
+{{- $_ := set $email "usernameEnv" "SMTP_USERNAME" }}
+{{- $_ := set $email "passwordFile" (include "interdict.notifySmtpPassword" $) }}
+{{- end }}
+{{- if hasKey . "timeoutSeconds" }}
+{{- $_ := set $email "timeoutSeconds" (int .timeoutSeconds) }}
+{{- end }}
+{{- $_ := set $config "email" $email }}
+{{- end }}
+{{- toYaml $config }}
 {{- end }}

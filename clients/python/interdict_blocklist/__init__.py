@@ -29,6 +29,7 @@ from .model import (
     Entry,
     Exemption,
     Query,
+    Revocation,
     Scope,
 )
 from .reader import (
@@ -60,6 +61,7 @@ __all__ = [
     "Index",
     "IpNet",
     "Query",
+    "Revocation",
     "SILENCE_ALLOWED_FEATURES",
     "SUBJECT_KINDS",
     "Scope",

@@ -21,6 +21,7 @@ from .model import (
     Entry,
     Exemption,
     Query,
+    Revocation,
 )
 
 
@@ -47,7 +48,7 @@ class _Subjects:
         self.ip = query.ip
         self.key_fingerprint = query.key_fingerprint
 
-    def matches(self, entry: Union[Entry, Exemption]) -> bool:
+    def matches(self, entry: Union[Entry, Exemption, Revocation]) -> bool:
         kind, value = entry.subject_kind, entry.subject_value
         if kind == "userId":
             return self.user_id is not None and self.user_id == value
@@ -110,9 +111,9 @@ def _max_by(items: Iterable[Entry], compare: Callable[[Entry, Entry], int]) -> O
     return best
 
 
-def subject_matcher(query: Query) -> Callable[[Union[Entry, Exemption]], bool]:
-    """A predicate: is this entry's (or exemption's) subject one of the query's
-    identifiers?"""
+def subject_matcher(query: Query) -> Callable[[Union[Entry, Exemption, Revocation]], bool]:
+    """A predicate: is this entry's (or exemption's, or revocation's) subject one of
+    the query's identifiers?"""
     return _Subjects(query).matches
 
 
@@ -131,11 +132,29 @@ def _concerned(
 ) -> List[Entry]:
     """Entries of the query's subject, in force or not, in entry order; an exempt
     user or address is out of reach of IP/CIDR entries (and only of those)."""
+    return _concerned_with(subjects, entries, exemptions, (), now)[0]
+
+
+def _concerned_with(
+    subjects: _Subjects,
+    entries: Iterable[Entry],
+    exemptions: Sequence[Exemption],
+    revocations: Iterable[Revocation],
+    now: datetime,
+) -> Tuple[List[Entry], List[Revocation]]:
+    """`_concerned`, and the revocations of the query's subject in force at `now`: an
+    exempt user or address is out of reach of IP/CIDR revocations too."""
     found = [e for e in entries if subjects.matches(e)]
-    # Whether the request is exempt matters only when an IP entry matched.
-    if exemptions and any(e.subject_kind == "ip" for e in found) and _exempt(subjects, exemptions, now):
+    ended = [r for r in revocations if now < r.until and subjects.matches(r)]
+    # Whether the request is exempt matters only when an IP entry or revocation matched.
+    if (
+        exemptions
+        and (any(e.subject_kind == "ip" for e in found) or any(r.subject_kind == "ip" for r in ended))
+        and _exempt(subjects, exemptions, now)
+    ):
         found = [e for e in found if e.subject_kind != "ip"]
-    return found
+        ended = [r for r in ended if r.subject_kind != "ip"]
+    return found, ended
 
 
 def _in_force(entries: Iterable[Entry], now: datetime) -> List[Entry]:
@@ -146,18 +165,20 @@ def _decide_for(
     subjects: _Subjects,
     entries: Iterable[Entry],
     exemptions: Sequence[Exemption],
+    revocations: Iterable[Revocation],
     query: Query,
     now: datetime,
 ) -> Decision:
-    concerned = _concerned(subjects, entries, exemptions, now)
-    if not concerned:
+    concerned, ended = _concerned_with(subjects, entries, exemptions, revocations, now)
+    if not concerned and not ended:
         return Decision.allow()
-    # One pass: the entries in force, and the latest `revokeSessionsBefore` of the
-    # entries that have started, in force or ended (sessions from before any ban
-    # stay invalid after it ended; the operator keeps ended entries for a while for
-    # exactly this). Scheduled entries count for neither.
+    # The latest `before` of the revocations in force (ended bans the operator still
+    # publishes), then, in one pass, the entries in force and the latest
+    # `revokeSessionsBefore` of the entries that have started, in force or ended
+    # (sessions from before any ban stay invalid after it ended). Scheduled entries
+    # count for neither.
+    revoke = max((r.before for r in ended), default=None)
     found = []
-    revoke = None
     for e in concerned:
         if e.from_ <= now:
             r = e.revoke_sessions_before
@@ -196,12 +217,18 @@ def _from_then_id(entry: Entry):
 EntriesLike = Union[Contents, Iterable[Entry]]
 
 
-def _split(entries: EntriesLike, exemptions: Iterable[Exemption]) -> Tuple[Iterable[Entry], Tuple[Exemption, ...]]:
-    """Entries and exemptions from a `Contents` (plus any exemptions given besides) or
-    from plain entries and the exemptions given."""
+def _split(
+    entries: EntriesLike, exemptions: Iterable[Exemption], revocations: Iterable[Revocation] = ()
+) -> Tuple[Iterable[Entry], Tuple[Exemption, ...], Tuple[Revocation, ...]]:
+    """Entries, exemptions and revocations from a `Contents` (plus any exemptions and
+    revocations given besides) or from plain entries and the others given."""
     if isinstance(entries, Contents):
-        return entries.entries, entries.exemptions + tuple(exemptions)
-    return entries, tuple(exemptions)
+        return (
+            entries.entries,
+            entries.exemptions + tuple(exemptions),
+            entries.revocations + tuple(revocations),
+        )
+    return entries, tuple(exemptions), tuple(revocations)
 
 
 def applicable(
@@ -209,7 +236,7 @@ def applicable(
 ) -> List[Entry]:
     """Entries in force at `now` whose subject is one of the query's identifiers (IP
     entries left out when an exemption covers the query)."""
-    entries, exemptions = _split(entries, exemptions)
+    entries, exemptions, _ = _split(entries, exemptions)
     return _in_force(_concerned(_Subjects(query), entries, exemptions, now), now)
 
 
@@ -219,7 +246,7 @@ def silence_of(
     """The Silence ban reported for the query's subject at `now`, if any (the feature
     does not matter): whether the subject's content is to be hidden from others
     (exactly when `decide(...).content_hidden`)."""
-    entries, exemptions = _split(entries, exemptions)
+    entries, exemptions, _ = _split(entries, exemptions)
     return _silence_for(_Subjects(query), entries, exemptions, to_utc(now))
 
 
@@ -227,30 +254,37 @@ def blocks_of(entries: EntriesLike, query: Query, now: TimeLike = None) -> List[
     """Every entry of the query's subject in force or scheduled at `now`, earliest
     `from` first, then by id (the query's feature and scopes are ignored; as in the
     Rust reader, exemptions do not hide entries here)."""
-    entries, _ = _split(entries, ())
+    entries, _, _ = _split(entries, ())
     return _blocks_for(_Subjects(query), entries, to_utc(now))
 
 
 def decide(
-    entries: EntriesLike, query: Query, now: TimeLike = None, *, exemptions: Iterable[Exemption] = ()
+    entries: EntriesLike,
+    query: Query,
+    now: TimeLike = None,
+    *,
+    exemptions: Iterable[Exemption] = (),
+    revocations: Iterable[Revocation] = (),
 ) -> Decision:
     """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
     the current time). Among several denials the most severe wins (Suspend, then
     Silence, then feature blocks), then the longest-lasting, then the lowest id, so
     the answer never depends on entry order.
 
-    `entries` is a `Contents` (what `load_dir` returns: its exemptions count) or an
-    iterable of entries, with the namespace's `exemptions` given apart (Rust's
-    `decide_exempting`; none by default, Rust's `decide`). A query an exemption in
-    force covers is out of reach of IP/CIDR entries. `revoke_sessions_before` is the
-    latest of every started entry of the subject, in force or ended, so it can be
-    set on an allowed answer.
+    `entries` is a `Contents` (what `load_dir` returns: its exemptions and revocations
+    count; Rust's `decide_contents`) or an iterable of entries, with the namespace's
+    `exemptions` and `revocations` given apart (none by default, Rust's `decide`). A
+    query an exemption in force covers is out of reach of IP/CIDR entries and
+    revocations. `revoke_sessions_before` is the latest of every started entry of the
+    subject, in force or ended, and of every revocation of the subject in force
+    (`before` of an ended ban, until its `until`), so it can be set on an allowed
+    answer.
 
     This scans every entry: the reference. `Blocklist.decide` and `Index.decide`
     give the same answer from an index."""
     now = to_utc(now)
-    entries, exemptions = _split(entries, exemptions)
-    return _decide_for(_Subjects(query), entries, exemptions, query, now)
+    entries, exemptions, revocations = _split(entries, exemptions, revocations)
+    return _decide_for(_Subjects(query), entries, exemptions, revocations, query, now)
 
 
 __all__ = [

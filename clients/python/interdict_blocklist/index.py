@@ -6,8 +6,10 @@ email hash and `keyFingerprint`, and for IP entries one dict per family and pref
 length, keyed by network, so a query address is looked up once per distinct prefix
 length present (an IPv4-mapped IPv6 address is unmapped first). The candidates, in
 entry order, then go through the very rule functions the linear `decide` uses, so
-both give the same answer by construction. The namespace's exemptions (few) are
-kept as they are and checked against the query's identifiers by those functions.
+both give the same answer by construction. The revocations of ended bans (as many
+as the bans that ended within the operator's retention window) get tables of their
+own, searched the same way; the namespace's exemptions (few) are kept as they are
+and checked against the query's identifiers by those functions.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from ._time import TimeLike, to_utc
 from .decision import EntriesLike, _blocks_for, _decide_for, _silence_for, _split, _Subjects
 from .ipnet import parse_address, unmap
-from .model import Decision, Entry, Exemption, Query
+from .model import Decision, Entry, Exemption, Query, Revocation
 
 # A bucket is the position of the one entry with that key (an int) or, rarely, the
 # ascending list of several: ints keep the dicts out of the cyclic garbage
@@ -27,6 +29,10 @@ _Bucket = Union[int, List[int]]
 _Buckets = Dict[Any, _Bucket]
 # per prefix length, shortest first: (mask, {network: bucket})
 _NetTable = List[Tuple[int, Dict[int, _Bucket]]]
+
+
+_Item = Union[Entry, Revocation]
+_EMPTY: Tuple[Any, ...] = ()
 
 
 def _add(buckets: _Buckets, key: Any, position: int) -> None:
@@ -39,19 +45,15 @@ def _add(buckets: _Buckets, key: Any, position: int) -> None:
         bucket.append(position)
 
 
-class Index:
-    """An immutable snapshot of entries and exemptions with lookup tables; build it
-    once per loaded copy (`Blocklist` does). `entries` is a `Contents` (what
-    `load_dir` returns) or an iterable of entries, with `exemptions` given apart.
-    `decide`, `silence_for` and `blocks_of` answer exactly like the linear `decide`,
-    `silence_of` and `blocks_of` over `entries` and `exemptions`."""
+class _Table:
+    """Items with a subject (entries or revocations) by identifier: `candidates` gives
+    the items whose subject may be one of the query's identifiers, in item order,
+    each once."""
 
-    __slots__ = ("entries", "exemptions", "_user_ids", "_usernames", "_emails", "_keys", "_v4", "_v6")
+    __slots__ = ("items", "_user_ids", "_usernames", "_emails", "_keys", "_v4", "_v6")
 
-    def __init__(self, entries: EntriesLike = (), exemptions: Iterable[Exemption] = ()):
-        entries, exemptions = _split(entries, exemptions)
-        self.entries: Tuple[Entry, ...] = tuple(entries)
-        self.exemptions: Tuple[Exemption, ...] = tuple(exemptions)
+    def __init__(self, items: Tuple[_Item, ...]):
+        self.items = items
         user_ids: _Buckets = {}
         usernames: _Buckets = {}
         emails: _Buckets = {}
@@ -60,12 +62,12 @@ class Index:
         v4: Dict[int, _Buckets] = {}
         v6: Dict[int, _Buckets] = {}
         add = _add
-        for position, entry in enumerate(self.entries):
-            kind = entry.subject_kind
+        for position, item in enumerate(items):
+            kind = item.subject_kind
             if kind == "userId":
-                add(user_ids, entry.subject_value, position)
+                add(user_ids, item.subject_value, position)
             elif kind == "ip":
-                net = entry._net
+                net = item._net
                 if net is None:  # not an address or CIDR: matches nothing, as in the rules
                     continue
                 by_prefix = v4 if net._v4 else v6
@@ -76,7 +78,7 @@ class Index:
             else:
                 buckets = by_kind.get(kind)
                 if buckets is not None:  # an unknown kind matches nothing
-                    add(buckets, entry.subject_value, position)
+                    add(buckets, item.subject_value, position)
         self._user_ids = user_ids
         self._usernames = usernames
         self._emails = emails
@@ -92,12 +94,9 @@ class Index:
             for prefix, networks in sorted(by_prefix.items())
         ]
 
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def _candidates(self, subjects: _Subjects) -> Sequence[Entry]:
-        """The entries whose subject may be one of the query's identifiers, in entry
-        order, each once."""
+    def candidates(self, subjects: _Subjects) -> Sequence[Any]:
+        if not self.items:
+            return _EMPTY
         found: List[_Bucket] = []
         for buckets, key in (
             (self._user_ids, subjects.user_id),
@@ -108,7 +107,7 @@ class Index:
             if key is not None:
                 try:
                     hit = buckets.get(key)
-                except TypeError:  # an unhashable identifier equals no entry's value
+                except TypeError:  # an unhashable identifier equals no item's value
                     continue
                 if hit is not None:
                     found.append(hit)
@@ -120,24 +119,52 @@ class Index:
                 if hit is not None:
                     found.append(hit)
         if not found:
-            return ()
-        entries = self.entries
+            return _EMPTY
+        items = self.items
         if len(found) == 1:
             hit = found[0]
             if hit.__class__ is int:
-                return (entries[hit],)
-            return [entries[i] for i in hit]
-        # Entry order, as a scan sees them: the rules keep the last of equals.
+                return (items[hit],)
+            return [items[i] for i in hit]
+        # Item order, as a scan sees them: the rules keep the last of equals.
         positions = set()
         for hit in found:
             if hit.__class__ is int:
                 positions.add(hit)
             else:
                 positions.update(hit)
-        return [entries[i] for i in sorted(positions)]
+        return [items[i] for i in sorted(positions)]
+
+
+class Index:
+    """An immutable snapshot of entries, exemptions and revocations with lookup
+    tables; build it once per loaded copy (`Blocklist` does). `entries` is a
+    `Contents` (what `load_dir` returns) or an iterable of entries, with
+    `exemptions` and `revocations` given apart. `decide`, `silence_for` and
+    `blocks_of` answer exactly like the linear `decide`, `silence_of` and
+    `blocks_of` over `entries`, `exemptions` and `revocations`."""
+
+    __slots__ = ("entries", "exemptions", "revocations", "_entries", "_revocations")
+
+    def __init__(
+        self,
+        entries: EntriesLike = (),
+        exemptions: Iterable[Exemption] = (),
+        revocations: Iterable[Revocation] = (),
+    ):
+        entries, exemptions, revocations = _split(entries, exemptions, revocations)
+        self.entries: Tuple[Entry, ...] = tuple(entries)
+        self.exemptions: Tuple[Exemption, ...] = tuple(exemptions)
+        self.revocations: Tuple[Revocation, ...] = tuple(revocations)
+        self._entries = _Table(self.entries)
+        self._revocations = _Table(self.revocations)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """The answer of `decide(self.entries, query, now, exemptions=self.exemptions)`."""
+        """The answer of `decide(self.entries, query, now, exemptions=self.exemptions,
+        revocations=self.revocations)`."""
         return self._decide(query, to_utc(now))
 
     def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
@@ -153,15 +180,22 @@ class Index:
 
     def _decide(self, query: Query, now: datetime) -> Decision:
         subjects = _Subjects(query)
-        return _decide_for(subjects, self._candidates(subjects), self.exemptions, query, now)
+        return _decide_for(
+            subjects,
+            self._entries.candidates(subjects),
+            self.exemptions,
+            self._revocations.candidates(subjects),
+            query,
+            now,
+        )
 
     def _silence_for(self, query: Query, now: datetime) -> Optional[Entry]:
         subjects = _Subjects(query)
-        return _silence_for(subjects, self._candidates(subjects), self.exemptions, now)
+        return _silence_for(subjects, self._entries.candidates(subjects), self.exemptions, now)
 
     def _blocks_of(self, query: Query, now: datetime) -> List[Entry]:
         subjects = _Subjects(query)
-        return _blocks_for(subjects, self._candidates(subjects), now)
+        return _blocks_for(subjects, self._entries.candidates(subjects), now)
 
 
 __all__ = ["Index"]

@@ -161,17 +161,56 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class Revocation:
+    """A ban that ended but whose session revocation still holds (published in a
+    document's optional `revocations`): sessions of the subject (matched like an
+    entry's subject) issued before `before` stay invalid until `until` (exclusive;
+    the end of the operator's retention window)."""
+
+    id: str  # the ended ban, "<Kind>/<name>"
+    subject_kind: str  # one of SUBJECT_KINDS
+    subject_value: str
+    before: datetime
+    until: datetime
+    _net: Optional[IpNet] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.subject_kind == "ip" and self._net is None:
+            object.__setattr__(self, "_net", parse_net(self.subject_value))
+
+    @property
+    def subject(self) -> Tuple[str, str]:
+        return (self.subject_kind, self.subject_value)
+
+    def in_force(self, now: datetime) -> bool:
+        """No start: in force until `until` (exclusive)."""
+        return now < self.until
+
+    def to_json(self) -> Dict[str, Any]:
+        """The revocation as the document spells it."""
+        return {
+            "id": self.id,
+            "subject": {self.subject_kind: self.subject_value},
+            "before": format_time(self.before),
+            "until": format_time(self.until),
+        }
+
+
+@dataclass(frozen=True)
 class Contents:
-    """What a blocklist directory holds (`interdict::core::Contents`): the entries and
-    the exemptions of every document, merged. `load_dir` returns one; `decide`,
-    `silence_of`, `blocks_of` and `Index` take one wherever they take entries."""
+    """What a blocklist directory holds (`interdict::core::Contents`): the entries, the
+    exemptions and the revocations of every document, merged. `load_dir` returns one;
+    `decide`, `silence_of`, `blocks_of` and `Index` take one wherever they take
+    entries."""
 
     entries: Tuple[Entry, ...] = ()
     exemptions: Tuple[Exemption, ...] = ()
+    revocations: Tuple[Revocation, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", tuple(self.entries))
         object.__setattr__(self, "exemptions", tuple(self.exemptions))
+        object.__setattr__(self, "revocations", tuple(self.revocations))
 
 
 @dataclass
@@ -224,7 +263,8 @@ class Decision:
     """The answer. Denials carry what the application shows and enforces; an allowed
     answer for a silenced subject still carries the Silence ban and `content_hidden`.
     `revoke_sessions_before` may be set on allowed answers too (sessions issued
-    before a ban that has ended stay invalid): check it whatever `allowed` says."""
+    before a ban that has ended stay invalid, from the ended entry or from its
+    revocation): check it whatever `allowed` says."""
 
     allowed: bool
     ban: Optional[str] = None
@@ -250,7 +290,8 @@ class Decision:
         revoke_sessions_before: Optional[datetime] = None,
     ) -> "Decision":
         """The answer reporting `entry`. `revoke_sessions_before` is not the entry's own
-        value: the rules give the latest among every started entry of the subject."""
+        value: the rules give the latest among every started entry and every
+        revocation in force of the subject."""
         return cls(
             allowed=allowed,
             ban=entry.id,
@@ -296,6 +337,7 @@ __all__: List[str] = [
     "Entry",
     "Exemption",
     "Query",
+    "Revocation",
     "Scope",
     "SILENCE_ALLOWED_FEATURES",
     "SUBJECT_KINDS",

@@ -6,7 +6,8 @@ name starts with `blocklist` and ends with `.json` is a document (shards merge),
 name order; every other file (`suspended-*.txt`, kubelet's `..data`, ...) is ignored.
 Parsing is as strict as the Rust reader's: a document that the Rust reader refuses
 is refused here too, and unknown fields are ignored by both. A document's optional
-`exemptions` (added within v1; absent means none) merge across shards like entries.
+`exemptions` and `revocations` (added within v1; absent means none) merge across
+shards like entries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .model import (
     Contents,
     Entry,
     Exemption,
+    Revocation,
     Scope,
 )
 
@@ -61,6 +63,7 @@ class Document:
     shard_count: int
     entries: Tuple[Entry, ...]
     exemptions: Tuple[Exemption, ...] = ()
+    revocations: Tuple[Revocation, ...] = ()
 
 
 def is_document_file(name: str) -> bool:
@@ -249,11 +252,32 @@ def parse_exemption(value: Any, what: str = "exemption") -> Exemption:
     )
 
 
+_REVOCATION_FIELDS = ("id", "subject", "before", "until")
+
+
+def parse_revocation(value: Any, what: str = "revocation") -> Revocation:
+    """One revocation of a document (a JSON value already decoded): `id`, `subject`,
+    `before` and `until`, all required; unknown fields are ignored."""
+    obj = _struct(value, what, _REVOCATION_FIELDS)
+    revocation_id = _string(_required(obj, "id", what), f"{what}.id")
+    what = f"revocation {revocation_id!r}"
+    subject_kind, subject_value = _subject(obj, what)
+    return Revocation(
+        id=revocation_id,
+        subject_kind=subject_kind,
+        subject_value=subject_value,
+        before=_time(_required(obj, "before", what), f"{what}.before"),
+        until=_time(_required(obj, "until", what), f"{what}.until"),
+    )
+
+
 def parse_document(text: str) -> Document:
     """A format v1 document. Raises `DocumentError` on malformed JSON, another format
     (`interdict.dev/blocklist/v2`, ...) or a missing/ill-typed field."""
     data = _loads(text)
-    top = _struct(data, "document", ("format", "namespace", "shard", "entries", "exemptions"))
+    top = _struct(data, "document", (
+        "format", "namespace", "shard", "entries", "exemptions", "revocations",
+    ))
     fmt = _string(_required(top, "format", "document"), "document.format")
     if fmt != FORMAT_V1:
         raise DocumentError(
@@ -271,7 +295,11 @@ def parse_document(text: str) -> Document:
         parse_exemption(x, f"exemptions[{i}]")
         for i, x in enumerate(_list(top, "exemptions", "document"))
     )
-    return Document(fmt, namespace, index, count, entries, exemptions)
+    revocations = tuple(
+        parse_revocation(r, f"revocations[{i}]")
+        for i, r in enumerate(_list(top, "revocations", "document"))
+    )
+    return Document(fmt, namespace, index, count, entries, exemptions, revocations)
 
 
 # --------------------------------------------------------------------------- directories
@@ -299,9 +327,9 @@ def document_names(directory: PathLike) -> List[str]:
 
 
 def load_dir(directory: PathLike) -> Contents:
-    """Every entry and every exemption of every `blocklist*.json` document in
+    """Every entry, exemption and revocation of every `blocklist*.json` document in
     `directory`, merged, files in name order (`Contents.entries`,
-    `Contents.exemptions`). Raises `BlocklistError` naming the file on an unreadable
+    `Contents.exemptions`, `Contents.revocations`). Raises `BlocklistError` naming the file on an unreadable
     or malformed document or an unknown format, and when there is no document at all."""
     return _load(os.fspath(directory), os.fspath(directory))
 
@@ -314,6 +342,7 @@ def _load(read_dir: str, shown_dir: str) -> Contents:
         raise BlocklistError(f"no blocklist*.json file in {shown_dir}", shown_dir, "empty")
     entries: List[Entry] = []
     exemptions: List[Exemption] = []
+    revocations: List[Revocation] = []
     for name in names:
         shown = os.path.join(shown_dir, name)
         try:
@@ -328,7 +357,8 @@ def _load(read_dir: str, shown_dir: str) -> Contents:
             raise BlocklistError(f"blocklist file {shown}: {e}", shown, "document") from None
         entries.extend(document.entries)
         exemptions.extend(document.exemptions)
-    return Contents(tuple(entries), tuple(exemptions))
+        revocations.extend(document.revocations)
+    return Contents(tuple(entries), tuple(exemptions), tuple(revocations))
 
 
 __all__ = [
@@ -343,4 +373,5 @@ __all__ = [
     "parse_document",
     "parse_entry",
     "parse_exemption",
+    "parse_revocation",
 ]

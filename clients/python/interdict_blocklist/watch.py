@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._time import TimeLike, format_time, to_utc
 from .index import Index
-from .model import Contents, Decision, Entry, Exemption, Query
+from .model import Contents, Decision, Entry, Exemption, Query, Revocation
 from .reader import BlocklistError, PathLike, _load, is_document_file
 
 log = logging.getLogger("interdict_blocklist")
@@ -67,7 +67,8 @@ def fingerprint(directory: PathLike) -> Fingerprint:
 
 
 class Blocklist:
-    """The entries and exemptions of a blocklist directory, reloaded when it changes.
+    """The entries, exemptions and revocations of a blocklist directory, reloaded when
+    it changes.
 
     `poll_interval` seconds between checks. With `background=True` (default) a daemon
     thread polls; with `background=False` a check runs on access (`decide`, `entries`,
@@ -146,16 +147,24 @@ class Blocklist:
         return self._index.exemptions
 
     @property
+    def revocations(self) -> Tuple[Revocation, ...]:
+        """The revocations of ended bans in force (a snapshot, loaded with the entries)."""
+        self._maybe_poll()
+        return self._index.revocations
+
+    @property
     def contents(self) -> Contents:
-        """The entries and exemptions in force, as `load_dir` returns them (one copy)."""
+        """The entries, exemptions and revocations in force, as `load_dir` returns them
+        (one copy)."""
         self._maybe_poll()
         index = self._index
-        return Contents(index.entries, index.exemptions)
+        return Contents(index.entries, index.exemptions, index.revocations)
 
     @property
     def index(self) -> Index:
-        """The entries and exemptions in force with their lookup tables (a snapshot,
-        rebuilt at every reload): what `decide`, `blocks_for` and `silence_for` ask."""
+        """The entries, exemptions and revocations in force with their lookup tables (a
+        snapshot, rebuilt at every reload): what `decide`, `blocks_for` and
+        `silence_for` ask."""
         self._maybe_poll()
         return self._index
 
@@ -170,9 +179,9 @@ class Blocklist:
         return self._loaded_at
 
     def stats(self) -> Dict[str, Any]:
-        """`{loaded, loadedAt, reloads, reloadFailures, entries, exemptions, lastError}`
-        for health endpoints and metrics (`entries` and `exemptions` count the copy in
-        force)."""
+        """`{loaded, loadedAt, reloads, reloadFailures, entries, exemptions, revocations,
+        lastError}` for health endpoints and metrics (`entries`, `exemptions` and
+        `revocations` count the copy in force)."""
         index = self._index
         return {
             "loaded": self.loaded,
@@ -181,14 +190,15 @@ class Blocklist:
             "reloadFailures": self.reload_failures,
             "entries": len(index.entries),
             "exemptions": len(index.exemptions),
+            "revocations": len(index.revocations),
             "lastError": self.last_error,
         }
 
     # ------------------------------------------------------------------ questions
 
     def decide(self, query: Query, now: TimeLike = None) -> Decision:
-        """`decide` on the entries and exemptions in force; `now` defaults to the
-        current time. The answer is the linear `decide`'s, found through the index.
+        """`decide` on the entries, exemptions and revocations in force; `now` defaults
+        to the current time. The answer is the linear `decide`'s, found through the index.
         `revoke_sessions_before` can be set on allowed answers too."""
         return self.index._decide(query, self._now(now))
 
@@ -326,10 +336,11 @@ class Blocklist:
         self.last_error = None
         self.reloads += 1
         self._log.info(
-            "interdict blocklist: loaded %s: %d entries, %d exemptions",
+            "interdict blocklist: loaded %s: %d entries, %d exemptions, %d revocations",
             self.path,
             len(index.entries),
             len(index.exemptions),
+            len(index.revocations),
         )
         return True
 

@@ -88,7 +88,7 @@ def load_vectors() -> Dict[str, Dict[str, Any]]:
 T0 = "2027-01-15T08:00:00Z"
 
 
-def document(entries, namespace="apps", index=0, count=1, exemptions=None) -> Dict[str, Any]:
+def document(entries, namespace="apps", index=0, count=1, exemptions=None, revocations=None) -> Dict[str, Any]:
     out = {
         "format": "interdict.dev/blocklist/v1",
         "namespace": namespace,
@@ -97,6 +97,8 @@ def document(entries, namespace="apps", index=0, count=1, exemptions=None) -> Di
     }
     if exemptions:  # rendered only when there are some, as the operator does
         out["exemptions"] = list(exemptions)
+    if revocations:
+        out["revocations"] = list(revocations)
     return out
 
 

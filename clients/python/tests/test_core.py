@@ -19,6 +19,7 @@ from interdict_blocklist import (  # noqa: E402
     Exemption,
     IpNet,
     Query,
+    Revocation,
     Scope,
     canonical_email,
     decide,
@@ -186,6 +187,110 @@ class ExemptionDocumentTests(unittest.TestCase):
         for name, text in cases.items():
             with self.subTest(name), self.assertRaises(DocumentError):
                 parse_document(text)
+
+
+class RevocationDocumentTests(unittest.TestCase):
+    """`revocations` (added within v1): optional, every field required, as strict as
+    entries, unknown fields ignored."""
+
+    OK = {"id": "UserBan/x", "subject": {"userId": "1"}, "before": "2027-01-15T08:00:00Z",
+          "until": "2027-01-16T08:00:00Z"}
+
+    def doc(self, revocations, raw=False):
+        import json
+        base = {"format": "interdict.dev/blocklist/v1", "namespace": "apps", "shard": {"count": 1, "index": 0},
+                "entries": []}
+        text = json.dumps(base)
+        if revocations is not None or raw:
+            text = text[:-1] + ', "revocations": ' + (revocations if raw else json.dumps(revocations)) + "}"
+        return text
+
+    def test_absent_empty_and_valid(self):
+        self.assertEqual(parse_document(self.doc(None)).revocations, ())
+        self.assertEqual(parse_document(self.doc([])).revocations, ())
+        got = parse_document(self.doc([
+            dict(self.OK, note="ignored"),
+            {"id": "UserBan/net", "subject": {"ip": "10.0.0.0/8"}, "before": "2027-01-15T10:00:00+02:00",
+             "until": "2027-01-15T09:00:00Z", "x": [1]},
+        ])).revocations
+        self.assertEqual(got, (
+            Revocation("UserBan/x", "userId", "1", parse_time("2027-01-15T08:00:00Z"),
+                       parse_time("2027-01-16T08:00:00Z")),
+            Revocation("UserBan/net", "ip", "10.0.0.0/8", parse_time("2027-01-15T08:00:00Z"),
+                       parse_time("2027-01-15T09:00:00Z")),
+        ))
+        self.assertEqual(got[1].to_json(), {"id": "UserBan/net", "subject": {"ip": "10.0.0.0/8"},
+                                            "before": "2027-01-15T08:00:00Z", "until": "2027-01-15T09:00:00Z"})
+        # Rendered after `exemptions` by the operator; any order is read.
+        text = self.doc([self.OK]).replace('"revocations"', '"exemptions": [], "revocations"')
+        self.assertEqual(len(parse_document(text).revocations), 1)
+
+    def test_refused(self):
+        ok = self.OK
+        without = lambda key: {k: v for k, v in ok.items() if k != key}  # noqa: E731
+        cases = {
+            "null": self.doc("null", raw=True),
+            "object": self.doc({}),
+            "item not object": self.doc(["x"]),
+            "missing id": self.doc([without("id")]),
+            "id not string": self.doc([dict(ok, id=1)]),
+            "missing subject": self.doc([without("subject")]),
+            "two subjects": self.doc([dict(ok, subject={"userId": "1", "ip": "10.0.0.1"})]),
+            "no subject": self.doc([dict(ok, subject={})]),
+            "subject unknown": self.doc([dict(ok, subject={"phone": "1"})]),
+            "subject number": self.doc([dict(ok, subject={"userId": 1})]),
+            "missing before": self.doc([without("before")]),
+            "missing until": self.doc([without("until")]),
+            "null before": self.doc([dict(ok, before=None)]),
+            "null until": self.doc([dict(ok, until=None)]),
+            "before bad": self.doc([dict(ok, before="yesterday")]),
+            "until bad": self.doc([dict(ok, until=1)]),
+            "duplicate field": self.doc(
+                '[{"id": "UserBan/x", "subject": {"userId": "1"}, "before": "2027-01-15T08:00:00Z", '
+                '"until": "2027-01-16T08:00:00Z", "until": "2027-01-17T08:00:00Z"}]', raw=True),
+            "duplicate revocations": self.doc("[]", raw=True).replace("}", ', "revocations": []}'),
+        }
+        for name, text in cases.items():
+            with self.subTest(name), self.assertRaises(DocumentError):
+                parse_document(text)
+
+
+class RevocationRuleTests(unittest.TestCase):
+    T = parse_time("2027-01-15T08:00:00Z")
+
+    def revocation(self, id_, kind, value, before, until):
+        return Revocation(id_, kind, value, parse_time(before), parse_time(until))
+
+    def test_revocations_only_move_the_session_time(self):
+        ban = Entry(id="FeatureBlock/b", kind="FeatureBlock", subject_kind="userId", subject_value="1",
+                    from_=self.T, reason="abuse", features=("publish",), revoke_sessions_before=self.T)
+        ended = self.revocation("UserBan/ended", "userId", "1", "2027-01-15T07:00:00Z", "2027-01-15T09:00:00Z")
+        later = self.revocation("UserBan/later", "email", hash_email("a@example.org"),
+                                "2027-01-15T08:30:00Z", "2027-01-15T10:00:00Z")
+        q = Query(feature="publish", user_id="1", email="A+x@Example.org")
+        d = decide([ban], q, "2027-01-15T08:45:00Z", revocations=[ended, later])
+        self.assertEqual((d.allowed, d.ban, d.revoke_sessions_before),
+                         (False, "FeatureBlock/b", parse_time("2027-01-15T08:30:00Z")))
+        self.assertEqual(decide(Contents([ban], (), [ended, later]), q, "2027-01-15T08:45:00Z"), d)
+        # Once `later` is over, the entry's own time is the latest again.
+        d = decide([ban], q, "2027-01-15T10:00:00Z", revocations=[ended, later])
+        self.assertEqual((d.ban, d.revoke_sessions_before), ("FeatureBlock/b", self.T))
+        # On their own: an allowed answer carrying the time.
+        self.assertEqual(decide([], replace(q, feature="read"), "2027-01-15T08:45:00Z",
+                                revocations=[ended]).to_json(),
+                         {"allowed": True, "revokeSessionsBefore": "2027-01-15T07:00:00Z"})
+
+    def test_exemptions_hide_ip_revocations_only(self):
+        net = self.revocation("UserBan/net", "ip", "10.0.0.0/8", "2027-01-15T07:30:00Z", "2027-01-16T00:00:00Z")
+        user = self.revocation("UserBan/user", "userId", "7", "2027-01-15T07:00:00Z", "2027-01-16T00:00:00Z")
+        office = Exemption("BanExemption/office", "userId", "7", until=parse_time("2027-01-15T12:00:00Z"))
+        q = Query(feature="x", user_id="7", ip="::ffff:10.1.2.3")
+        contents = Contents((), [office], [net, user])
+        self.assertEqual(decide(contents, q, "2027-01-15T08:00:00Z").revoke_sessions_before,
+                         parse_time("2027-01-15T07:00:00Z"))
+        # After the exemption's until, the IP revocation counts again.
+        self.assertEqual(decide(contents, q, "2027-01-15T12:00:00Z").revoke_sessions_before,
+                         parse_time("2027-01-15T07:30:00Z"))
 
 
 class ExemptionRuleTests(unittest.TestCase):

@@ -9,6 +9,7 @@ import random
 import sys
 import tempfile
 import unittest
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -21,6 +22,7 @@ from interdict_blocklist import (  # noqa: E402
     Exemption,
     Index,
     Query,
+    Revocation,
     Scope,
     blocks_of,
     decide,
@@ -109,6 +111,21 @@ def random_exemption(rng: random.Random, i: int) -> Exemption:
     return Exemption(id=f"BanExemption/{i:03d}", subject_kind=subject_kind, subject_value=subject_value, until=until)
 
 
+def random_revocation(rng: random.Random, i: int) -> Revocation:
+    subject_kind, subject_value = random_subject(rng)
+    before = rng.randrange(20)
+    # Now and then an until at or before `before`: the document says so, the rules
+    # look at `until` only.
+    until = before + rng.randrange(-2, 25)
+    return Revocation(
+        id=f"UserBan/ended-{i:03d}",
+        subject_kind=subject_kind,
+        subject_value=subject_value,
+        before=at(before),
+        until=at(until),
+    )
+
+
 def random_email(rng: random.Random) -> str:
     n = rng.randrange(4)
     return rng.choice(
@@ -180,29 +197,37 @@ class IndexEquivalenceTests(unittest.TestCase):
                     self.assertIs(index.silence_for(query, now), silence_of(entries, query, now))
                     same_entries(self, index.blocks_of(query, now), blocks_of(entries, query, now))
 
-    def test_index_agrees_with_the_linear_rules_with_exemptions(self):
+    def test_index_agrees_with_the_linear_rules_with_exemptions_and_revocations(self):
         rng = random.Random(20270116)
-        for case in range(2000):
+        for case in range(3000):
             entries = [random_entry(rng, i) for i in range(rng.randrange(31))]
             exemptions = [random_exemption(rng, i) for i in range(rng.randrange(4))]
-            index = Index(entries, exemptions)
+            revocations = [random_revocation(rng, i) for i in range(rng.randrange(12))]
+            index = Index(entries, exemptions, revocations)
             self.assertEqual(index.exemptions, tuple(exemptions))
-            contents = Contents(entries, exemptions)
+            self.assertEqual(index.revocations, tuple(revocations))
+            contents = Contents(entries, exemptions, revocations)
             for _ in range(3):
                 query = random_query(rng)
                 now = at(rng.randrange(45))
                 with self.subTest(case=case, query=query, now=now):
-                    want = decide(entries, query, now, exemptions=exemptions)
+                    want = decide(entries, query, now, exemptions=exemptions, revocations=revocations)
                     self.assertEqual(decide(contents, query, now), want)
                     self.assertEqual(index.decide(query, now), want)
+                    self.assertEqual(index.decide(query, now).to_json(), want.to_json())
                     self.assertEqual(Index(contents).decide(query, now), want)
+                    # Revocations never change what is allowed, only the session time.
+                    without = decide(entries, query, now, exemptions=exemptions)
+                    self.assertEqual(replace(want, revoke_sessions_before=None),
+                                     replace(without, revoke_sessions_before=None))
                     silence = silence_of(entries, query, now, exemptions=exemptions)
                     self.assertIs(index.silence_for(query, now), silence)
                     self.assertEqual(silence is not None, want.content_hidden)
                     # Exemptions never hide entries from the block status.
                     same_entries(self, index.blocks_of(query, now), blocks_of(entries, query, now))
-                    # The rules restated: an exempt query loses its IP entries, and
-                    # sessions are revoked before the latest started entry's time.
+                    # The rules restated: an exempt query loses its IP entries and
+                    # revocations, and sessions are revoked before the latest time of
+                    # the started entries and the revocations in force.
                     matches = subject_matcher(query)
                     exempt = any(x.in_force(now) and matches(x) for x in exemptions)
                     kept = [e for e in entries if not (exempt and e.subject_kind == "ip")]
@@ -214,6 +239,10 @@ class IndexEquivalenceTests(unittest.TestCase):
                         e.revoke_sessions_before
                         for e in kept
                         if matches(e) and e.from_ <= now and e.revoke_sessions_before is not None
+                    ] + [
+                        r.before
+                        for r in revocations
+                        if matches(r) and now < r.until and not (exempt and r.subject_kind == "ip")
                     ]
                     self.assertEqual(want.revoke_sessions_before, max(revokes, default=None))
 
@@ -222,12 +251,13 @@ class IndexEquivalenceTests(unittest.TestCase):
         rng = random.Random(7)
         for case in range(200):
             entries = [random_entry(rng, i) for i in range(150)]
-            index = Index(entries)
+            revocations = [random_revocation(rng, i) for i in range(60)]
+            index = Index(entries, revocations=revocations)
             for _ in range(10):
                 query = random_query(rng)
                 now = at(rng.randrange(45))
                 with self.subTest(case=case, query=query, now=now):
-                    self.assertEqual(index.decide(query, now), decide(entries, query, now))
+                    self.assertEqual(index.decide(query, now), decide(entries, query, now, revocations=revocations))
                     self.assertIs(index.silence_for(query, now), silence_of(entries, query, now))
                     same_entries(self, index.blocks_of(query, now), blocks_of(entries, query, now))
 
@@ -235,12 +265,15 @@ class IndexEquivalenceTests(unittest.TestCase):
         rng = random.Random(42)
         entries = [random_entry(rng, i) for i in range(300)]
         exemptions = [random_exemption(rng, i) for i in range(6)]
+        revocations = [random_revocation(rng, i) for i in range(40)]
         with tempfile.TemporaryDirectory() as tmp:
             half = len(entries) // 2
             first = document([e.to_json() for e in entries[:half]], index=0, count=2)
             second = document([e.to_json() for e in entries[half:]], index=1, count=2)
             first["exemptions"] = [x.to_json() for x in exemptions[:2]]
             second["exemptions"] = [x.to_json() for x in exemptions[2:]]
+            first["revocations"] = [r.to_json() for r in revocations[:25]]
+            second["revocations"] = [r.to_json() for r in revocations[25:]]
             lay_out(tmp, {"blocklist-0.json": first, "blocklist-1.json": second})
             with Blocklist(tmp, background=False) as blocklist:
                 loaded = blocklist.contents
@@ -248,7 +281,10 @@ class IndexEquivalenceTests(unittest.TestCase):
                 self.assertEqual(loaded.exemptions, tuple(exemptions))
                 self.assertIs(blocklist.index.entries, blocklist.entries)
                 self.assertIs(blocklist.index.exemptions, blocklist.exemptions)
+                self.assertEqual(loaded.revocations, tuple(revocations))
+                self.assertIs(blocklist.index.revocations, blocklist.revocations)
                 self.assertEqual(blocklist.stats()["exemptions"], len(exemptions))
+                self.assertEqual(blocklist.stats()["revocations"], len(revocations))
                 for _ in range(500):
                     query = random_query(rng)
                     now = at(rng.randrange(45))

@@ -97,7 +97,7 @@ class KubeletLayoutTests(unittest.TestCase):
         self.assertTrue(ask(bl, "2").allowed)
         self.assertEqual(ask(bl, "3").ban, "FeatureBlock/three")
         self.assertEqual((bl.reloads, bl.reload_failures, bl.last_error), (3, 2, None))
-        self.assertEqual((bl.stats()["entries"], bl.stats()["exemptions"]), (1, 0))
+        self.assertEqual((bl.stats()["entries"], bl.stats()["exemptions"], bl.stats()["revocations"]), (1, 0, 0))
 
     def test_exemptions_come_and_go_with_versions(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)
@@ -117,6 +117,29 @@ class KubeletLayoutTests(unittest.TestCase):
         with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
             bl.reload()
         self.assertEqual(bl.decide(query, AT).ban, "UserBan/net")
+
+    def test_revocations_come_and_go_with_versions(self):
+        bl = Blocklist(self.dir, poll_interval=3600, background=False)
+        ended = {"id": "UserBan/ended", "subject": {"userId": "5"}, "before": "2027-01-15T08:00:00Z",
+                 "until": "2027-01-16T08:00:00Z"}
+        query = Query(feature="publish", user_id="5")
+        self.kubelet.publish({"blocklist.json": document([], revocations=[ended])})
+        self.assertTrue(bl.reload())
+        self.assertEqual(bl.decide(query, AT).to_json(),
+                         {"allowed": True, "revokeSessionsBefore": "2027-01-15T08:00:00Z"})
+        self.assertEqual((bl.stats()["entries"], bl.stats()["revocations"]), (0, 1))
+        self.assertEqual([r.id for r in bl.revocations], ["UserBan/ended"])
+        self.assertEqual(bl.contents.revocations, bl.revocations)
+        self.kubelet.publish({"blocklist.json": document([])})
+        self.assertTrue(bl.reload())
+        self.assertEqual(bl.decide(query, AT).to_json(), {"allowed": True})
+        self.assertEqual(bl.revocations, ())
+        # A revocation without `until` refuses the version, like an ill-formed entry.
+        self.kubelet.publish({"blocklist.json": document([], revocations=[dict(ended, until=None)])})
+        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
+            bl.reload()
+        self.assertEqual(bl.stats()["revocations"], 0)
+        self.assertEqual(bl.reload_failures, 1)
 
     def test_shards_added_and_removed(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)

@@ -57,12 +57,14 @@ class VectorTests(unittest.TestCase):
                 return
             contents = load_dir(tmp)
             entries, exemptions = list(contents.entries), list(contents.exemptions)
+            revocations = list(contents.revocations)
             watched = Blocklist(tmp, background=False)
             self.assertEqual(watched.contents, contents)
             self.assertEqual(list(watched.entries), entries)
             self.assertEqual(list(watched.exemptions), exemptions)
+            self.assertEqual(list(watched.revocations), revocations)
             index = Index(contents)
-            reversed_index = Index(reversed(entries), reversed(exemptions))
+            reversed_index = Index(reversed(entries), reversed(exemptions), reversed(revocations))
             for case in vector["cases"]:
                 with self.subTest(case=case["name"]):
                     query = Query.from_json(case["query"])
@@ -70,9 +72,17 @@ class VectorTests(unittest.TestCase):
                     # The linear reference...
                     got = decide(contents, query, at).to_json()
                     self.assertEqual(got, case["expect"], f"{filename}: {case['name']}")
-                    self.assertEqual(decide(entries, query, at, exemptions=exemptions).to_json(), got)
+                    self.assertEqual(
+                        decide(entries, query, at, exemptions=exemptions, revocations=revocations).to_json(), got
+                    )
                     # Entry order never matters.
-                    rev = decide(list(reversed(entries)), query, at, exemptions=list(reversed(exemptions)))
+                    rev = decide(
+                        list(reversed(entries)),
+                        query,
+                        at,
+                        exemptions=list(reversed(exemptions)),
+                        revocations=list(reversed(revocations)),
+                    )
                     self.assertEqual(rev.to_json(), got)
                     # ...and the indexed paths, on their own and through the watcher.
                     self.assertEqual(index.decide(query, at).to_json(), got)
