@@ -32,7 +32,7 @@ INTERDICT="$ROOT/target/debug/interdict"
 
 log "installing the CRDs"
 k apply --server-side --field-manager=interdict-install -f "$ROOT/crds/" >/dev/null
-k wait --for=condition=Established --timeout=60s crd/userbans.interdict.dev crd/featureblocks.interdict.dev >/dev/null
+k wait --for=condition=Established --timeout=60s crd/userbans.interdict.dev crd/featureblocks.interdict.dev crd/banexemptions.interdict.dev crd/banappeals.interdict.dev >/dev/null
 
 log "starting the operator (log: $RUN_DIR/operator.log, audit: $RUN_DIR/audit.jsonl)"
 "$INTERDICT" run --audit-log "$RUN_DIR/audit.jsonl" >/dev/null 2>"$RUN_DIR/operator.log" &

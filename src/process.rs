@@ -30,3 +30,28 @@ pub async fn shutdown_signal() {
         _ = terminate => {}
     }
 }
+
+/// Runs `job` on a multi-threaded runtime and turns its outcome into the exit
+/// code, logging the error: the one place a command's failure becomes a status.
+pub fn run_to_exit<F>(job: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

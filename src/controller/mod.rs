@@ -19,6 +19,7 @@ mod reasons;
 mod record;
 mod sources;
 mod status;
+mod status_write;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -68,23 +69,7 @@ pub struct Context {
 /// Entry point of `interdict run`.
 pub fn main(args: RunArgs) -> ExitCode {
     init_logging(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::process::run_to_exit(run(args))
 }
 
 /// Resolves once the shutdown signal has been seen.

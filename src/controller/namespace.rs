@@ -5,21 +5,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 
 use super::appeals::{self, Appealable, Verdict};
 use super::assess::{self, Assessment};
 use super::ban::BanResource;
-use super::blocklist::{self, FIELD_MANAGER};
+use super::blocklist;
 use super::error::Error;
 use super::finalizer;
 use super::metrics::ModePhase;
 use super::reasons;
 use super::record::{Happening, record};
 use super::status::{Transition, desired_status, subject_display, transitions};
-use super::{Context, notifications, nudge};
+use super::{Context, notifications, nudge, status_write};
 use crate::api::{
     AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
 };
@@ -474,22 +472,11 @@ async fn sync_ban<K: BanResource>(
     notifications::enqueue(ctx, object, &mut new, &notified, now);
     notifications::settle(&mut new, old, object.meta().generation);
     if old != Some(&new) {
-        let patch =
-            json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new });
-        let written = api
-            .patch_status(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await;
+        let written = status_write::apply_status(&api, object, &new).await;
         ctx.metrics
             .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
-        match written {
-            Ok(_) => {}
-            // Deleted since the store saw it: nothing left to describe.
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-            Err(source) => return Err(failed(source)),
+        if !written? {
+            return Ok(());
         }
     }
     for transition in found {
@@ -520,9 +507,7 @@ async fn sync_ban<K: BanResource>(
         )
         .await;
     }
-    notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now)
-        .await
-        .map_err(failed)
+    notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now).await
 }
 
 async fn sync_appeal(
@@ -542,46 +527,21 @@ async fn sync_appeal(
         observed_generation: generation,
         phase: Some(verdict.phase),
         decided_at: verdict.decided_at,
-        conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-            type_: "Ready".into(),
-            status: "True".into(),
-            reason: phase.clone(),
-            message: verdict.message.clone(),
-            observed_generation: generation,
-            last_transition_time: previous
-                .map(|c| c.last_transition_time.clone())
-                .unwrap_or_else(|| {
-                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                        k8s_openapi::jiff::Timestamp::now(),
-                    )
-                }),
-        }],
+        conditions: vec![status_write::ready(
+            previous,
+            true,
+            &phase,
+            verdict.message.clone(),
+            generation,
+        )],
     };
     if old == Some(&new) {
         return Ok(());
     }
-    let namespace = appeal.namespace().unwrap_or_default();
-    let api: Api<BanAppeal> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch =
-        json!({ "apiVersion": "interdict.dev/v1alpha1", "kind": "BanAppeal", "status": new });
-    match api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-        Err(source) => {
-            return Err(Error::WriteStatus {
-                kind: "BanAppeal".into(),
-                namespace,
-                name,
-                source,
-            });
-        }
+    let api: Api<BanAppeal> =
+        Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
+    if !status_write::apply_status(&api, appeal, &new).await? {
+        return Ok(());
     }
     for reason in appeal_transitions(old.and_then(|s| s.phase), verdict.phase) {
         let target = format!(
@@ -628,52 +588,27 @@ async fn sync_exemption(
         Err(error) => (false, reasons::INVALID_SPEC, error.to_string()),
     };
     let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-    let status = if ok { "True" } else { "False" };
     let new = ExemptionStatus {
         observed_generation: generation,
         subject: compiled.as_ref().ok().map(|x| subject_display(&x.subject)),
-        conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-            type_: "Ready".into(),
-            status: status.into(),
-            reason: reason.into(),
-            message: message.clone(),
-            observed_generation: generation,
-            last_transition_time: previous
-                .filter(|c| c.status == status)
-                .map(|c| c.last_transition_time.clone())
-                .unwrap_or_else(|| {
-                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                        k8s_openapi::jiff::Timestamp::now(),
-                    )
-                }),
-        }],
+        conditions: vec![status_write::ready(
+            previous,
+            ok,
+            reason,
+            message.clone(),
+            generation,
+        )],
     };
     if old == Some(&new) {
         return Ok(());
     }
     let name = exemption.name_any();
-    let namespace = exemption.namespace().unwrap_or_default();
-    let api: Api<BanExemption> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch =
-        json!({ "apiVersion": "interdict.dev/v1alpha1", "kind": "BanExemption", "status": new });
-    match api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-        Err(source) => {
-            return Err(Error::WriteStatus {
-                kind: "BanExemption".into(),
-                namespace,
-                name,
-                source,
-            });
-        }
+    let api: Api<BanExemption> = Api::namespaced(
+        ctx.client.clone(),
+        &exemption.namespace().unwrap_or_default(),
+    );
+    if !status_write::apply_status(&api, exemption, &new).await? {
+        return Ok(());
     }
     if previous.map(|c| c.reason.as_str()) != Some(reason) {
         let mut happening = Happening::new(

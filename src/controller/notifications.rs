@@ -9,14 +9,11 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
 use super::Context;
 use super::assess::Assessment;
 use super::ban::BanResource;
-use super::blocklist::FIELD_MANAGER;
 use super::record::{Happening, record};
 use crate::api::{BanKind, BanStatus, NotificationRecord};
 use crate::notify::{self, Event, Notification, SinkKind};
@@ -199,7 +196,7 @@ pub async fn deliver<K: BanResource>(
     assessment: &Assessment,
     mut status: BanStatus,
     now: DateTime<Utc>,
-) -> Result<(), kube::Error> {
+) -> Result<(), super::error::Error> {
     let Some(sinks) = &ctx.sinks else {
         return Ok(());
     };
@@ -257,14 +254,9 @@ pub async fn deliver<K: BanResource>(
         return Ok(());
     }
     settle(&mut status, object.ban_status(), object.meta().generation);
-    let patch =
-        json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
-    api.patch_status(
-        &object.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    if !super::status_write::apply_status(api, object, &status).await? {
+        return Ok(());
+    }
     for (sink, event, message) in newly_failed {
         let note = format!("{event} notification to the {sink} sink failed for good: {message}");
         let mut happening = Happening::new(object.object_ref(&()), "NotificationFailed", note);

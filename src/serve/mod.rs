@@ -41,21 +41,5 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 /// Entry point of `interdict serve`.
 pub fn main(args: ServeArgs) -> ExitCode {
     crate::process::init_logging(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::process::run_to_exit(serve(args))
 }

@@ -116,6 +116,8 @@ impl TestCluster {
             "--timeout=60s",
             "crd/userbans.interdict.dev",
             "crd/featureblocks.interdict.dev",
+            "crd/banexemptions.interdict.dev",
+            "crd/banappeals.interdict.dev",
         ]);
     }
 

@@ -15,7 +15,7 @@ port). Routes:
 - `GET /authors/<username>/posts` an author's posts: 404 when that author is silenced;
 - `GET /blocks?user=..&username=..&email=..&ip=..&key=..&at=..` every active and
   scheduled entry of one subject ("my block status"), as `interdict serve`'s `/v1/blocks`;
-- `GET /healthz` loaded, entries, exemptions, reloads, reload failures, last error;
+- `GET /healthz` loaded, entries, exemptions, revocations, reloads, reload failures, last error;
 - `GET /readyz` 200 once a blocklist copy is loaded, else 503.
 """
 

@@ -1,0 +1,66 @@
+//! Writing a status: server-side apply on the status subresource, one field
+//! manager, and "the object is gone" as a non-event.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::blocklist::FIELD_MANAGER;
+use super::error::Error;
+
+/// Returns whether the object still existed.
+pub async fn apply_status<K>(
+    api: &Api<K>,
+    object: &K,
+    status: &impl Serialize,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.name_any();
+    let patch =
+        json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Deleted since the store saw it: nothing left to describe.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(source) => Err(Error::WriteStatus {
+            kind: K::kind(&()).to_string(),
+            namespace: object.namespace().unwrap_or_default(),
+            name,
+            source,
+        }),
+    }
+}
+
+/// A `Ready` condition whose `lastTransitionTime` moves only when its status flips.
+pub fn ready(
+    previous: Option<&Condition>,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
+    let status = if ok { "True" } else { "False" };
+    Condition {
+        type_: "Ready".into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: generation,
+        last_transition_time: previous
+            .filter(|c| c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now())),
+    }
+}
