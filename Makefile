@@ -24,10 +24,14 @@ test: fmt-check clippy control-plane
 python-test:
 	python3 -m unittest discover -s clients/python/tests -t clients/python
 
-## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader.
-bench:
+## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader,
+## then the operator end to end on its own local control plane (writes the "Operator at scale"
+## section of docs/performance.md; INTERDICT_BENCH_SCALE=quick for a two-minute smoke run that
+## leaves the docs alone; other INTERDICT_BENCH_* knobs at the top of benches/operator.rs).
+bench: control-plane
 	$(CARGO) bench --bench reader
 	python3 clients/python/bench.py
+	$(CARGO) bench --bench operator
 
 fmt:
 	$(CARGO) fmt

@@ -400,13 +400,15 @@ async fn review_due_on_schedule() {
             .iter()
             .any(|c| c.type_ == "ReviewDue" && c.status == "True")
     };
-    let early = ns
-        .api::<UserBan>()
-        .get("forever")
-        .await
-        .unwrap()
-        .status
-        .unwrap();
+    let early = eventually("status written", Duration::from_secs(10), || async {
+        ns.api::<UserBan>()
+            .get("forever")
+            .await
+            .ok()?
+            .status
+            .filter(|s| s.review_at.is_some())
+    })
+    .await;
     assert!(!due(&early), "not due yet: {:?}", early.conditions);
     let review_at = early.review_at.expect("review time in status");
     eventually("ReviewDue", Duration::from_secs(15), || async {

@@ -17,6 +17,7 @@ mod nudge;
 mod queue;
 mod reasons;
 mod record;
+mod settled;
 mod sources;
 mod status;
 mod status_write;
@@ -63,6 +64,8 @@ pub struct Context {
     pub sinks: Option<Arc<crate::notify::Sinks>>,
     /// How long an ended ban's session revocation stays published.
     pub session_retention: chrono::Duration,
+    settled: settled::Settled,
+    written: status_write::Written,
     stores: Arc<Stores>,
 }
 
@@ -223,6 +226,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         metrics: metrics.clone(),
         nudge_pods: args.nudge_pods,
         session_retention: args.session_revocation_retention,
+        settled: settled::Settled::default(),
+        written: status_write::Written::default(),
         sinks,
         stores,
     });

@@ -425,7 +425,22 @@ async fn sync_ban<K: BanResource>(
         name: name.clone(),
         source,
     };
+    let uid = object.uid().unwrap_or_default();
+    // Everything the status depends on besides time: the object itself (its
+    // resourceVersion), lifts from appeals and exemptions, which live elsewhere.
+    let inputs = format!(
+        "{}|{:?}|{:?}",
+        object.resource_version().unwrap_or_default(),
+        reviewed.assessment.lifted,
+        reviewed.assessment.exempted_by
+    );
+    let appeals_pending = appeal_events.contains_key(&(K::KIND, name.clone()));
+    if !appeals_pending && ctx.settled.is_settled(&uid, &inputs, now) {
+        return Ok(());
+    }
     if reviewed.deleting() {
+        ctx.settled.forget(&uid);
+        ctx.written.forget(object);
         if finalizer::has_finalizer(object) {
             let status = object.ban_status().cloned().unwrap_or_default();
             let note = format!(
@@ -450,7 +465,8 @@ async fn sync_ban<K: BanResource>(
     if !finalizer::has_finalizer(object) {
         finalizer::set(&api, object, true).await.map_err(failed)?;
     }
-    let old = object.ban_status();
+    let latest = ctx.written.latest(object, object.ban_status());
+    let old = latest.as_ref();
     let mut new = desired_status(
         &reviewed.assessment,
         object.meta().generation,
@@ -471,8 +487,10 @@ async fn sync_ban<K: BanResource>(
         .collect();
     notifications::enqueue(ctx, object, &mut new, &notified, now);
     notifications::settle(&mut new, old, object.meta().generation);
+    let unchanged = old == Some(&new) && found.is_empty() && !appeals_pending;
+    let waiting = new.notifications.iter().any(|r| r.state == "Pending");
     if old != Some(&new) {
-        let written = status_write::apply_status(&api, object, &new).await;
+        let written = status_write::apply_status(&ctx.written, &api, object, &new).await;
         ctx.metrics
             .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
         if !written? {
@@ -507,7 +525,15 @@ async fn sync_ban<K: BanResource>(
         )
         .await;
     }
-    notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now).await
+    notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now).await?;
+    if unchanged && !waiting {
+        ctx.settled.settle(
+            &uid,
+            inputs,
+            reviewed.assessment.next_change(now, ctx.session_retention),
+        );
+    }
+    Ok(())
 }
 
 async fn sync_appeal(
@@ -519,7 +545,8 @@ async fn sync_appeal(
     let Some(verdict) = verdicts.get(&name) else {
         return Ok(());
     };
-    let old = appeal.status.as_ref();
+    let latest = ctx.written.latest(appeal, appeal.status.as_ref());
+    let old = latest.as_ref();
     let generation = appeal.metadata.generation;
     let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
     let phase = format!("{:?}", verdict.phase);
@@ -540,7 +567,7 @@ async fn sync_appeal(
     }
     let api: Api<BanAppeal> =
         Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
-    if !status_write::apply_status(&api, appeal, &new).await? {
+    if !status_write::apply_status(&ctx.written, &api, appeal, &new).await? {
         return Ok(());
     }
     for reason in appeal_transitions(old.and_then(|s| s.phase), verdict.phase) {
@@ -573,7 +600,8 @@ async fn sync_exemption(
 ) -> Result<(), Error> {
     let compiled = assess::compile_exemption(exemption);
     let generation = exemption.metadata.generation;
-    let old = exemption.status.as_ref();
+    let latest = ctx.written.latest(exemption, exemption.status.as_ref());
+    let old = latest.as_ref();
     let (ok, reason, message) = match &compiled {
         Ok(x) if x.in_force(now) => (
             true,
@@ -607,7 +635,7 @@ async fn sync_exemption(
         ctx.client.clone(),
         &exemption.namespace().unwrap_or_default(),
     );
-    if !status_write::apply_status(&api, exemption, &new).await? {
+    if !status_write::apply_status(&ctx.written, &api, exemption, &new).await? {
         return Ok(());
     }
     if previous.map(|c| c.reason.as_str()) != Some(reason) {

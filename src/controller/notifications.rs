@@ -253,8 +253,9 @@ pub async fn deliver<K: BanResource>(
     if due.is_empty() {
         return Ok(());
     }
-    settle(&mut status, object.ban_status(), object.meta().generation);
-    if !super::status_write::apply_status(api, object, &status).await? {
+    let stored = ctx.written.latest(object, object.ban_status());
+    settle(&mut status, stored.as_ref(), object.meta().generation);
+    if !super::status_write::apply_status(&ctx.written, api, object, &status).await? {
         return Ok(());
     }
     for (sink, event, message) in newly_failed {
