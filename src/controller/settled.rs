@@ -7,10 +7,13 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+/// The inputs a ban was settled at, and until when it stays settled.
+type Settlement = (String, Option<DateTime<Utc>>);
+
 #[derive(Default)]
 pub struct Settled {
-    /// uid → (inputs, valid until).
-    bans: Mutex<HashMap<String, (String, Option<DateTime<Utc>>)>>,
+    /// By uid.
+    bans: Mutex<HashMap<String, Settlement>>,
 }
 
 impl Settled {
