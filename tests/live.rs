@@ -238,11 +238,16 @@ async fn running_applications_follow_bans_without_restart() {
         || async { (http(app_port, "GET", "/authors/mallory/posts")?.0 == 404).then_some(()) },
     )
     .await;
-    let status = json(sidecar_port, "/v1/blocks?username=mallory").unwrap();
-    assert_eq!(
-        status["blocks"][0]["mode"], "Silence",
-        "block status lists the silence: {status}"
-    );
+    // The sidecar polls on its own schedule: it may see the new copy a moment later.
+    eventually(
+        "block status lists the silence",
+        Duration::from_secs(10),
+        || async {
+            let status = json(sidecar_port, "/v1/blocks?username=mallory")?;
+            (status["blocks"][0]["mode"] == "Silence").then_some(())
+        },
+    )
+    .await;
 
     assert!(
         sidecar.still_running() && app.still_running(),

@@ -2,6 +2,8 @@
 //! appeal's and exemption's status (with its Events and audit lines) in line.
 
 use std::collections::HashMap;
+
+use futures::{FutureExt, StreamExt, stream};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -24,6 +26,9 @@ use crate::api::{
 use crate::core::shard::{Limits, render_shards};
 use crate::core::{Contents, Entry, Exemption};
 use k8s_openapi::api::core::v1::ConfigMap;
+
+/// Status writes in flight at once within one namespace pass.
+const STATUS_WRITES_IN_FLIGHT: usize = 16;
 
 struct Reviewed<K> {
     object: Arc<K>,
@@ -276,12 +281,22 @@ pub async fn reconcile(ctx: &Context, namespace: &str) -> Result<Option<DateTime
     // Statuses after the blocklist: Ready=True then means "readers can see it".
     let mut failures = Vec::new();
     let appeal_events = appeal_events(&appeal_refs, &verdicts);
-    for r in &user_bans {
-        failures.extend(sync_ban(ctx, r, &appeal_events, now).await.err());
-    }
-    for r in &feature_blocks {
-        failures.extend(sync_ban(ctx, r, &appeal_events, now).await.err());
-    }
+    // Status writes are independent API calls: a burst of new bans is written
+    // several at a time instead of one round trip after another.
+    let writes: Vec<_> = user_bans
+        .iter()
+        .map(|r| sync_ban(ctx, r, &appeal_events, now).boxed())
+        .chain(
+            feature_blocks
+                .iter()
+                .map(|r| sync_ban(ctx, r, &appeal_events, now).boxed()),
+        )
+        .collect();
+    let results: Vec<Result<(), Error>> = stream::iter(writes)
+        .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+    failures.extend(results.into_iter().filter_map(Result::err));
     for appeal in &appeal_refs {
         failures.extend(sync_appeal(ctx, appeal, &verdicts).await.err());
     }
