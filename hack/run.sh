@@ -32,7 +32,13 @@ INTERDICT="$ROOT/target/debug/interdict"
 
 log "installing the CRDs"
 k apply --server-side --field-manager=interdict-install -f "$ROOT/crds/" >/dev/null
-k wait --for=condition=Established --timeout=60s crd/userbans.interdict.dev crd/featureblocks.interdict.dev crd/banexemptions.interdict.dev crd/banappeals.interdict.dev >/dev/null
+# kubectl wait fails at once when a CRD has no condition yet: ask again.
+for attempt in $(seq 30); do
+  k wait --for=condition=Established --timeout=60s crd/userbans.interdict.dev crd/featureblocks.interdict.dev \
+    crd/banexemptions.interdict.dev crd/banappeals.interdict.dev >/dev/null 2>&1 && break
+  [ "$attempt" = 30 ] && { log "the CRDs did not become established"; exit 1; }
+  sleep 1
+done
 
 log "starting the operator (log: $RUN_DIR/operator.log, audit: $RUN_DIR/audit.jsonl)"
 "$INTERDICT" run --audit-log "$RUN_DIR/audit.jsonl" >/dev/null 2>"$RUN_DIR/operator.log" &

@@ -110,7 +110,9 @@ impl TestCluster {
             "-f",
             crds.to_str().unwrap(),
         ]);
-        self.kubectl_ok(&[
+        // `kubectl wait` fails at once, instead of waiting, when it reads a CRD
+        // before the API server wrote its first condition: ask again.
+        let wait = [
             "wait",
             "--for=condition=Established",
             "--timeout=60s",
@@ -118,7 +120,19 @@ impl TestCluster {
             "crd/featureblocks.interdict.dev",
             "crd/banexemptions.interdict.dev",
             "crd/banappeals.interdict.dev",
-        ]);
+        ];
+        for attempt in 1.. {
+            let output = self.kubectl().args(wait).output().expect("run kubectl");
+            if output.status.success() {
+                break;
+            }
+            assert!(
+                attempt < 30,
+                "CRDs not established: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
     }
 
     pub async fn client(&self) -> Client {
