@@ -451,6 +451,7 @@ async fn sync_ban<K: BanResource>(
     );
     let appeals_pending = appeal_events.contains_key(&(K::KIND, name.clone()));
     if !appeals_pending && ctx.settled.is_settled(&uid, &inputs, now) {
+        ctx.written.catch_up(object);
         return Ok(());
     }
     if reviewed.deleting() {

@@ -52,6 +52,22 @@ impl Written {
         }
     }
 
+    /// Drops this process's copy once the store has caught up with it, without
+    /// reading it: for bans the pass skips, whose copies would otherwise stay.
+    pub fn catch_up<K: Resource>(&self, object: &K) {
+        let meta = object.meta();
+        let (Some(uid), Some(stored)) = (&meta.uid, &meta.resource_version) else {
+            return;
+        };
+        let mut statuses = self.statuses.lock().expect("written lock");
+        if statuses
+            .get(uid)
+            .is_some_and(|(written, _)| at_least(stored, written))
+        {
+            statuses.remove(uid);
+        }
+    }
+
     fn remember(&self, uid: String, version: String, status: serde_json::Value) {
         self.statuses
             .lock()
@@ -171,6 +187,18 @@ mod tests {
             written.latest(&caught_up, caught_up.status.as_ref()),
             caught_up.status.clone()
         );
+        written.remember(
+            "u1".into(),
+            "30".into(),
+            serde_json::to_value(&written_status).unwrap(),
+        );
+        written.catch_up(&ban("29", None));
+        assert_eq!(
+            written.latest(&stale, stale.status.as_ref()),
+            Some(written_status.clone()),
+            "not caught up yet"
+        );
+        written.catch_up(&ban("30", None));
         // Forgotten once caught up: a later stale copy is not second-guessed.
         let later = ban("25", Some(Phase::Expired));
         assert_eq!(
