@@ -2358,25 +2358,47 @@ const METHOD: &[&str] = &[
 ];
 
 /// Replaces the `heading` section (up to the next `## ` heading) or appends it.
+/// Subsections of the old section that the bench does not write (someone's
+/// analysis of the figures) are kept, just before `### Raw numbers`.
 fn replace_section(text: &str, heading: &str, section: &str) -> String {
+    const GENERATED: [&str; 3] = ["### Method", "### Results", "### Raw numbers"];
     let lines: Vec<&str> = text.lines().collect();
-    let section = section.trim_end();
-    match lines.iter().position(|l| l.trim_end() == heading) {
-        Some(start) => {
-            let end = lines[start + 1..]
-                .iter()
-                .position(|l| l.starts_with("## "))
-                .map(|i| start + 1 + i);
-            let mut out: Vec<&str> = lines[..start].to_vec();
-            out.push(section);
-            if let Some(end) = end {
-                out.push("");
-                out.extend(&lines[end..]);
-            }
-            out.join("\n") + "\n"
+    let Some(start) = lines.iter().position(|l| l.trim_end() == heading) else {
+        return format!("{}\n\n{}\n", text.trim_end(), section.trim_end());
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.starts_with("## "))
+        .map_or(lines.len(), |i| start + 1 + i);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut keeping = false;
+    let mut fenced = false;
+    for line in &lines[start + 1..end] {
+        if line.starts_with("```") {
+            fenced = !fenced;
         }
-        None => format!("{}\n\n{section}\n", text.trim_end()),
+        if !fenced && line.starts_with("### ") {
+            keeping = !GENERATED.contains(&line.trim_end());
+        }
+        if keeping {
+            kept.push(line);
+        }
     }
+    let mut new_section = section.trim_end().to_string();
+    if !kept.is_empty() {
+        let block = format!("{}\n\n", kept.join("\n").trim_end());
+        match new_section.find("\n### Raw numbers") {
+            Some(at) => new_section.insert_str(at + 1, &block),
+            None => new_section = format!("{new_section}\n\n{}", block.trim_end()),
+        }
+    }
+    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    out.push(new_section);
+    if end < lines.len() {
+        out.push(String::new());
+        out.extend(lines[end..].iter().map(|l| l.to_string()));
+    }
+    out.join("\n") + "\n"
 }
 
 // ---------------------------------------------------------------- machine
