@@ -93,7 +93,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", env = "INTERDICT_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
 
-    /// Wait this long after a change before writing, so a burst becomes one write.
+    /// Passes over one namespace start at most this often: a change after a quiet
+    /// spell is written at once, a burst becomes a few writes.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     pub debounce_ms: u64,
 

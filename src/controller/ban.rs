@@ -4,6 +4,7 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::sources::{ScopedStores, Stores};
 use crate::api::{Appeal, BanKind, BanStatus, Contact, FeatureBlock, Lift, UserBan};
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
 
@@ -18,6 +19,7 @@ pub trait BanResource:
     + 'static
 {
     const KIND: BanKind;
+    fn store(stores: &Stores) -> &ScopedStores<Self>;
     fn compile(&self) -> Result<CompiledBan, CompileError>;
     fn ban_status(&self) -> Option<&BanStatus>;
     fn appeal(&self) -> Option<&Appeal>;
@@ -36,6 +38,9 @@ fn email<'a>(subject: Option<&'a String>, contact: Option<&'a Contact>) -> Optio
 
 impl BanResource for UserBan {
     const KIND: BanKind = BanKind::UserBan;
+    fn store(stores: &Stores) -> &ScopedStores<Self> {
+        &stores.user_bans
+    }
     fn compile(&self) -> Result<CompiledBan, CompileError> {
         compile_user_ban(self)
     }
@@ -61,6 +66,9 @@ impl BanResource for UserBan {
 
 impl BanResource for FeatureBlock {
     const KIND: BanKind = BanKind::FeatureBlock;
+    fn store(stores: &Stores) -> &ScopedStores<Self> {
+        &stores.feature_blocks
+    }
     fn compile(&self) -> Result<CompiledBan, CompileError> {
         compile_feature_block(self)
     }

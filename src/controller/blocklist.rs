@@ -21,17 +21,17 @@ fn is_current(existing: &ConfigMap, desired: &BTreeMap<String, String>) -> bool 
 }
 
 /// Writes the blocklist only when its content differs, so an idle operator (or a
-/// restarted one) changes nothing and readers' caches stay valid. Returns whether
-/// it wrote.
+/// restarted one) changes nothing and readers' caches stay valid. Returns the
+/// resourceVersion it wrote, if it wrote.
 pub async fn ensure(
     ctx: &Context,
     namespace: &str,
     name: &str,
     existing: Option<&ConfigMap>,
     desired: BTreeMap<String, String>,
-) -> Result<bool, Error> {
+) -> Result<Option<u64>, Error> {
     if existing.is_some_and(|cm| is_current(cm, &desired)) {
-        return Ok(false);
+        return Ok(None);
     }
     let failed = |source| Error::WriteBlocklist {
         namespace: namespace.to_string(),
@@ -65,13 +65,15 @@ pub async fn ensure(
         },
         "data": desired,
     });
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&manifest),
-    )
-    .await
-    .map_err(failed)?;
+    let mut written = api
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&manifest),
+        )
+        .await
+        .map_err(failed)?;
+    ctx.written.remember_version(&written.metadata);
     if !stray.is_empty() {
         let (data, binary): (Vec<&String>, Vec<&String>) = stray.iter().partition(|k| {
             existing.is_some_and(|cm| cm.data.as_ref().is_some_and(|d| d.contains_key(*k)))
@@ -82,9 +84,11 @@ pub async fn ensure(
                 .collect::<serde_json::Map<_, _>>()
         };
         let removal = json!({ "data": nulls(data), "binaryData": nulls(binary) });
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&removal))
+        written = api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&removal))
             .await
             .map_err(failed)?;
+        ctx.written.remember_version(&written.metadata);
     }
     tracing::info!(
         namespace,
@@ -93,5 +97,5 @@ pub async fn ensure(
         removed_keys = stray.len(),
         "blocklist written"
     );
-    Ok(true)
+    Ok(written.resource_version().and_then(|v| v.parse().ok()))
 }

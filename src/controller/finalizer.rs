@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::ban::BanResource;
 use super::blocklist::FIELD_MANAGER;
+use super::own_writes::OwnWrites;
 
 pub const FINALIZER: &str = "interdict.dev/record-deletion";
 
@@ -21,6 +22,7 @@ pub fn is_deleting<K: BanResource>(object: &K) -> bool {
 /// Server-side apply of only this list item: other finalizers, and the spec
 /// that GitOps owns, are untouched. An empty list gives ours up.
 pub async fn set<K: BanResource>(
+    written: &OwnWrites,
     api: &Api<K>,
     object: &K,
     present: bool,
@@ -39,7 +41,10 @@ pub async fn set<K: BanResource>(
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(updated) => {
+            written.remember_version(updated.meta());
+            Ok(())
+        }
         // Already gone: nothing to hold or release.
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error),

@@ -5,6 +5,7 @@ mod appeals;
 mod assess;
 mod audit;
 mod ban;
+mod ban_sync;
 mod blocklist;
 mod error;
 mod events;
@@ -14,12 +15,15 @@ mod metrics;
 mod namespace;
 mod notifications;
 mod nudge;
+mod own_writes;
+mod publish;
 mod queue;
 mod reasons;
 mod record;
 mod settled;
 mod sources;
 mod status;
+mod status_worker;
 mod status_write;
 
 use std::collections::HashMap;
@@ -65,8 +69,13 @@ pub struct Context {
     /// How long an ended ban's session revocation stays published.
     pub session_retention: chrono::Duration,
     settled: settled::Settled,
-    written: status_write::Written,
+    written: Arc<own_writes::OwnWrites>,
     stores: Arc<Stores>,
+    queue: Arc<Queue>,
+    /// Consecutive failures by namespace (and by namespace's statuses), for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    status_workers: status_worker::StatusWorkers,
+    published: publish::Published,
 }
 
 /// Entry point of `interdict run`.
@@ -154,8 +163,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
 
     let queue = Arc::new(Queue::default());
+    let written = Arc::new(own_writes::OwnWrites::default());
     let (stores, feeding) = sources::watch(
         &client,
+        written.clone(),
         &args.namespaces,
         &shard_names(&args.blocklist_name, args.max_shards),
         args.global_namespace
@@ -227,11 +238,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         nudge_pods: args.nudge_pods,
         session_retention: args.session_revocation_retention,
         settled: settled::Settled::default(),
-        written: status_write::Written::default(),
+        written,
         sinks,
         stores,
+        queue: queue.clone(),
+        failures: Mutex::default(),
+        status_workers: status_worker::StatusWorkers::default(),
+        published: publish::Published::default(),
     });
-    let failures: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let lost = async {
         match leadership.as_mut() {
@@ -256,7 +270,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 break;
             };
-            let (ctx, queue, failures) = (ctx.clone(), queue.clone(), failures.clone());
+            let (ctx, queue) = (ctx.clone(), queue.clone());
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
                 let result = namespace::reconcile(&ctx, &namespace).await;
@@ -265,7 +279,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
                     result.is_ok(),
                     Some(started.elapsed().as_secs_f64()),
                 );
-                let next = after_reconcile(&ctx, &namespace, result, &failures).await;
+                let next = match result {
+                    Ok(next) => {
+                        ctx.forget_failures(&namespace);
+                        next.map(instant_at)
+                    }
+                    Err(error) => Some(after_failure(&ctx, &namespace, &namespace, error).await),
+                };
                 if let Some(at) = next {
                     queue.schedule(&namespace, at);
                 }
@@ -276,6 +296,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     tracing::info!("shutting down; finishing reconciles in progress");
     let _ = slots.acquire_many(CONCURRENCY as u32).await;
+    ctx.status_workers.stop().await;
     metrics.set_leader(false);
     if outcome.is_ok()
         && let Some((release, holding)) = leadership
@@ -293,46 +314,39 @@ fn instant_at(at: DateTime<Utc>) -> Instant {
     Instant::now() + wait.min(MAX_SLEEP)
 }
 
-/// Turns a reconcile's outcome into the next wake-up. Errors are retried with
-/// exponential backoff per namespace and reported once per failure as a Warning
-/// Event; they never stop the controller or other namespaces.
-async fn after_reconcile(
-    ctx: &Context,
-    namespace: &str,
-    outcome: Result<Option<DateTime<Utc>>, Error>,
-    failures: &Mutex<HashMap<String, u32>>,
-) -> Option<Instant> {
-    match outcome {
-        Ok(next) => {
-            failures.lock().expect("failures lock").remove(namespace);
-            next.map(instant_at)
-        }
-        Err(error) => {
-            let attempt = {
-                let mut failures = failures.lock().expect("failures lock");
-                let count = failures.entry(namespace.to_string()).or_insert(0);
-                *count += 1;
-                *count
-            };
-            let backoff =
-                Duration::from_millis(500 * 2u64.saturating_pow(attempt.min(20))).min(MAX_BACKOFF);
-            tracing::warn!(namespace, attempt, retry_in = ?backoff, "reconcile failed: {error}");
-            let blocklist = ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("ConfigMap".into()),
-                name: Some(ctx.blocklist_name.clone()),
-                namespace: Some(namespace.to_string()),
-                ..ObjectReference::default()
-            };
-            let note = record::truncate(&error.to_string(), 1000);
-            if let Err(e) = ctx
-                .events
-                .publish(&blocklist, true, reasons::RECONCILE_FAILED, &note)
-                .await
-            {
-                tracing::warn!(namespace, error = %e, "cannot publish Warning Event");
-            }
-            Some(Instant::now() + backoff)
-        }
+impl Context {
+    fn forget_failures(&self, key: &str) {
+        self.failures.lock().expect("failures lock").remove(key);
     }
+}
+
+/// When to retry after a failure: exponential backoff per `key` (a namespace,
+/// or a namespace's statuses), reported once per failure as a Warning Event on
+/// the blocklist. Failures never stop the controller or other namespaces.
+async fn after_failure(ctx: &Context, namespace: &str, key: &str, error: Error) -> Instant {
+    let attempt = {
+        let mut failures = ctx.failures.lock().expect("failures lock");
+        let count = failures.entry(key.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    };
+    let backoff =
+        Duration::from_millis(500 * 2u64.saturating_pow(attempt.min(20))).min(MAX_BACKOFF);
+    tracing::warn!(namespace, attempt, retry_in = ?backoff, "reconcile failed: {error}");
+    let blocklist = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: Some(ctx.blocklist_name.clone()),
+        namespace: Some(namespace.to_string()),
+        ..ObjectReference::default()
+    };
+    let note = record::truncate(&error.to_string(), 1000);
+    if let Err(e) = ctx
+        .events
+        .publish(&blocklist, true, reasons::RECONCILE_FAILED, &note)
+        .await
+    {
+        tracing::warn!(namespace, error = %e, "cannot publish Warning Event");
+    }
+    Instant::now() + backoff
 }

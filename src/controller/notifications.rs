@@ -196,9 +196,9 @@ pub async fn deliver<K: BanResource>(
     assessment: &Assessment,
     mut status: BanStatus,
     now: DateTime<Utc>,
-) -> Result<(), super::error::Error> {
+) -> Result<Option<DateTime<Utc>>, super::error::Error> {
     let Some(sinks) = &ctx.sinks else {
-        return Ok(());
+        return Ok(None);
     };
     let due: Vec<usize> = (0..status.notifications.len())
         .filter(|&i| {
@@ -207,7 +207,7 @@ pub async fn deliver<K: BanResource>(
         })
         .collect();
     let Some(facts) = facts(object, assessment) else {
-        return Ok(());
+        return Ok(None);
     };
     let mut newly_failed = Vec::new();
     for i in due.iter().copied() {
@@ -250,13 +250,14 @@ pub async fn deliver<K: BanResource>(
         }
     }
     // The caller wrote (or kept) the status with everything but these attempts.
+    let retry = next_attempt([Some(&status)]);
     if due.is_empty() {
-        return Ok(());
+        return Ok(retry);
     }
     let stored = ctx.written.latest(object, object.ban_status());
     settle(&mut status, stored.as_ref(), object.meta().generation);
     if !super::status_write::apply_status(&ctx.written, api, object, &status).await? {
-        return Ok(());
+        return Ok(None);
     }
     for (sink, event, message) in newly_failed {
         let note = format!("{event} notification to the {sink} sink failed for good: {message}");
@@ -265,5 +266,5 @@ pub async fn deliver<K: BanResource>(
         happening.generation = object.meta().generation;
         record(ctx, happening).await;
     }
-    Ok(())
+    Ok(retry)
 }

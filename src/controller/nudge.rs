@@ -8,8 +8,6 @@
 //! on pods. Readers enforce `from`/`until` themselves, so this only matters for
 //! new bans and early removals.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
@@ -18,15 +16,12 @@ use sha2::{Digest, Sha256};
 
 pub const ANNOTATION: &str = "interdict.dev/blocklist-hash";
 
-/// Short hash of the blocklist data: equal content, equal annotation, so a
-/// repeated nudge for the same content changes nothing.
-pub fn content_hash(shards: &[BTreeMap<String, String>]) -> String {
+/// Short hash of the shards' content fingerprints: equal content, equal
+/// annotation, so a repeated nudge for the same content changes nothing.
+pub fn content_hash(fingerprints: &[u64]) -> String {
     let mut hasher = Sha256::new();
-    for (key, value) in shards.iter().flatten() {
-        hasher.update(key.as_bytes());
-        hasher.update([0]);
-        hasher.update(value.as_bytes());
-        hasher.update([0]);
+    for fingerprint in fingerprints {
+        hasher.update(fingerprint.to_le_bytes());
     }
     hasher
         .finalize()
@@ -115,13 +110,8 @@ mod tests {
 
     #[test]
     fn hash_follows_content() {
-        let a = BTreeMap::from([("blocklist.json".to_string(), "1".to_string())]);
-        let b = BTreeMap::from([("blocklist.json".to_string(), "2".to_string())]);
-        assert_eq!(
-            content_hash(std::slice::from_ref(&a)),
-            content_hash(std::slice::from_ref(&a))
-        );
-        assert_ne!(content_hash(std::slice::from_ref(&a)), content_hash(&[b]));
-        assert_eq!(content_hash(std::slice::from_ref(&a)).len(), 16);
+        assert_eq!(content_hash(&[1, 2]), content_hash(&[1, 2]));
+        assert_ne!(content_hash(&[1, 2]), content_hash(&[1, 3]));
+        assert_eq!(content_hash(&[1]).len(), 16);
     }
 }

@@ -1,6 +1,8 @@
 //! The work queue: one pending item per namespace with the earliest time it is
 //! due. Bounded by the number of namespaces, so a burst of watch events or a
-//! slow API server can never grow it; a burst within the debounce becomes one pass.
+//! slow API server can never grow it. A change in a namespace that has been quiet
+//! runs at once; changes within the debounce of the last pass wait for the end of
+//! it, so a burst becomes a few passes and an isolated change pays no delay.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -18,6 +20,8 @@ pub struct Queue {
 struct State {
     due: HashMap<String, Instant>,
     in_progress: HashSet<String>,
+    /// When each namespace's last pass started.
+    started: HashMap<String, Instant>,
 }
 
 impl Queue {
@@ -30,6 +34,20 @@ impl Queue {
         }
         drop(state);
         self.wake.notify_one();
+    }
+
+    /// Asks for a pass after a change: now, or `debounce` after the start of
+    /// the namespace's last pass, whichever is later.
+    pub fn schedule_change(&self, namespace: &str, debounce: std::time::Duration) {
+        let now = Instant::now();
+        let at = self
+            .state
+            .lock()
+            .expect("queue lock")
+            .started
+            .get(namespace)
+            .map_or(now, |started| (*started + debounce).max(now));
+        self.schedule(namespace, at);
     }
 
     /// Waits for the next due namespaces that are not being reconciled right now,
@@ -51,6 +69,7 @@ impl Queue {
                     for ns in &ready {
                         state.due.remove(ns);
                         state.in_progress.insert(ns.clone());
+                        state.started.insert(ns.clone(), now);
                     }
                     return ready;
                 }
@@ -98,6 +117,27 @@ mod tests {
         queue.schedule("a", start + Duration::from_secs(5));
         assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn quiet_namespaces_run_at_once_busy_ones_after_the_debounce() {
+        let queue = Queue::default();
+        let debounce = Duration::from_millis(50);
+        let start = Instant::now();
+        queue.schedule_change("a", debounce);
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        assert_eq!(Instant::now(), start, "first change: no delay");
+        queue.done("a");
+        queue.schedule_change("a", debounce);
+        queue.schedule_change("a", debounce);
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        assert_eq!(Instant::now() - start, debounce, "a burst waits");
+        queue.done("a");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let quiet = Instant::now();
+        queue.schedule_change("a", debounce);
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        assert_eq!(Instant::now(), quiet, "quiet again: no delay");
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::runtime::reflector::{self, Store};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 
+use super::own_writes::OwnWrites;
 use super::queue::Queue;
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
@@ -35,6 +36,22 @@ where
                 store.state_filter(|o| o.namespace().as_deref() == Some(namespace))
             })
             .collect()
+    }
+
+    /// The newest copy of `object` the watches have delivered: a pass's
+    /// snapshot may be older than what this process has written since.
+    pub fn freshest(&self, object: &Arc<K>) -> Arc<K> {
+        let version = |o: &K| o.meta().resource_version.as_deref()?.parse::<u64>().ok();
+        let reference = ObjectRef::from_obj(object.as_ref());
+        let current = self
+            .stores
+            .iter()
+            .find_map(|(_, store)| store.get(&reference))
+            .filter(|current| current.meta().uid == object.meta().uid);
+        match current {
+            Some(current) if version(&current) > version(object) => current,
+            _ => object.clone(),
+        }
     }
 
     pub fn namespaces(&self) -> BTreeSet<String> {
@@ -128,15 +145,30 @@ enum Trigger {
     Everything,
 }
 
-fn triggers<K: Resource>(event: &watcher::Event<K>) -> Option<Trigger> {
+fn triggers<K: Resource>(event: &watcher::Event<K>, own: &OwnWrites) -> Option<Trigger> {
+    let concerned = |meta: &ObjectMeta| {
+        // A Namespace object (opting in to global bans) concerns itself.
+        meta.namespace
+            .clone()
+            .or_else(|| meta.name.clone())
+            .map(Trigger::Namespace)
+    };
     match event {
-        watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
-            // A Namespace object (opting in to global bans) concerns itself.
+        watcher::Event::Apply(o) => {
             let meta = o.meta();
-            meta.namespace
-                .clone()
-                .or_else(|| meta.name.clone())
-                .map(Trigger::Namespace)
+            own.catch_up(meta);
+            if own.is_echo(meta) {
+                return None;
+            }
+            concerned(meta)
+        }
+        watcher::Event::InitApply(o) => {
+            own.catch_up(o.meta());
+            concerned(o.meta())
+        }
+        watcher::Event::Delete(o) => {
+            own.forget(o.meta());
+            concerned(o.meta())
         }
         watcher::Event::InitDone => Some(Trigger::Everything),
         watcher::Event::Init => None,
@@ -145,7 +177,11 @@ fn triggers<K: Resource>(event: &watcher::Event<K>) -> Option<Trigger> {
 
 type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
 
-fn reflect<K>(api: Api<K>, config: watcher::Config) -> (Store<K>, TriggerStream)
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    own: Arc<OwnWrites>,
+) -> (Store<K>, TriggerStream)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -172,7 +208,7 @@ where
     )
     .filter_map(move |event| {
         let trigger = match event {
-            Ok(event) => triggers(&event),
+            Ok(event) => triggers(&event, &own),
             Err(error) => {
                 tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
                 None
@@ -185,6 +221,7 @@ where
 
 fn scoped<K>(
     client: &Client,
+    own: &Arc<OwnWrites>,
     namespaces: &[String],
     config: &watcher::Config,
     streams: &mut Vec<TriggerStream>,
@@ -210,7 +247,7 @@ where
                 Some(ns) => Api::<K>::namespaced(client.clone(), ns),
                 None => Api::<K>::all(client.clone()),
             };
-            let (store, stream) = reflect(api, config.clone());
+            let (store, stream) = reflect(api, config.clone(), own.clone());
             streams.push(stream);
             (scope, store)
         })
@@ -222,6 +259,7 @@ where
 /// must be polled for the stores to fill.
 pub fn watch(
     client: &Client,
+    own: Arc<OwnWrites>,
     namespaces: &[String],
     blocklist_names: &[String],
     global: Option<GlobalBans>,
@@ -243,7 +281,8 @@ pub fn watch(
     }
     let global = global.map(|global| {
         let config = watcher::Config::default().labels(&global.opt_in_selector);
-        let (opted_in, stream) = reflect(Api::<Namespace>::all(client.clone()), config);
+        let (opted_in, stream) =
+            reflect(Api::<Namespace>::all(client.clone()), config, own.clone());
         streams.push(stream);
         GlobalSource {
             namespace: global.namespace,
@@ -251,10 +290,10 @@ pub fn watch(
         }
     });
     let stores = Arc::new(Stores {
-        user_bans: scoped(client, &scopes, &all, &mut streams),
-        feature_blocks: scoped(client, &scopes, &all, &mut streams),
-        exemptions: scoped(client, &scopes, &all, &mut streams),
-        appeals: scoped(client, &scopes, &all, &mut streams),
+        user_bans: scoped(client, &own, &scopes, &all, &mut streams),
+        feature_blocks: scoped(client, &own, &scopes, &all, &mut streams),
+        exemptions: scoped(client, &own, &scopes, &all, &mut streams),
+        appeals: scoped(client, &own, &scopes, &all, &mut streams),
         // One watch per shard name: a metadata.name field selector is what lets
         // RBAC restrict the operator to its own ConfigMaps.
         blocklists: ScopedStores {
@@ -262,7 +301,7 @@ pub fn watch(
                 .iter()
                 .flat_map(|name| {
                     let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
-                    scoped::<ConfigMap>(client, &scopes, &only, &mut streams).stores
+                    scoped::<ConfigMap>(client, &own, &scopes, &only, &mut streams).stores
                 })
                 .collect(),
         },
@@ -274,18 +313,17 @@ pub fn watch(
         async move {
             let mut triggers = futures::stream::select_all(streams);
             while let Some(trigger) = triggers.next().await {
-                let at = Instant::now() + debounce;
                 match trigger {
                     Trigger::Namespace(ns) if stores.global_namespace() == Some(ns.as_str()) => {
-                        queue.schedule(&ns, at);
+                        queue.schedule_change(&ns, debounce);
                         for opted_in in stores.opted_in() {
-                            queue.schedule(&opted_in, at);
+                            queue.schedule_change(&opted_in, debounce);
                         }
                     }
-                    Trigger::Namespace(ns) => queue.schedule(&ns, at),
+                    Trigger::Namespace(ns) => queue.schedule_change(&ns, debounce),
                     Trigger::Everything => {
                         for ns in stores.all_namespaces() {
-                            queue.schedule(&ns, at);
+                            queue.schedule_change(&ns, debounce);
                         }
                     }
                 }

@@ -74,7 +74,7 @@ pub enum EntryKind {
 }
 
 /// Everything a reader needs to decide, and nothing private (no notes, no clear emails).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// `<Kind>/<name>`, unique within a namespace's blocklist.
@@ -112,7 +112,7 @@ pub struct Entry {
 
 /// A BanExemption as published: requests from this subject are out of reach of
 /// IP/CIDR bans.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Exemption {
     /// `BanExemption/<name>`.
@@ -126,7 +126,7 @@ pub struct Exemption {
 /// A ban that ended but whose session revocation still holds: sessions of the
 /// subject issued before `before` stay invalid until `until` (the end of the
 /// operator's retention window).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Revocation {
     /// The ended ban, `<Kind>/<name>`.

@@ -4,6 +4,7 @@
 //! assignment stays stable and pods mount a fixed set of ConfigMaps.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 
@@ -30,7 +31,86 @@ pub struct Limits {
     pub max_count: u32,
 }
 
-/// The data of every shard, index 0 first. Exemptions travel in shard 0.
+/// One shard's part of a blocklist, with a fingerprint of everything its
+/// rendering depends on: equal fingerprints render to equal data, so a caller
+/// that remembers them renders only the shards that changed.
+pub struct ShardPlan {
+    pub shard: Shard,
+    pub contents: Contents,
+    pub fingerprint: u64,
+}
+
+impl ShardPlan {
+    pub fn render(&self, namespace: &str, now: DateTime<Utc>) -> BTreeMap<String, String> {
+        render_shard(namespace, self.contents.clone(), now, self.shard)
+    }
+}
+
+/// Splits `contents` into `count` shards. Exemptions travel in shard 0.
+pub fn plan(namespace: &str, contents: Contents, now: DateTime<Utc>, count: u32) -> Vec<ShardPlan> {
+    let count = count.max(1);
+    let mut parts: Vec<Contents> = (0..count).map(|_| Contents::default()).collect();
+    parts[0].exemptions = contents.exemptions;
+    for entry in contents.entries {
+        parts[shard_of(&entry.id, count) as usize]
+            .entries
+            .push(entry);
+    }
+    for revocation in contents.revocations {
+        parts[shard_of(&revocation.id, count) as usize]
+            .revocations
+            .push(revocation);
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, contents)| {
+            let shard = Shard {
+                index: index as u32,
+                count,
+            };
+            ShardPlan {
+                fingerprint: fingerprint(namespace, shard, &contents, now),
+                shard,
+                contents,
+            }
+        })
+        .collect()
+}
+
+/// The contents of every shard, back in one piece.
+pub fn merge(plans: Vec<ShardPlan>) -> Contents {
+    let mut all = Contents::default();
+    for plan in plans {
+        all.entries.extend(plan.contents.entries);
+        all.exemptions.extend(plan.contents.exemptions);
+        all.revocations.extend(plan.contents.revocations);
+    }
+    all
+}
+
+/// Order-independent (the caller's order is a store's), and time enters only
+/// through what rendering reads of it: which entries are in force.
+fn fingerprint(namespace: &str, shard: Shard, contents: &Contents, now: DateTime<Utc>) -> u64 {
+    fn one(item: impl Hash) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        item.hash(&mut hasher);
+        hasher.finish()
+    }
+    let mut sum = one((namespace, shard.index, shard.count));
+    for entry in &contents.entries {
+        sum = sum.wrapping_add(one((0u8, entry, entry.in_force(now))));
+    }
+    for exemption in &contents.exemptions {
+        sum = sum.wrapping_add(one((1u8, exemption)));
+    }
+    for revocation in &contents.revocations {
+        sum = sum.wrapping_add(one((2u8, revocation)));
+    }
+    sum
+}
+
+/// The data of every shard, index 0 first.
 /// When even `max_count` shards cannot stay under `max_bytes`, the result uses
 /// `max_count` and some shard is too large: the caller reports it.
 pub fn render_shards(
@@ -41,51 +121,19 @@ pub fn render_shards(
 ) -> Vec<BTreeMap<String, String>> {
     let max_count = limits.max_count.max(1);
     let mut count = limits.min_count.clamp(1, max_count);
+    let mut contents = contents;
     loop {
-        let shards = split(namespace, &contents, now, count);
+        let plans = plan(namespace, contents, now, count);
+        let shards: Vec<_> = plans.iter().map(|p| p.render(namespace, now)).collect();
         let fits = shards
             .iter()
             .all(|data| data.values().map(String::len).sum::<usize>() <= limits.max_bytes);
         if fits || count >= max_count {
             return shards;
         }
+        contents = merge(plans);
         count = (count * 2).min(max_count);
     }
-}
-
-fn split(
-    namespace: &str,
-    contents: &Contents,
-    now: DateTime<Utc>,
-    count: u32,
-) -> Vec<BTreeMap<String, String>> {
-    let mut parts: Vec<Contents> = (0..count).map(|_| Contents::default()).collect();
-    parts[0].exemptions = contents.exemptions.clone();
-    for entry in &contents.entries {
-        parts[shard_of(&entry.id, count) as usize]
-            .entries
-            .push(entry.clone());
-    }
-    for revocation in &contents.revocations {
-        parts[shard_of(&revocation.id, count) as usize]
-            .revocations
-            .push(revocation.clone());
-    }
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(index, part)| {
-            render_shard(
-                namespace,
-                part,
-                now,
-                Shard {
-                    index: index as u32,
-                    count,
-                },
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -117,6 +165,25 @@ mod tests {
             .collect();
         ids.sort();
         ids
+    }
+
+    #[test]
+    fn fingerprints_follow_content_not_order() {
+        let fingerprints = |contents: Contents| -> Vec<u64> {
+            plan("apps", contents, at(0), 4)
+                .iter()
+                .map(|p| p.fingerprint)
+                .collect()
+        };
+        let before = fingerprints(contents(40));
+        let mut reversed = contents(40);
+        reversed.entries.reverse();
+        assert_eq!(fingerprints(reversed), before);
+        let mut changed = contents(40);
+        changed.entries[7].message = Some("changed".into());
+        let after = fingerprints(changed);
+        let moved: Vec<usize> = (0..4).filter(|i| before[*i] != after[*i]).collect();
+        assert_eq!(moved.len(), 1, "one change, one shard");
     }
 
     #[test]

@@ -1,0 +1,386 @@
+//! Bringing one ban's, appeal's or exemption's status (with its Events, audit
+//! lines and notifications) in line with what the last pass published.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use kube::{Api, Resource, ResourceExt};
+
+use super::Context;
+use super::appeals::Verdict;
+use super::assess::{self, Assessment};
+use super::ban::BanResource;
+use super::error::Error;
+use super::finalizer;
+use super::namespace::Reviewed;
+use super::reasons;
+use super::record::{Happening, record};
+use super::status::{Transition, desired_status, subject_display, transitions};
+use super::{notifications, status_write};
+use crate::api::{
+    AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
+};
+
+/// Appeal transitions that concern each ban, so its Events and notifications
+/// can say so: (ban kind, name) → reasons.
+pub(super) fn appeal_events(
+    appeals: &[&BanAppeal],
+    verdicts: &HashMap<String, Verdict>,
+) -> HashMap<(BanKind, String), Vec<&'static str>> {
+    let mut events: HashMap<(BanKind, String), Vec<&'static str>> = HashMap::new();
+    for appeal in appeals {
+        let Some(verdict) = verdicts.get(&appeal.name_any()) else {
+            continue;
+        };
+        let target = (appeal.spec.ban_ref.kind, appeal.spec.ban_ref.name.clone());
+        for reason in
+            appeal_transitions(appeal.status.as_ref().and_then(|s| s.phase), verdict.phase)
+        {
+            if reason != reasons::APPEAL_REFUSED {
+                events.entry(target.clone()).or_default().push(reason);
+            }
+        }
+    }
+    events
+}
+
+pub(super) fn appeal_transitions(old: Option<AppealPhase>, new: AppealPhase) -> Vec<&'static str> {
+    if old == Some(new) {
+        return vec![];
+    }
+    let mut found = Vec::new();
+    if old.is_none() && new != AppealPhase::Refused {
+        found.push(reasons::APPEAL_RECEIVED);
+    }
+    match new {
+        AppealPhase::Pending => {}
+        AppealPhase::Refused => found.push(reasons::APPEAL_REFUSED),
+        AppealPhase::Approved => found.push(reasons::APPEAL_APPROVED),
+        AppealPhase::Denied => found.push(reasons::APPEAL_DENIED),
+    }
+    found
+}
+
+fn describe(assessment: &Assessment, status: &BanStatus, transition: Transition) -> String {
+    let Ok(compiled) = &assessment.compiled else {
+        return status
+            .conditions
+            .first()
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+    };
+    let entry = &compiled.entry;
+    let what = match entry.mode {
+        Some(mode) => format!("{mode:?}"),
+        None => format!("features {}", entry.features.join(",")),
+    };
+    let until = entry.until.map_or("permanently".to_string(), |u| {
+        format!("until {}", u.to_rfc3339())
+    });
+    let subject = subject_display(&entry.subject);
+    match transition {
+        Transition::Scheduled => format!(
+            "{what} of {subject} scheduled from {} {until} (reason {})",
+            entry.from.to_rfc3339(),
+            entry.reason
+        ),
+        Transition::Expired => format!("{what} of {subject} expired; no longer in force"),
+        Transition::Lifted => {
+            let by = status.lifted_by.clone().unwrap_or_default();
+            format!("{what} of {subject} lifted by {by}; no longer in force")
+        }
+        Transition::Exempted => format!(
+            "{what} of {subject} is not published: {} exempts this subject",
+            status.exempted_by.clone().unwrap_or_default()
+        ),
+        Transition::ReviewDue => {
+            format!("{what} of {subject} is due for review (spec.reviewAfter)")
+        }
+        Transition::Invalid => status
+            .conditions
+            .first()
+            .map(|c| c.message.clone())
+            .unwrap_or_default(),
+        _ => format!(
+            "{what} of {subject} in force {until} (reason {})",
+            entry.reason
+        ),
+    }
+}
+
+fn ban_happening<K: BanResource>(
+    object: &K,
+    assessment: &Assessment,
+    status: &BanStatus,
+    action: &'static str,
+    note: String,
+) -> Happening {
+    let entry = assessment.compiled.as_ref().ok().map(|c| &c.entry);
+    Happening {
+        generation: object.meta().generation,
+        subject: entry.map(|e| e.subject.display()),
+        phase: status.phase.map(Phase::as_str),
+        from: entry.map(|e| e.from),
+        until: entry.and_then(|e| e.until),
+        reason: entry.map(|e| e.reason.clone()),
+        ..Happening::new(object.object_ref(&()), action, note)
+    }
+}
+
+pub(super) async fn sync_ban<K: BanResource>(
+    ctx: &Context,
+    reviewed: &Reviewed<K>,
+    appeal_events: &HashMap<(BanKind, String), Vec<&'static str>>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let object = reviewed.object.as_ref();
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let failed = |source| Error::WriteStatus {
+        kind: K::kind(&()).to_string(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    };
+    let uid = object.uid().unwrap_or_default();
+    // Everything the status depends on besides time: the object itself (its
+    // resourceVersion), lifts from appeals and exemptions, which live elsewhere.
+    let inputs = format!(
+        "{}|{:?}|{:?}",
+        object.resource_version().unwrap_or_default(),
+        reviewed.assessment.lifted,
+        reviewed.assessment.exempted_by
+    );
+    let appeals_pending = appeal_events.contains_key(&(K::KIND, name.clone()));
+    if !appeals_pending && ctx.settled.is_settled(&uid, &inputs, now) {
+        return Ok(None);
+    }
+    // The snapshot's copy can predate this process's own latest write (its
+    // finalizer, its status): judging by it would repeat a transition.
+    let fresh = K::store(&ctx.stores).freshest(&reviewed.object);
+    let object = fresh.as_ref();
+    if reviewed.deleting() {
+        ctx.settled.forget(&uid);
+        ctx.written.forget(object.meta());
+        if finalizer::has_finalizer(object) {
+            let status = object.ban_status().cloned().unwrap_or_default();
+            let note = format!(
+                "{} {name} deleted; removed from the blocklist",
+                K::kind(&())
+            );
+            record(
+                ctx,
+                ban_happening(
+                    object,
+                    &reviewed.assessment,
+                    &status,
+                    reasons::DELETED,
+                    note,
+                ),
+            )
+            .await;
+            finalizer::set(&ctx.written, &api, object, false)
+                .await
+                .map_err(failed)?;
+        }
+        return Ok(None);
+    }
+    if !finalizer::has_finalizer(object) {
+        finalizer::set(&ctx.written, &api, object, true)
+            .await
+            .map_err(failed)?;
+    }
+    let latest = ctx.written.latest(object, object.ban_status());
+    let old = latest.as_ref();
+    let mut new = desired_status(
+        &reviewed.assessment,
+        object.meta().generation,
+        old,
+        &ctx.blocklist_name,
+        now,
+    );
+    let found = transitions(old, &new);
+    let appeals = appeal_events
+        .get(&(K::KIND, name.clone()))
+        .cloned()
+        .unwrap_or_default();
+    let notified: Vec<&'static str> = found
+        .iter()
+        .filter(|t| t.notifies())
+        .map(|t| t.reason())
+        .chain(appeals.iter().copied())
+        .collect();
+    notifications::enqueue(ctx, object, &mut new, &notified, now);
+    notifications::settle(&mut new, old, object.meta().generation);
+    let unchanged = old == Some(&new) && found.is_empty() && !appeals_pending;
+    let waiting = new.notifications.iter().any(|r| r.state == "Pending");
+    if old != Some(&new) {
+        let written = status_write::apply_status(&ctx.written, &api, object, &new).await;
+        ctx.metrics
+            .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
+        if !written? {
+            return Ok(None);
+        }
+    }
+    for transition in found {
+        let mut happening = ban_happening(
+            object,
+            &reviewed.assessment,
+            &new,
+            transition.reason(),
+            describe(&reviewed.assessment, &new, transition),
+        );
+        happening.warning = transition.is_warning();
+        let entry = reviewed.assessment.compiled.as_ref().ok().map(|c| &c.entry);
+        // How late a timed transition was applied: the product promises the second.
+        let scheduled = match transition {
+            Transition::Expired => entry.and_then(|e| e.until),
+            Transition::Activated => entry.map(|e| e.from),
+            _ => None,
+        };
+        happening.lag_seconds =
+            scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
+        record(ctx, happening).await;
+    }
+    for reason in appeals {
+        let note = format!("{reason} for {} {name}", K::kind(&()));
+        record(
+            ctx,
+            ban_happening(object, &reviewed.assessment, &new, reason, note),
+        )
+        .await;
+    }
+    let retry = notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now).await?;
+    if unchanged && !waiting {
+        ctx.settled.settle(
+            &uid,
+            inputs,
+            reviewed.assessment.next_change(now, ctx.session_retention),
+        );
+    }
+    Ok(retry)
+}
+
+pub(super) async fn sync_appeal(
+    ctx: &Context,
+    appeal: &Arc<BanAppeal>,
+    verdicts: &HashMap<String, Verdict>,
+) -> Result<(), Error> {
+    let name = appeal.name_any();
+    let Some(verdict) = verdicts.get(&name) else {
+        return Ok(());
+    };
+    let fresh = ctx.stores.appeals.freshest(appeal);
+    let appeal = fresh.as_ref();
+    let latest = ctx.written.latest(appeal, appeal.status.as_ref());
+    let old = latest.as_ref();
+    let generation = appeal.metadata.generation;
+    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let phase = format!("{:?}", verdict.phase);
+    let new = AppealStatus {
+        observed_generation: generation,
+        phase: Some(verdict.phase),
+        decided_at: verdict.decided_at,
+        conditions: vec![status_write::ready(
+            previous,
+            true,
+            &phase,
+            verdict.message.clone(),
+            generation,
+        )],
+    };
+    if old == Some(&new) {
+        return Ok(());
+    }
+    let api: Api<BanAppeal> =
+        Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
+    if !status_write::apply_status(&ctx.written, &api, appeal, &new).await? {
+        return Ok(());
+    }
+    for reason in appeal_transitions(old.and_then(|s| s.phase), verdict.phase) {
+        let target = format!(
+            "{:?} {}",
+            appeal.spec.ban_ref.kind, appeal.spec.ban_ref.name
+        );
+        let mut happening = Happening::new(
+            appeal.object_ref(&()),
+            reason,
+            format!("{target}: {}", verdict.message),
+        );
+        happening.generation = generation;
+        happening.phase = Some(match verdict.phase {
+            AppealPhase::Pending => "Pending",
+            AppealPhase::Refused => "Refused",
+            AppealPhase::Approved => "Approved",
+            AppealPhase::Denied => "Denied",
+        });
+        happening.warning = reason == reasons::APPEAL_REFUSED;
+        record(ctx, happening).await;
+    }
+    Ok(())
+}
+
+pub(super) async fn sync_exemption(
+    ctx: &Context,
+    exemption: &Arc<BanExemption>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let compiled = assess::compile_exemption(exemption);
+    let generation = exemption.metadata.generation;
+    let fresh = ctx.stores.exemptions.freshest(exemption);
+    let exemption = fresh.as_ref();
+    let latest = ctx.written.latest(exemption, exemption.status.as_ref());
+    let old = latest.as_ref();
+    let (ok, reason, message) = match &compiled {
+        Ok(x) if x.in_force(now) => (
+            true,
+            reasons::APPLIED,
+            format!("Published in ConfigMap {}", ctx.blocklist_name),
+        ),
+        Ok(_) => (
+            true,
+            reasons::EXPIRED,
+            "Ended; no longer published".to_string(),
+        ),
+        Err(error) => (false, reasons::INVALID_SPEC, error.to_string()),
+    };
+    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let new = ExemptionStatus {
+        observed_generation: generation,
+        subject: compiled.as_ref().ok().map(|x| subject_display(&x.subject)),
+        conditions: vec![status_write::ready(
+            previous,
+            ok,
+            reason,
+            message.clone(),
+            generation,
+        )],
+    };
+    if old == Some(&new) {
+        return Ok(());
+    }
+    let name = exemption.name_any();
+    let api: Api<BanExemption> = Api::namespaced(
+        ctx.client.clone(),
+        &exemption.namespace().unwrap_or_default(),
+    );
+    if !status_write::apply_status(&ctx.written, &api, exemption, &new).await? {
+        return Ok(());
+    }
+    if previous.map(|c| c.reason.as_str()) != Some(reason) {
+        let mut happening = Happening::new(
+            exemption.object_ref(&()),
+            reason,
+            format!("Exemption {name}: {message}"),
+        );
+        happening.generation = generation;
+        happening.subject = compiled.as_ref().ok().map(|x| x.subject.display());
+        happening.until = compiled.as_ref().ok().and_then(|x| x.until);
+        happening.reason = Some(exemption.spec.reason.code.clone());
+        happening.warning = !ok;
+        record(ctx, happening).await;
+    }
+    Ok(())
+}

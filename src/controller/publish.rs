@@ -1,0 +1,161 @@
+//! Publishing a namespace's blocklist shard by shard. A shard is rendered only
+//! when its fingerprint differs from the one this process last wrote or found
+//! in place, or when someone else has changed its ConfigMap since: at 100k bans
+//! a one-ban change renders one shard of 64, not 26 MiB of JSON.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::ResourceExt;
+
+use super::error::Error;
+use super::{Context, blocklist};
+use crate::core::Contents;
+use crate::core::shard::{merge, plan};
+
+/// What is known to be in a shard's ConfigMap.
+#[derive(Clone, Copy)]
+struct Known {
+    fingerprint: u64,
+    /// The ConfigMap's resourceVersion when it held that content.
+    version: u64,
+    bytes: usize,
+}
+
+/// By (namespace, ConfigMap name).
+#[derive(Default)]
+pub struct Published {
+    shards: Mutex<HashMap<(String, String), Known>>,
+}
+
+pub struct Outcome {
+    pub bytes: usize,
+    pub written: bool,
+    pub names: Vec<String>,
+    pub fingerprints: Vec<u64>,
+}
+
+fn version(cm: &ConfigMap) -> Option<u64> {
+    cm.resource_version()?.parse().ok()
+}
+
+impl Published {
+    /// The shard's size when its ConfigMap already holds this content: the
+    /// store shows the version this process knows (or, not caught up yet, an
+    /// older one). A newer version is someone else's edit, to be checked.
+    fn in_place(
+        &self,
+        namespace: &str,
+        name: &str,
+        fingerprint: u64,
+        existing: Option<&ConfigMap>,
+    ) -> Option<usize> {
+        let stored = version(existing?)?;
+        let shards = self.shards.lock().expect("published lock");
+        let known = shards.get(&(namespace.to_string(), name.to_string()))?;
+        (known.fingerprint == fingerprint && stored <= known.version).then_some(known.bytes)
+    }
+
+    fn remember(&self, namespace: &str, name: &str, known: Known) {
+        self.shards
+            .lock()
+            .expect("published lock")
+            .insert((namespace.to_string(), name.to_string()), known);
+    }
+}
+
+/// Writes every shard whose content changed; doubles the shard count (never
+/// past `--max-shards`) while a shard would pass the size limit.
+pub async fn publish(
+    ctx: &Context,
+    namespace: &str,
+    contents: Contents,
+    existing: &HashMap<String, Arc<ConfigMap>>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
+    let max_count = ctx.shards.max_count.max(1);
+    // The shard count never shrinks on its own, so assignments stay stable.
+    let mut count = (0..max_count)
+        .rev()
+        .find(|i| existing.contains_key(&ctx.shard_name(*i)))
+        .map_or(1, |i| i + 1);
+    let mut contents = contents;
+    let (plans, rendered) = loop {
+        let plans = plan(namespace, contents, now, count);
+        let rendered: Vec<Rendered> = plans
+            .iter()
+            .map(|p| {
+                let name = ctx.shard_name(p.shard.index);
+                let existing = existing.get(&name).map(Arc::as_ref);
+                match ctx
+                    .published
+                    .in_place(namespace, &name, p.fingerprint, existing)
+                {
+                    Some(bytes) => Rendered::InPlace(bytes),
+                    None => Rendered::Data(p.render(namespace, now)),
+                }
+            })
+            .collect();
+        let fits = rendered.iter().all(|r| r.bytes() <= ctx.shards.max_bytes);
+        if fits || count >= max_count {
+            break (plans, rendered);
+        }
+        contents = merge(plans);
+        count = (count * 2).min(max_count);
+    };
+    let mut outcome = Outcome {
+        bytes: 0,
+        written: false,
+        names: Vec::new(),
+        fingerprints: Vec::new(),
+    };
+    for (plan, rendered) in plans.iter().zip(rendered) {
+        let name = ctx.shard_name(plan.shard.index);
+        let size = rendered.bytes();
+        if size > ctx.shards.max_bytes {
+            tracing::warn!(namespace, configmap = %name, size, max_shards = ctx.shards.max_count, "blocklist shard over the size limit; raise --max-shards");
+        }
+        outcome.bytes += size;
+        outcome.names.push(name.clone());
+        outcome.fingerprints.push(plan.fingerprint);
+        let Rendered::Data(data) = rendered else {
+            continue;
+        };
+        let found = existing.get(&name).map(Arc::as_ref);
+        let version = match blocklist::ensure(ctx, namespace, &name, found, data).await? {
+            Some(written) => {
+                outcome.written = true;
+                Some(written)
+            }
+            None => found.and_then(version),
+        };
+        if let Some(version) = version {
+            ctx.published.remember(
+                namespace,
+                &name,
+                Known {
+                    fingerprint: plan.fingerprint,
+                    version,
+                    bytes: size,
+                },
+            );
+        }
+    }
+    Ok(outcome)
+}
+
+enum Rendered {
+    InPlace(usize),
+    Data(std::collections::BTreeMap<String, String>),
+}
+
+impl Rendered {
+    fn bytes(&self) -> usize {
+        match self {
+            Rendered::InPlace(bytes) => *bytes,
+            Rendered::Data(data) => data.values().map(String::len).sum(),
+        }
+    }
+}

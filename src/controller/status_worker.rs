@@ -1,0 +1,175 @@
+//! Status work runs beside publication, not in front of it. A pass publishes
+//! the blocklist and hands its snapshot here; one worker per namespace writes
+//! the statuses, Events and notifications. A newer snapshot supersedes one in
+//! progress: bans already done are settled, so starting over skips them. So a
+//! burst of new bans reaches readers at the pace of ConfigMap writes, not at
+//! the pace of one status write per ban.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures::{FutureExt, StreamExt, stream};
+use tokio::sync::Notify;
+
+use super::appeals::Verdict;
+use super::ban_sync::{appeal_events, sync_appeal, sync_ban, sync_exemption};
+use super::error::Error;
+use super::namespace::Reviewed;
+use super::{Context, after_failure, instant_at};
+use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
+
+/// Status writes in flight at once within one namespace.
+const STATUS_WRITES_IN_FLIGHT: usize = 16;
+
+/// What one pass published, as the status writes need it.
+pub struct StatusWork {
+    pub user_bans: Vec<Reviewed<UserBan>>,
+    pub feature_blocks: Vec<Reviewed<FeatureBlock>>,
+    pub appeals: Vec<Arc<BanAppeal>>,
+    pub verdicts: HashMap<String, Verdict>,
+    pub exemptions: Vec<Arc<BanExemption>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct StatusWorkers {
+    /// By namespace: the snapshot waiting for its worker. A namespace is in the
+    /// map exactly while its worker runs.
+    pending: Mutex<HashMap<String, Option<StatusWork>>>,
+    running: AtomicUsize,
+    stopping: AtomicBool,
+    idle: Notify,
+}
+
+impl StatusWorkers {
+    pub fn submit(ctx: &Arc<Context>, namespace: &str, work: StatusWork) {
+        let workers = &ctx.status_workers;
+        let mut pending = workers.pending.lock().expect("status workers lock");
+        let start = !pending.contains_key(namespace);
+        pending.insert(namespace.to_string(), Some(work));
+        drop(pending);
+        if start {
+            workers.running.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(work_on(ctx.clone(), namespace.to_string()));
+        }
+    }
+
+    fn take(&self, namespace: &str) -> Option<StatusWork> {
+        let mut pending = self.pending.lock().expect("status workers lock");
+        let work = pending.get_mut(namespace).and_then(Option::take);
+        if work.is_none() || self.stopping.load(Ordering::Acquire) {
+            pending.remove(namespace);
+            return None;
+        }
+        work
+    }
+
+    fn superseded(&self, namespace: &str) -> bool {
+        self.stopping.load(Ordering::Acquire)
+            || self
+                .pending
+                .lock()
+                .expect("status workers lock")
+                .get(namespace)
+                .is_some_and(Option::is_some)
+    }
+
+    /// Lets the writes in flight finish and starts no more: after this, the
+    /// process may give up its lease.
+    pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        loop {
+            let idle = self.idle.notified();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+async fn work_on(ctx: Arc<Context>, namespace: String) {
+    while let Some(work) = ctx.status_workers.take(&namespace) {
+        match sync_all(&ctx, &namespace, work).await {
+            Ok(retry) => {
+                ctx.forget_failures(&status_key(&namespace));
+                if let Some(at) = retry {
+                    ctx.queue.schedule(&namespace, instant_at(at));
+                }
+            }
+            Err(error) => {
+                let at = after_failure(&ctx, &namespace, &status_key(&namespace), error).await;
+                ctx.queue.schedule(&namespace, at);
+            }
+        }
+    }
+    ctx.status_workers.running.fetch_sub(1, Ordering::AcqRel);
+    ctx.status_workers.idle.notify_waiters();
+}
+
+/// Status failures back off on their own, so a pass that publishes fine does
+/// not reset the backoff of statuses that keep failing.
+fn status_key(namespace: &str) -> String {
+    format!("{namespace} (statuses)")
+}
+
+/// A newer snapshot stops this one between two bans: the rest is done from it.
+async fn unless_superseded(
+    ctx: &Context,
+    namespace: &str,
+    write: impl Future<Output = Result<Option<DateTime<Utc>>, Error>>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    if ctx.status_workers.superseded(namespace) {
+        return Ok(None);
+    }
+    write.await
+}
+
+/// Returns the earliest notification retry.
+async fn sync_all(
+    ctx: &Context,
+    namespace: &str,
+    work: StatusWork,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let now = work.now;
+    let appeal_refs: Vec<&BanAppeal> = work.appeals.iter().map(Arc::as_ref).collect();
+    let appeal_events = appeal_events(&appeal_refs, &work.verdicts);
+    // Independent API calls: a burst of new bans is written several at a time
+    // instead of one round trip after another.
+    let writes: Vec<_> = work
+        .user_bans
+        .iter()
+        .map(|r| unless_superseded(ctx, namespace, sync_ban(ctx, r, &appeal_events, now)).boxed())
+        .chain(work.feature_blocks.iter().map(|r| {
+            unless_superseded(ctx, namespace, sync_ban(ctx, r, &appeal_events, now)).boxed()
+        }))
+        .collect();
+    let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(writes)
+        .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut failures = Vec::new();
+    let mut retry: Option<DateTime<Utc>> = None;
+    for result in results {
+        match result {
+            Ok(Some(at)) => retry = Some(retry.map_or(at, |r| r.min(at))),
+            Ok(None) => {}
+            Err(error) => failures.push(error),
+        }
+    }
+    if !ctx.status_workers.superseded(namespace) {
+        for appeal in &work.appeals {
+            failures.extend(sync_appeal(ctx, appeal, &work.verdicts).await.err());
+        }
+        for exemption in &work.exemptions {
+            failures.extend(sync_exemption(ctx, exemption, now).await.err());
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Statuses(failures));
+    }
+    // Retries due now were attempted above; look again soon after the next one.
+    Ok(retry.map(|at| at.max(Utc::now() + chrono::Duration::seconds(1))))
+}
