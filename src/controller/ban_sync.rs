@@ -163,7 +163,7 @@ pub(super) async fn sync_ban<K: BanResource>(
     let object = fresh.as_ref();
     if reviewed.deleting() {
         ctx.settled.forget(&uid);
-        ctx.written.forget(object.meta());
+        ctx.written.forget_status(object.meta());
         if finalizer::has_finalizer(object) {
             let status = object.ban_status().cloned().unwrap_or_default();
             let note = format!(

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::Context;
 use super::error::Error;
+use super::own_writes::key;
 
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "interdict";
@@ -65,15 +66,17 @@ pub async fn ensure(
         },
         "data": desired,
     });
-    let mut written = api
+    let own_key = key::<ConfigMap>(namespace, name);
+    let write = ctx.written.begin(own_key.clone(), namespace);
+    let result = api
         .patch(
             name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&manifest),
         )
-        .await
-        .map_err(failed)?;
-    ctx.written.remember_version(&written.metadata);
+        .await;
+    write.done(result.as_ref().ok().map(|cm| &cm.metadata));
+    let mut written = result.map_err(failed)?;
     if !stray.is_empty() {
         let (data, binary): (Vec<&String>, Vec<&String>) = stray.iter().partition(|k| {
             existing.is_some_and(|cm| cm.data.as_ref().is_some_and(|d| d.contains_key(*k)))
@@ -84,11 +87,12 @@ pub async fn ensure(
                 .collect::<serde_json::Map<_, _>>()
         };
         let removal = json!({ "data": nulls(data), "binaryData": nulls(binary) });
-        written = api
+        let write = ctx.written.begin(own_key, namespace);
+        let result = api
             .patch(name, &PatchParams::default(), &Patch::Merge(&removal))
-            .await
-            .map_err(failed)?;
-        ctx.written.remember_version(&written.metadata);
+            .await;
+        write.done(result.as_ref().ok().map(|cm| &cm.metadata));
+        written = result.map_err(failed)?;
     }
     tracing::info!(
         namespace,

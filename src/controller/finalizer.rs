@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::ban::BanResource;
 use super::blocklist::FIELD_MANAGER;
-use super::own_writes::OwnWrites;
+use super::own_writes::{OwnWrites, key};
 
 pub const FINALIZER: &str = "interdict.dev/record-deletion";
 
@@ -33,18 +33,18 @@ pub async fn set<K: BanResource>(
         "kind": K::kind(&()),
         "metadata": { "name": object.name_any(), "finalizers": finalizers },
     });
-    match api
+    let namespace = object.namespace().unwrap_or_default();
+    let write = written.begin(key::<K>(&namespace, &object.name_any()), &namespace);
+    let result = api
         .patch(
             &object.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await
-    {
-        Ok(updated) => {
-            written.remember_version(updated.meta());
-            Ok(())
-        }
+        .await;
+    write.done(result.as_ref().ok().map(|updated| updated.meta()));
+    match result {
+        Ok(_) => Ok(()),
         // Already gone: nothing to hold or release.
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error),

@@ -163,7 +163,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
 
     let queue = Arc::new(Queue::default());
-    let written = Arc::new(own_writes::OwnWrites::default());
+    let debounce = Duration::from_millis(args.debounce_ms);
+    let written = Arc::new(own_writes::OwnWrites::new(queue.clone(), debounce));
     let (stores, feeding) = sources::watch(
         &client,
         written.clone(),
@@ -176,7 +177,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 opt_in_selector: args.global_opt_in_label.clone(),
             }),
         queue.clone(),
-        Duration::from_millis(args.debounce_ms),
+        debounce,
     );
     let feeder = tokio::spawn(feeding);
     let scope = if args.namespaces.is_empty() {

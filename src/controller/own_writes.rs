@@ -10,30 +10,88 @@
 //! O(n) pass.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 
-#[derive(Default)]
+use super::queue::Queue;
+
 pub struct OwnWrites {
     /// By uid: the resourceVersion the status was written at, and the status.
     statuses: Mutex<HashMap<String, (u64, serde_json::Value)>>,
-    /// By uid: resourceVersions this process produced and the watch has not shown yet.
-    versions: Mutex<HashMap<String, Vec<u64>>>,
+    /// By object (kind/namespace/name): writes in flight and versions written.
+    writes: Mutex<HashMap<String, Writes>>,
+    /// Where a withheld event turns into a pass after all.
+    queue: Arc<Queue>,
+    debounce: Duration,
+}
+
+#[derive(Default)]
+struct Writes {
+    in_flight: u32,
+    /// Versions this process wrote that the watch has not shown yet.
+    own: Vec<u64>,
+    /// Versions the watch showed while a write was in flight: whether they
+    /// are echoes is known only once the write has returned its version.
+    withheld: Vec<u64>,
+}
+
+/// The key of an object for [`OwnWrites`]: what a watch event and a write both know.
+pub fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
+    format!("{}/{namespace}/{name}", K::kind(&()))
 }
 
 /// etcd's resourceVersions are increasing integers. When one is not (another
 /// storage), it never matches: own copies are kept and echoes trigger passes,
 /// which is the safe side.
+fn parse(version: Option<&str>) -> Option<u64> {
+    version?.parse().ok()
+}
+
 fn version(meta: &ObjectMeta) -> Option<(&str, u64)> {
     let uid = meta.uid.as_deref()?;
-    let version = meta.resource_version.as_deref()?.parse().ok()?;
-    Some((uid, version))
+    Some((uid, parse(meta.resource_version.as_deref())?))
+}
+
+/// Marks a write in flight until [`Write::done`] (or, when the write is
+/// dropped half-way, until the guard is).
+pub struct Write<'a> {
+    own: &'a OwnWrites,
+    key: String,
+    namespace: String,
+    finished: bool,
+}
+
+impl Write<'_> {
+    /// The write returned this object (or failed, `None`).
+    pub fn done(mut self, written: Option<&ObjectMeta>) {
+        self.finished = true;
+        let version = written.and_then(|m| parse(m.resource_version.as_deref()));
+        self.own.finish(&self.key, &self.namespace, version);
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.own.finish(&self.key, &self.namespace, None);
+        }
+    }
 }
 
 impl OwnWrites {
+    pub fn new(queue: Arc<Queue>, debounce: Duration) -> Self {
+        OwnWrites {
+            statuses: Mutex::default(),
+            writes: Mutex::default(),
+            queue,
+            debounce,
+        }
+    }
+
     /// The status as it is now: the stored one, unless this process wrote a
     /// newer one the store has not seen yet.
     pub fn latest<K, S>(&self, object: &K, stored: Option<&S>) -> Option<S>
@@ -69,7 +127,6 @@ impl OwnWrites {
     }
 
     pub fn remember_status(&self, meta: &ObjectMeta, status: serde_json::Value) {
-        self.remember_version(meta);
         if let Some((uid, written)) = version(meta) {
             self.statuses
                 .lock()
@@ -78,40 +135,81 @@ impl OwnWrites {
         }
     }
 
-    pub fn remember_version(&self, meta: &ObjectMeta) {
-        if let Some((uid, written)) = version(meta) {
-            let mut versions = self.versions.lock().expect("own writes lock");
-            let known = versions.entry(uid.to_string()).or_default();
-            if !known.contains(&written) {
-                known.push(written);
-            }
+    pub fn forget_status(&self, meta: &ObjectMeta) {
+        if let Some(uid) = &meta.uid {
+            self.statuses.lock().expect("own writes lock").remove(uid);
         }
     }
 
-    /// Whether a watched object is exactly a version this process wrote.
-    /// Versions the watch has passed are forgotten either way, so the record
-    /// stays as small as the writes in flight.
-    pub fn is_echo(&self, meta: &ObjectMeta) -> bool {
-        let Some((uid, seen)) = version(meta) else {
+    pub fn begin(&self, key: String, namespace: &str) -> Write<'_> {
+        self.writes
+            .lock()
+            .expect("own writes lock")
+            .entry(key.clone())
+            .or_default()
+            .in_flight += 1;
+        Write {
+            own: self,
+            key,
+            namespace: namespace.to_string(),
+            finished: false,
+        }
+    }
+
+    fn finish(&self, key: &str, namespace: &str, written: Option<u64>) {
+        let mut writes = self.writes.lock().expect("own writes lock");
+        let Some(entry) = writes.get_mut(key) else {
+            return;
+        };
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        entry.own.extend(written);
+        if entry.in_flight > 0 {
+            return;
+        }
+        let withheld = std::mem::take(&mut entry.withheld);
+        let foreign = withheld.iter().any(|v| !entry.own.contains(v));
+        if let Some(newest) = withheld.iter().max() {
+            entry.own.retain(|v| v > newest);
+        }
+        if entry.own.is_empty() {
+            writes.remove(key);
+        }
+        drop(writes);
+        if foreign {
+            self.queue.schedule_change(namespace, self.debounce);
+        }
+    }
+
+    /// Whether a watch event for the object at `key` asks for no pass: it is
+    /// exactly a version this process wrote, or a write to the object is in
+    /// flight (then [`Write::done`] decides). Versions the watch has passed
+    /// are forgotten, so the record stays as small as the writes in flight.
+    pub fn is_echo(&self, key: &str, meta: &ObjectMeta) -> bool {
+        let Some(seen) = parse(meta.resource_version.as_deref()) else {
             return false;
         };
-        let mut versions = self.versions.lock().expect("own writes lock");
-        let Some(known) = versions.get_mut(uid) else {
+        let mut writes = self.writes.lock().expect("own writes lock");
+        let Some(entry) = writes.get_mut(key) else {
             return false;
         };
-        let echo = known.contains(&seen);
-        known.retain(|v| *v > seen);
-        if known.is_empty() {
-            versions.remove(uid);
+        if entry.in_flight > 0 {
+            entry.withheld.push(seen);
+            return true;
+        }
+        let echo = entry.own.contains(&seen);
+        entry.own.retain(|v| *v > seen);
+        if entry.own.is_empty() {
+            writes.remove(key);
         }
         echo
     }
 
-    /// The object is gone: nothing of it needs remembering.
-    pub fn forget(&self, meta: &ObjectMeta) {
-        if let Some(uid) = &meta.uid {
-            self.statuses.lock().expect("own writes lock").remove(uid);
-            self.versions.lock().expect("own writes lock").remove(uid);
+    /// The object is gone: nothing of it needs remembering but writes in flight.
+    pub fn forget(&self, key: &str, meta: &ObjectMeta) {
+        self.forget_status(meta);
+        let mut writes = self.writes.lock().expect("own writes lock");
+        if writes.get(key).is_some_and(|w| w.in_flight == 0) {
+            writes.remove(key);
         }
     }
 }
@@ -124,7 +222,7 @@ mod tests {
     fn ban(version: &str, phase: Option<Phase>) -> UserBan {
         let mut ban: UserBan = serde_json::from_value(serde_json::json!({
             "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
-            "metadata": { "name": "b", "uid": "u1", "resourceVersion": version },
+            "metadata": { "name": "b", "namespace": "ns", "uid": "u1", "resourceVersion": version },
             "spec": { "subject": { "userId": "1" }, "reason": { "code": "spam" } }
         }))
         .unwrap();
@@ -142,17 +240,29 @@ mod tests {
         }
     }
 
+    fn own() -> OwnWrites {
+        OwnWrites::new(Arc::new(Queue::default()), Duration::ZERO)
+    }
+
+    fn wrote(own: &OwnWrites, version: &str) {
+        own.begin("k".into(), "ns")
+            .done(Some(&ban(version, None).metadata));
+    }
+
+    fn queued(own: &OwnWrites) -> bool {
+        own.queue.has_due("ns")
+    }
+
     #[test]
     fn own_status_wins_until_the_watch_catches_up() {
-        let own = OwnWrites::default();
+        let own = own();
         own.remember_status(
             &ban("20", None).metadata,
             serde_json::to_value(active()).unwrap(),
         );
         let stale = ban("19", None);
         assert_eq!(own.latest(&stale, stale.status.as_ref()), Some(active()));
-        let caught_up = ban("20", Some(Phase::Active));
-        own.catch_up(&caught_up.metadata);
+        own.catch_up(&ban("20", Some(Phase::Active)).metadata);
         // Forgotten once caught up: a later stale copy is not second-guessed.
         let later = ban("25", Some(Phase::Expired));
         assert_eq!(
@@ -163,24 +273,42 @@ mod tests {
 
     #[test]
     fn only_exact_own_versions_are_echoes() {
-        let own = OwnWrites::default();
-        own.remember_version(&ban("10", None).metadata);
-        own.remember_version(&ban("11", None).metadata);
-        assert!(own.is_echo(&ban("10", None).metadata), "finalizer write");
-        assert!(!own.is_echo(&ban("9", None).metadata), "older, not ours");
-        assert!(own.is_echo(&ban("11", None).metadata), "status write");
+        let own = own();
+        wrote(&own, "10");
+        wrote(&own, "11");
+        let seen = |v: &str| own.is_echo("k", &ban(v, None).metadata);
+        assert!(seen("10"), "finalizer write");
+        assert!(!seen("9"), "older, not ours");
+        assert!(seen("11"), "status write");
+        assert!(!seen("11"), "an echo counts once");
+        wrote(&own, "30");
+        assert!(!seen("31"), "someone else's write after ours");
         assert!(
-            !own.is_echo(&ban("11", None).metadata),
-            "an echo counts once"
-        );
-        own.remember_version(&ban("30", None).metadata);
-        assert!(
-            !own.is_echo(&ban("31", None).metadata),
-            "someone else's write after ours"
-        );
-        assert!(
-            own.versions.lock().unwrap().is_empty(),
+            own.writes.lock().unwrap().is_empty(),
             "passed versions are forgotten"
+        );
+    }
+
+    #[test]
+    fn events_during_a_write_wait_for_its_version() {
+        let own = own();
+        let write = own.begin("k".into(), "ns");
+        assert!(own.is_echo("k", &ban("40", None).metadata), "withheld");
+        write.done(Some(&ban("40", None).metadata));
+        assert!(!queued(&own), "it was the echo");
+
+        let write = own.begin("k".into(), "ns");
+        assert!(own.is_echo("k", &ban("41", None).metadata), "withheld");
+        write.done(Some(&ban("42", None).metadata));
+        assert!(queued(&own), "someone else wrote 41: a pass after all");
+        assert!(own.is_echo("k", &ban("42", None).metadata));
+
+        let write = own.begin("k".into(), "other");
+        assert!(own.is_echo("k", &ban("50", None).metadata));
+        drop(write);
+        assert!(
+            own.queue.has_due("other"),
+            "a failed write explains nothing"
         );
     }
 }

@@ -92,6 +92,15 @@ impl Queue {
         }
     }
 
+    #[cfg(test)]
+    pub fn has_due(&self, namespace: &str) -> bool {
+        self.state
+            .lock()
+            .expect("queue lock")
+            .due
+            .contains_key(namespace)
+    }
+
     /// Marks a namespace finished, so a request that arrived meanwhile can run.
     pub fn done(&self, namespace: &str) {
         self.state

@@ -14,7 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use super::own_writes::OwnWrites;
+use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
@@ -145,7 +145,10 @@ enum Trigger {
     Everything,
 }
 
-fn triggers<K: Resource>(event: &watcher::Event<K>, own: &OwnWrites) -> Option<Trigger> {
+fn triggers<K: Resource<DynamicType = ()>>(
+    event: &watcher::Event<K>,
+    own: &OwnWrites,
+) -> Option<Trigger> {
     let concerned = |meta: &ObjectMeta| {
         // A Namespace object (opting in to global bans) concerns itself.
         meta.namespace
@@ -153,11 +156,17 @@ fn triggers<K: Resource>(event: &watcher::Event<K>, own: &OwnWrites) -> Option<T
             .or_else(|| meta.name.clone())
             .map(Trigger::Namespace)
     };
+    let own_key = |meta: &ObjectMeta| {
+        key::<K>(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+    };
     match event {
         watcher::Event::Apply(o) => {
             let meta = o.meta();
             own.catch_up(meta);
-            if own.is_echo(meta) {
+            if own.is_echo(&own_key(meta), meta) {
                 return None;
             }
             concerned(meta)
@@ -167,7 +176,7 @@ fn triggers<K: Resource>(event: &watcher::Event<K>, own: &OwnWrites) -> Option<T
             concerned(o.meta())
         }
         watcher::Event::Delete(o) => {
-            own.forget(o.meta());
+            own.forget(&own_key(o.meta()), o.meta());
             concerned(o.meta())
         }
         watcher::Event::InitDone => Some(Trigger::Everything),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::own_writes::OwnWrites;
+use super::own_writes::{OwnWrites, key};
 
 use super::blocklist::FIELD_MANAGER;
 use super::error::Error;
@@ -24,16 +24,19 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
     let patch =
         json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
-    match api
+    let write = written.begin(key::<K>(&namespace, &name), &namespace);
+    let result = api
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await
-    {
+        .await;
+    write.done(result.as_ref().ok().map(|updated| updated.meta()));
+    match result {
         Ok(updated) => {
             written.remember_status(
                 updated.meta(),
@@ -45,7 +48,7 @@ where
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
         Err(source) => Err(Error::WriteStatus {
             kind: K::kind(&()).to_string(),
-            namespace: object.namespace().unwrap_or_default(),
+            namespace,
             name,
             source,
         }),
