@@ -4,6 +4,9 @@ use clap::Parser;
 use interdict::cli::{Cli, Command};
 use interdict::{api, controller, core, reader, serve};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -306,14 +306,20 @@ async fn exemptions_win_over_bans() {
         user["allowed"], true,
         "a banned-and-exempt user is allowed: {user}"
     );
-    let status = ns
-        .api::<UserBan>()
-        .get("user-7")
-        .await
-        .unwrap()
-        .status
-        .unwrap();
-    assert_eq!(status.exempted_by.as_deref(), Some("BanExemption/vip"));
+    // Statuses follow the blocklist.
+    let status = eventually(
+        "exemptedBy in the status",
+        Duration::from_secs(10),
+        || async {
+            ns.api::<UserBan>()
+                .get("user-7")
+                .await
+                .ok()?
+                .status
+                .filter(|s| s.exempted_by.as_deref() == Some("BanExemption/vip"))
+        },
+    )
+    .await;
     assert!(
         status.conditions[0]
             .message

@@ -50,6 +50,22 @@ impl Queue {
         self.schedule(namespace, at);
     }
 
+    /// How long ago the namespace's last pass started (a long time, if never).
+    pub fn quiet_for(&self, namespace: &str) -> std::time::Duration {
+        let state = self.state.lock().expect("queue lock");
+        let due_now = state
+            .due
+            .get(namespace)
+            .is_some_and(|at| *at <= Instant::now());
+        if state.in_progress.contains(namespace) || due_now {
+            return std::time::Duration::ZERO;
+        }
+        state
+            .started
+            .get(namespace)
+            .map_or(std::time::Duration::MAX, |started| started.elapsed())
+    }
+
     /// Waits for the next due namespaces that are not being reconciled right now,
     /// and marks them in progress. A namespace that becomes due while in progress
     /// stays queued until [`Queue::done`].

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt, stream};
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::appeals::Verdict;
 use super::ban_sync::{appeal_events, sync_appeal, sync_ban, sync_exemption};
@@ -22,6 +24,12 @@ use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// Status writes in flight at once within one namespace.
 const STATUS_WRITES_IN_FLIGHT: usize = 16;
+/// During a burst the API server is the bottleneck, and three writes per ban
+/// (finalizer, status, Event) would slow the creates themselves: status work
+/// waits until the namespace has had no pass for this long...
+const QUIET: Duration = Duration::from_millis(200);
+/// ...but never longer than this, so a sustained burst still gets its record.
+const MAX_DEFERRAL: Duration = Duration::from_secs(30);
 
 /// What one pass published, as the status writes need it.
 pub struct StatusWork {
@@ -59,25 +67,26 @@ impl StatusWorkers {
     fn take(&self, namespace: &str) -> Option<StatusWork> {
         let mut pending = self.pending.lock().expect("status workers lock");
         let work = pending.get_mut(namespace).and_then(Option::take);
-        if work.is_none() || self.stopping.load(Ordering::Acquire) {
+        if work.is_none() {
             pending.remove(namespace);
-            return None;
         }
         work
     }
 
-    fn superseded(&self, namespace: &str) -> bool {
+    fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
-            || self
-                .pending
-                .lock()
-                .expect("status workers lock")
-                .get(namespace)
-                .is_some_and(Option::is_some)
     }
 
-    /// Lets the writes in flight finish and starts no more: after this, the
-    /// process may give up its lease.
+    fn superseded(&self, namespace: &str) -> bool {
+        self.pending
+            .lock()
+            .expect("status workers lock")
+            .get(namespace)
+            .is_some_and(Option::is_some)
+    }
+
+    /// Finishes the statuses of what was published, at once (no waiting for
+    /// quiet): after this, the process may give up its lease.
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         loop {
@@ -90,9 +99,31 @@ impl StatusWorkers {
     }
 }
 
+async fn wait_for_quiet(ctx: &Context, namespace: &str, deferred_since: Instant) {
+    loop {
+        let quiet = ctx.queue.quiet_for(namespace);
+        let deferred = deferred_since.elapsed();
+        if quiet >= QUIET || deferred >= MAX_DEFERRAL || ctx.status_workers.stopping() {
+            return;
+        }
+        let wait = (QUIET - quiet).min(MAX_DEFERRAL - deferred);
+        tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+    }
+}
+
 async fn work_on(ctx: Arc<Context>, namespace: String) {
-    while let Some(work) = ctx.status_workers.take(&namespace) {
-        match sync_all(&ctx, &namespace, work).await {
+    let mut deferred_since = None;
+    loop {
+        let since = *deferred_since.get_or_insert_with(Instant::now);
+        wait_for_quiet(&ctx, &namespace, since).await;
+        let Some(work) = ctx.status_workers.take(&namespace) else {
+            break;
+        };
+        let outcome = sync_all(&ctx, &namespace, work).await;
+        if !ctx.status_workers.superseded(&namespace) {
+            deferred_since = None;
+        }
+        match outcome {
             Ok(retry) => {
                 ctx.forget_failures(&status_key(&namespace));
                 if let Some(at) = retry {
