@@ -46,13 +46,6 @@ impl Happening {
 pub async fn record(ctx: &Context, happening: Happening) {
     let reference = &happening.reference;
     let note = truncate(&happening.note, 1000);
-    if let Err(error) = ctx
-        .events
-        .publish(reference, happening.warning, happening.action, &note)
-        .await
-    {
-        tracing::warn!(%error, name = reference.name.as_deref().unwrap_or_default(), "cannot publish Event");
-    }
     ctx.metrics
         .transition(happening.action, happening.lag_seconds);
     ctx.audit.record(&AuditRecord {
@@ -71,6 +64,14 @@ pub async fn record(ctx: &Context, happening: Happening) {
         reason: happening.reason,
         message: happening.note,
     });
+    // The durable line first: whoever sees the Event can find its audit line.
+    if let Err(error) = ctx
+        .events
+        .publish(reference, happening.warning, happening.action, &note)
+        .await
+    {
+        tracing::warn!(%error, name = reference.name.as_deref().unwrap_or_default(), "cannot publish Event");
+    }
 }
 
 pub fn truncate(text: &str, max: usize) -> String {
