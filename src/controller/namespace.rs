@@ -123,25 +123,25 @@ fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<
 }
 
 fn entry_counts(entries: &[Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
-    let mut counts = HashMap::new();
+    let mut counts: HashMap<(Option<crate::core::Mode>, bool), i64> = HashMap::new();
     for entry in entries.iter().filter(|e| e.until.is_none_or(|u| now < u)) {
-        let mode = match entry.mode {
-            Some(mode) => format!("{mode:?}"),
-            None => "FeatureBlock".to_string(),
-        };
-        let phase = if entry.in_force(now) {
-            "Active"
-        } else {
-            "Scheduled"
-        };
-        *counts
-            .entry(ModePhase {
-                mode,
-                phase: phase.to_string(),
-            })
-            .or_insert(0) += 1;
+        *counts.entry((entry.mode, entry.in_force(now))).or_insert(0) += 1;
     }
     counts
+        .into_iter()
+        .map(|((mode, in_force), count)| {
+            let mode = match mode {
+                Some(mode) => format!("{mode:?}"),
+                None => "FeatureBlock".to_string(),
+            };
+            let phase = if in_force { "Active" } else { "Scheduled" };
+            let key = ModePhase {
+                mode,
+                phase: phase.to_string(),
+            };
+            (key, count)
+        })
+        .collect()
 }
 
 /// Returns when the namespace next needs a look (the next start, expiry, end of

@@ -66,11 +66,12 @@ pub struct Write<'a> {
 }
 
 impl Write<'_> {
-    /// The write returned this object (or failed, `None`).
-    pub fn done(mut self, written: Option<&ObjectMeta>) {
+    /// The write returned this object (or failed, `None`). Returns whether
+    /// the watch had already shown the written version.
+    pub fn done(mut self, written: Option<&ObjectMeta>) -> bool {
         self.finished = true;
         let version = written.and_then(|m| parse(m.resource_version.as_deref()));
-        self.own.finish(&self.key, &self.namespace, version);
+        self.own.finish(&self.key, &self.namespace, version)
     }
 }
 
@@ -156,15 +157,16 @@ impl OwnWrites {
         }
     }
 
-    fn finish(&self, key: &str, namespace: &str, written: Option<u64>) {
+    fn finish(&self, key: &str, namespace: &str, written: Option<u64>) -> bool {
         let mut writes = self.writes.lock().expect("own writes lock");
         let Some(entry) = writes.get_mut(key) else {
-            return;
+            return false;
         };
         entry.in_flight = entry.in_flight.saturating_sub(1);
         entry.own.extend(written);
+        let seen = written.is_some_and(|v| entry.withheld.contains(&v));
         if entry.in_flight > 0 {
-            return;
+            return seen;
         }
         let withheld = std::mem::take(&mut entry.withheld);
         let foreign = withheld.iter().any(|v| !entry.own.contains(v));
@@ -178,6 +180,7 @@ impl OwnWrites {
         if foreign {
             self.queue.schedule_change(namespace, self.debounce);
         }
+        seen
     }
 
     /// Whether a watch event for the object at `key` asks for no pass: it is
@@ -294,12 +297,12 @@ mod tests {
         let own = own();
         let write = own.begin("k".into(), "ns");
         assert!(own.is_echo("k", &ban("40", None).metadata), "withheld");
-        write.done(Some(&ban("40", None).metadata));
+        assert!(write.done(Some(&ban("40", None).metadata)), "already seen");
         assert!(!queued(&own), "it was the echo");
 
         let write = own.begin("k".into(), "ns");
         assert!(own.is_echo("k", &ban("41", None).metadata), "withheld");
-        write.done(Some(&ban("42", None).metadata));
+        assert!(!write.done(Some(&ban("42", None).metadata)));
         assert!(queued(&own), "someone else wrote 41: a pass after all");
         assert!(own.is_echo("k", &ban("42", None).metadata));
 

@@ -22,7 +22,15 @@ struct State {
     in_progress: HashSet<String>,
     /// When each namespace's last pass started.
     started: HashMap<String, Instant>,
+    /// How long each namespace's last pass took, its writes included.
+    took: HashMap<String, std::time::Duration>,
 }
+
+/// Passes that cost more are spaced further apart during a burst: each one
+/// rewrites every shard that changed, and at 10k bans and more those writes,
+/// not the bans' creates, would take the API server's time.
+const SPACING_PER_PASS_TIME: u32 = 2;
+const MAX_SPACING: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Queue {
     /// Asks for `namespace` to be reconciled no later than `at`.
@@ -36,17 +44,20 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// Asks for a pass after a change: now, or `debounce` after the start of
-    /// the namespace's last pass, whichever is later.
+    /// Asks for a pass after a change: now, or a spacing after the start of
+    /// the namespace's last pass, whichever is later. The spacing is
+    /// `debounce`, or twice the last pass's duration when that is longer.
     pub fn schedule_change(&self, namespace: &str, debounce: std::time::Duration) {
         let now = Instant::now();
-        let at = self
-            .state
-            .lock()
-            .expect("queue lock")
-            .started
-            .get(namespace)
-            .map_or(now, |started| (*started + debounce).max(now));
+        let at = {
+            let state = self.state.lock().expect("queue lock");
+            let took = state.took.get(namespace).copied().unwrap_or_default();
+            let spacing = debounce.max((took * SPACING_PER_PASS_TIME).min(MAX_SPACING));
+            state
+                .started
+                .get(namespace)
+                .map_or(now, |started| (*started + spacing).max(now))
+        };
         self.schedule(namespace, at);
     }
 
@@ -119,11 +130,12 @@ impl Queue {
 
     /// Marks a namespace finished, so a request that arrived meanwhile can run.
     pub fn done(&self, namespace: &str) {
-        self.state
-            .lock()
-            .expect("queue lock")
-            .in_progress
-            .remove(namespace);
+        let mut state = self.state.lock().expect("queue lock");
+        state.in_progress.remove(namespace);
+        if let Some(started) = state.started.get(namespace).copied() {
+            state.took.insert(namespace.to_string(), started.elapsed());
+        }
+        drop(state);
         self.wake.notify_one();
     }
 }
@@ -163,6 +175,20 @@ mod tests {
         queue.schedule_change("a", debounce);
         assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
         assert_eq!(Instant::now(), quiet, "quiet again: no delay");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn costly_passes_are_spaced_further_apart() {
+        let queue = Queue::default();
+        let debounce = Duration::from_millis(50);
+        queue.schedule_change("a", debounce);
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        let start = Instant::now();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        queue.done("a");
+        queue.schedule_change("a", debounce);
+        assert_eq!(queue.next_batch().await, vec!["a".to_string()]);
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures::{FutureExt, StreamExt, stream};
+use futures::{StreamExt, stream};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -20,7 +20,7 @@ use super::ban_sync::{appeal_events, sync_appeal, sync_ban, sync_exemption};
 use super::error::Error;
 use super::namespace::Reviewed;
 use super::{Context, after_failure, instant_at};
-use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
+use crate::api::{BanAppeal, BanExemption, BanKind, FeatureBlock, UserBan};
 
 /// Status writes in flight at once within one namespace.
 const STATUS_WRITES_IN_FLIGHT: usize = 16;
@@ -146,16 +146,25 @@ fn status_key(namespace: &str) -> String {
     format!("{namespace} (statuses)")
 }
 
-/// A newer snapshot stops this one between two bans: the rest is done from it.
-async fn unless_superseded(
+/// Ban `index` of the snapshot (UserBans, then FeatureBlocks). A newer
+/// snapshot stops this one between two bans: the rest is done from it.
+async fn sync_nth(
     ctx: &Context,
     namespace: &str,
-    write: impl Future<Output = Result<Option<DateTime<Utc>>, Error>>,
+    work: &StatusWork,
+    appeal_events: &HashMap<(BanKind, String), Vec<&'static str>>,
+    index: usize,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     if ctx.status_workers.superseded(namespace) {
         return Ok(None);
     }
-    write.await
+    match work.user_bans.get(index) {
+        Some(ban) => sync_ban(ctx, ban, appeal_events, work.now).await,
+        None => match work.feature_blocks.get(index - work.user_bans.len()) {
+            Some(block) => sync_ban(ctx, block, appeal_events, work.now).await,
+            None => Ok(None),
+        },
+    }
 }
 
 /// Returns the earliest notification retry.
@@ -168,16 +177,11 @@ async fn sync_all(
     let appeal_refs: Vec<&BanAppeal> = work.appeals.iter().map(Arc::as_ref).collect();
     let appeal_events = appeal_events(&appeal_refs, &work.verdicts);
     // Independent API calls: a burst of new bans is written several at a time
-    // instead of one round trip after another.
-    let writes: Vec<_> = work
-        .user_bans
-        .iter()
-        .map(|r| unless_superseded(ctx, namespace, sync_ban(ctx, r, &appeal_events, now)).boxed())
-        .chain(work.feature_blocks.iter().map(|r| {
-            unless_superseded(ctx, namespace, sync_ban(ctx, r, &appeal_events, now)).boxed()
-        }))
-        .collect();
-    let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(writes)
+    // instead of one round trip after another. Each ban's future is made only
+    // when a slot frees up: made all at once, 100k of them took over a GiB.
+    let total = work.user_bans.len() + work.feature_blocks.len();
+    let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(0..total)
+        .map(|i| sync_nth(ctx, namespace, &work, &appeal_events, i))
         .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
         .collect()
         .await;

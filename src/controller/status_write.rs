@@ -35,17 +35,24 @@ where
             &Patch::Apply(&patch),
         )
         .await;
-    write.done(result.as_ref().ok().map(|updated| updated.meta()));
     match result {
         Ok(updated) => {
+            // Kept until the watch shows it; when the watch was faster than
+            // this response, there is nothing to wait for.
             written.remember_status(
                 updated.meta(),
                 serde_json::to_value(status).unwrap_or_default(),
             );
+            if write.done(Some(updated.meta())) {
+                written.forget_status(updated.meta());
+            }
             Ok(true)
         }
         // Deleted since the store saw it: nothing left to describe.
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            write.done(None);
+            Ok(false)
+        }
         Err(source) => Err(Error::WriteStatus {
             kind: K::kind(&()).to_string(),
             namespace,
