@@ -2,6 +2,8 @@
 //! dates are taken into account: the pure step between the objects and what the
 //! namespace pass publishes and writes.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::api::{BanExemption, Phase};
@@ -9,9 +11,12 @@ use crate::core::compile::{CompileError, CompiledBan, subject_key};
 use crate::core::duration::parse_duration;
 use crate::core::{Entry, Exemption, Revocation};
 
+/// Shared between the passes that see the same resourceVersion of a ban.
+pub type Compiled = Arc<Result<CompiledBan, CompileError>>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
-    pub compiled: Result<CompiledBan, CompileError>,
+    pub compiled: Compiled,
     /// When the ban was lifted early, and by what (`spec.lift`, `BanAppeal/<name>`).
     pub lifted: Option<(DateTime<Utc>, String)>,
     /// The exemption that keeps this ban out of the blocklist.
@@ -21,8 +26,12 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    pub fn compiled(&self) -> Result<&CompiledBan, &CompileError> {
+        (*self.compiled).as_ref()
+    }
+
     pub fn phase(&self, now: DateTime<Utc>) -> Option<Phase> {
-        let compiled = self.compiled.as_ref().ok()?;
+        let compiled = self.compiled().ok()?;
         match self.lifted {
             Some((at, _)) if at <= now => Some(Phase::Lifted),
             _ => Some(compiled.window.phase_at(now)),
@@ -33,7 +42,7 @@ impl Assessment {
     pub fn ended_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.phase(now)? {
             Phase::Lifted => self.lifted.as_ref().map(|(at, _)| *at),
-            Phase::Expired => self.compiled.as_ref().ok()?.window.until,
+            Phase::Expired => self.compiled().ok()?.window.until,
             Phase::Scheduled | Phase::Active => None,
         }
     }
@@ -41,14 +50,14 @@ impl Assessment {
     /// The entry readers get: in force or scheduled. Exempted and invalid bans
     /// publish nothing.
     pub fn published(&self, now: DateTime<Utc>) -> Option<Entry> {
-        let compiled = self.compiled.as_ref().ok()?;
+        let compiled = self.compiled().ok()?;
         (self.exempted_by.is_none() && self.ended_at(now).is_none()).then(|| compiled.entry.clone())
     }
 
     /// For a ban that ended less than `retention` ago and revoked sessions: the
     /// record that keeps sessions from before it invalid after it.
     pub fn revocation(&self, now: DateTime<Utc>, retention: Duration) -> Option<Revocation> {
-        let entry = &self.compiled.as_ref().ok()?.entry;
+        let entry = &self.compiled().ok()?.entry;
         let end = self.ended_at(now)?;
         let before = entry.revoke_sessions_before?;
         let until = end + retention;
@@ -62,7 +71,7 @@ impl Assessment {
 
     /// The next time this ban's published form or status changes by itself.
     pub fn next_change(&self, now: DateTime<Utc>, retention: Duration) -> Option<DateTime<Utc>> {
-        let compiled = self.compiled.as_ref().ok()?;
+        let compiled = self.compiled().ok()?;
         let timeline = match self.ended_at(now) {
             Some(end) if compiled.entry.revoke_sessions_before.is_some() => Some(end + retention),
             Some(_) => None,
@@ -147,7 +156,7 @@ mod tests {
             )
         };
         Assessment {
-            compiled: Ok(CompiledBan { window, entry }),
+            compiled: Arc::new(Ok(CompiledBan { window, entry })),
             lifted: None,
             exempted_by: None,
             review_at: None,

@@ -63,7 +63,7 @@ pub(super) fn appeal_transitions(old: Option<AppealPhase>, new: AppealPhase) -> 
 }
 
 fn describe(assessment: &Assessment, status: &BanStatus, transition: Transition) -> String {
-    let Ok(compiled) = &assessment.compiled else {
+    let Ok(compiled) = assessment.compiled() else {
         return status
             .conditions
             .first()
@@ -116,7 +116,7 @@ fn ban_happening<K: BanResource>(
     action: &'static str,
     note: String,
 ) -> Happening {
-    let entry = assessment.compiled.as_ref().ok().map(|c| &c.entry);
+    let entry = assessment.compiled().ok().map(|c| &c.entry);
     Happening {
         generation: object.meta().generation,
         subject: entry.map(|e| e.subject.display()),
@@ -233,7 +233,7 @@ pub(super) async fn sync_ban<K: BanResource>(
             describe(&reviewed.assessment, &new, transition),
         );
         happening.warning = transition.is_warning();
-        let entry = reviewed.assessment.compiled.as_ref().ok().map(|c| &c.entry);
+        let entry = reviewed.assessment.compiled().ok().map(|c| &c.entry);
         // How late a timed transition was applied: the product promises the second.
         let scheduled = match transition {
             Transition::Expired => entry.and_then(|e| e.until),

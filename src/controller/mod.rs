@@ -7,6 +7,7 @@ mod audit;
 mod ban;
 mod ban_sync;
 mod blocklist;
+mod compiled;
 mod error;
 mod events;
 mod finalizer;
@@ -76,6 +77,7 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     status_workers: status_worker::StatusWorkers,
     published: publish::Published,
+    compiled: compiled::CompiledBans,
 }
 
 /// Entry point of `interdict run`.
@@ -246,6 +248,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         failures: Mutex::default(),
         status_workers: status_worker::StatusWorkers::default(),
         published: publish::Published::default(),
+        compiled: compiled::CompiledBans::default(),
     });
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let lost = async {

@@ -35,15 +35,18 @@ type Lifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
 
 /// Lifts are sticky: once stored in the status, nothing undoes them.
 fn review<K: BanResource>(
+    ctx: &Context,
+    namespace: &str,
     objects: Vec<Arc<K>>,
     exemptions: &[Exemption],
     lifts: &Lifts,
     now: DateTime<Utc>,
 ) -> Vec<Reviewed<K>> {
+    let compiled = ctx.compiled.all(namespace, &objects);
     objects
         .into_iter()
-        .map(|object| {
-            let compiled = object.compile();
+        .zip(compiled)
+        .map(|(object, compiled)| {
             let stored = object
                 .ban_status()
                 .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())));
@@ -93,12 +96,16 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Ent
     }
     let exemptions = compile_exemptions(&ctx.stores.exemptions.in_namespace(global), now);
     let user_bans = review(
+        ctx,
+        global,
         ctx.stores.user_bans.in_namespace(global),
         &exemptions,
         &HashMap::new(),
         now,
     );
     let feature_blocks = review(
+        ctx,
+        global,
         ctx.stores.feature_blocks.in_namespace(global),
         &exemptions,
         &HashMap::new(),
@@ -191,8 +198,8 @@ pub async fn reconcile(
     };
     let verdicts = appeals::assess(&appeal_refs, appealable, now);
     let lifts = appeals::lifts(&appeal_refs, &verdicts);
-    let user_bans = review(user_bans, &exemptions, &lifts, now);
-    let feature_blocks = review(feature_blocks, &exemptions, &lifts, now);
+    let user_bans = review(ctx, namespace, user_bans, &exemptions, &lifts, now);
+    let feature_blocks = review(ctx, namespace, feature_blocks, &exemptions, &lifts, now);
 
     let mut entries: Vec<Entry> = published(&user_bans, now)
         .chain(published(&feature_blocks, now))

@@ -104,7 +104,7 @@ pub fn next_attempt<'a>(
 }
 
 fn facts<K: BanResource>(object: &K, assessment: &Assessment) -> Option<notify::BanFacts> {
-    let entry = &assessment.compiled.as_ref().ok()?.entry;
+    let entry = &assessment.compiled().ok()?.entry;
     let until = match &assessment.lifted {
         Some((at, _)) => Some(entry.until.map_or(*at, |u| u.min(*at))),
         None => entry.until,

@@ -24,6 +24,8 @@ struct State {
     started: HashMap<String, Instant>,
     /// How long each namespace's last pass took, its writes included.
     took: HashMap<String, std::time::Duration>,
+    /// Namespaces whose next pass the spacing holds back.
+    held: HashSet<String>,
 }
 
 /// Passes that cost more are spaced further apart during a burst: each one
@@ -50,13 +52,17 @@ impl Queue {
     pub fn schedule_change(&self, namespace: &str, debounce: std::time::Duration) {
         let now = Instant::now();
         let at = {
-            let state = self.state.lock().expect("queue lock");
+            let mut state = self.state.lock().expect("queue lock");
             let took = state.took.get(namespace).copied().unwrap_or_default();
             let spacing = debounce.max((took * SPACING_PER_PASS_TIME).min(MAX_SPACING));
-            state
+            let at = state
                 .started
                 .get(namespace)
-                .map_or(now, |started| (*started + spacing).max(now))
+                .map_or(now, |started| (*started + spacing).max(now));
+            if at > now {
+                state.held.insert(namespace.to_string());
+            }
+            at
         };
         self.schedule(namespace, at);
     }
@@ -64,11 +70,13 @@ impl Queue {
     /// How long ago the namespace's last pass started (a long time, if never).
     pub fn quiet_for(&self, namespace: &str) -> std::time::Duration {
         let state = self.state.lock().expect("queue lock");
+        // A pass held back by the spacing is part of the burst; a timed wake
+        // (an expiry, a review date) is not.
         let due_now = state
             .due
             .get(namespace)
             .is_some_and(|at| *at <= Instant::now());
-        if state.in_progress.contains(namespace) || due_now {
+        if state.in_progress.contains(namespace) || due_now || state.held.contains(namespace) {
             return std::time::Duration::ZERO;
         }
         state
@@ -97,6 +105,7 @@ impl Queue {
                         state.due.remove(ns);
                         state.in_progress.insert(ns.clone());
                         state.started.insert(ns.clone(), now);
+                        state.held.remove(ns);
                     }
                     return ready;
                 }

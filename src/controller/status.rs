@@ -93,7 +93,7 @@ pub fn desired_status(
     now: DateTime<Utc>,
 ) -> BanStatus {
     let notifications = old.map(|o| o.notifications.clone()).unwrap_or_default();
-    let compiled = match &assessment.compiled {
+    let compiled = match assessment.compiled() {
         Ok(compiled) => compiled,
         Err(error) => {
             return BanStatus {

@@ -11,7 +11,7 @@ fn transition(old: Option<&BanStatus>, new: &BanStatus) -> Option<Transition> {
 
 fn assessed(compiled: Result<CompiledBan, CompileError>) -> Assessment {
     Assessment {
-        compiled,
+        compiled: std::sync::Arc::new(compiled),
         lifted: None,
         exempted_by: None,
         review_at: None,
