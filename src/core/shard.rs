@@ -110,9 +110,11 @@ fn fingerprint(namespace: &str, shard: Shard, contents: &Contents, now: DateTime
     sum
 }
 
-/// The data of every shard, index 0 first.
-/// When even `max_count` shards cannot stay under `max_bytes`, the result uses
-/// `max_count` and some shard is too large: the caller reports it.
+/// The data of every shard, index 0 first, rendered all at once: the
+/// reference the operator's incremental publication (which renders only
+/// changed shards) must agree with. When even `max_count` shards cannot stay
+/// under `max_bytes`, the result uses `max_count` and some shard is too large.
+#[cfg(test)]
 pub fn render_shards(
     namespace: &str,
     contents: Contents,
