@@ -16,7 +16,7 @@ use super::finalizer;
 use super::namespace::Reviewed;
 use super::reasons;
 use super::record::{Happening, record};
-use super::status::{Transition, desired_status, subject_display, transitions};
+use super::status::{READY, Transition, condition, desired_status, subject_display, transitions};
 use super::{notifications, status_write};
 use crate::api::{
     AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
@@ -277,18 +277,19 @@ pub(super) async fn sync_appeal(
     let latest = ctx.written.latest(appeal, appeal.status.as_ref());
     let old = latest.as_ref();
     let generation = appeal.metadata.generation;
-    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
     let phase = format!("{:?}", verdict.phase);
     let new = AppealStatus {
         observed_generation: generation,
         phase: Some(verdict.phase),
         decided_at: verdict.decided_at,
-        conditions: vec![status_write::ready(
-            previous,
+        conditions: vec![condition(
+            old.map_or(&[], |s| &s.conditions),
+            READY,
             true,
             &phase,
             verdict.message.clone(),
             generation,
+            Utc::now(),
         )],
     };
     if old == Some(&new) {
@@ -346,16 +347,18 @@ pub(super) async fn sync_exemption(
         ),
         Err(error) => (false, reasons::INVALID_SPEC, error.to_string()),
     };
-    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let previous = old.map_or(&[][..], |s| &s.conditions);
     let new = ExemptionStatus {
         observed_generation: generation,
         subject: compiled.as_ref().ok().map(|x| subject_display(&x.subject)),
-        conditions: vec![status_write::ready(
+        conditions: vec![condition(
             previous,
+            READY,
             ok,
             reason,
             message.clone(),
             generation,
+            Utc::now(),
         )],
     };
     if old == Some(&new) {
@@ -369,7 +372,8 @@ pub(super) async fn sync_exemption(
     if !status_write::apply_status(&ctx.written, &api, exemption, &new).await? {
         return Ok(());
     }
-    if previous.map(|c| c.reason.as_str()) != Some(reason) {
+    let reason_before = previous.iter().find(|c| c.type_ == READY);
+    if reason_before.map(|c| c.reason.as_str()) != Some(reason) {
         let mut happening = Happening::new(
             exemption.object_ref(&()),
             reason,

@@ -3,6 +3,7 @@
 //! worker's snapshot shares the same copies.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::assess::Compiled;
@@ -15,18 +16,14 @@ type Known = HashMap<String, (String, u64, Compiled)>;
 pub struct CompiledBans {
     /// By kind and namespace (`UserBan/apps`).
     namespaces: Mutex<HashMap<String, Known>>,
-    passes: Mutex<u64>,
+    passes: AtomicU64,
 }
 
 impl CompiledBans {
     /// The compiled form of each object of one kind in one namespace (the
     /// whole list: entries for bans that are gone are dropped).
     pub fn all<K: BanResource>(&self, namespace: &str, objects: &[Arc<K>]) -> Vec<Compiled> {
-        let pass = {
-            let mut passes = self.passes.lock().expect("compiled lock");
-            *passes += 1;
-            *passes
-        };
+        let pass = self.passes.fetch_add(1, Ordering::Relaxed) + 1;
         let mut namespaces = self.namespaces.lock().expect("compiled lock");
         let known = namespaces
             .entry(format!("{}/{namespace}", K::kind(&())))

@@ -8,13 +8,14 @@
 //! Warning Event.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Api, ResourceExt};
 
 use super::Context;
 use super::assess::Assessment;
 use super::ban::BanResource;
 use super::record::{Happening, record};
+use super::status::{condition, previous};
 use crate::api::{BanKind, BanStatus, NotificationRecord};
 use crate::notify::{self, Event, Notification, SinkKind};
 
@@ -158,18 +159,15 @@ fn delivered_condition(
             format!("{failed} notification(s) could not be delivered; see status.notifications"),
         )
     };
-    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION));
-    Condition {
-        type_: CONDITION.to_string(),
-        status: status.to_string(),
-        reason: reason.to_string(),
+    condition(
+        previous(old),
+        CONDITION,
+        status == "True",
+        reason,
         message,
-        observed_generation: generation,
-        last_transition_time: previous
-            .filter(|c| c.status == status)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now())),
-    }
+        generation,
+        Utc::now(),
+    )
 }
 
 /// Sets the delivery condition from the records, keeping its transition time

@@ -54,12 +54,18 @@ fn ready_condition(
     generation: Option<i64>,
     now: DateTime<Utc>,
 ) -> Condition {
-    condition(old, READY, ok, reason, message, generation, now)
+    condition(previous(old), READY, ok, reason, message, generation, now)
 }
 
-/// `lastTransitionTime` moves only when the condition's status flips.
-fn condition(
-    old: Option<&BanStatus>,
+/// The conditions a status had, if any.
+pub fn previous(old: Option<&BanStatus>) -> &[Condition] {
+    old.map_or(&[], |s| &s.conditions)
+}
+
+/// A condition of any kind (ban, appeal, exemption) whose
+/// `lastTransitionTime` moves only when its status flips.
+pub fn condition(
+    previous: &[Condition],
     kind: &str,
     ok: bool,
     reason: &str,
@@ -68,8 +74,7 @@ fn condition(
     now: DateTime<Utc>,
 ) -> Condition {
     let status = if ok { "True" } else { "False" };
-    let previous = old.and_then(|s| s.conditions.iter().find(|c| c.type_ == kind));
-    let last_transition_time = match previous {
+    let last_transition_time = match previous.iter().find(|c| c.type_ == kind) {
         Some(c) if c.status == status => c.last_transition_time.clone(),
         _ => time(now),
     };
@@ -162,7 +167,7 @@ pub fn desired_status(
             format!("Due for review at {}", rfc3339(at))
         };
         conditions.push(condition(
-            old,
+            previous(old),
             REVIEW_DUE,
             review_due.is_some(),
             if review_due.is_some() {

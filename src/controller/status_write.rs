@@ -1,7 +1,6 @@
 //! Writing a status: server-side apply on the status subresource, one field
 //! manager, and "the object is gone" as a non-event.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -59,27 +58,5 @@ where
             name,
             source,
         }),
-    }
-}
-
-/// A `Ready` condition whose `lastTransitionTime` moves only when its status flips.
-pub fn ready(
-    previous: Option<&Condition>,
-    ok: bool,
-    reason: &str,
-    message: String,
-    generation: Option<i64>,
-) -> Condition {
-    let status = if ok { "True" } else { "False" };
-    Condition {
-        type_: "Ready".into(),
-        status: status.into(),
-        reason: reason.into(),
-        message,
-        observed_generation: generation,
-        last_transition_time: previous
-            .filter(|c| c.status == status)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now())),
     }
 }
