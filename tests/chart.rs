@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::principal::kubeconfig_with_token;
 use common::{cluster, repo_root};
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -1365,28 +1366,6 @@ fn global_bans_in_namespaced_mode_apply_and_read_namespaces() {
     delete_namespaces(&[&release_ns, &apps, &global]);
 }
 
-/// A kubeconfig for the test cluster that authenticates with `token` instead of
-/// the admin credentials: what a pod's ServiceAccount sees.
-fn kubeconfig_with_token(token: &str, dir: &Path) -> PathBuf {
-    let admin: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&cluster().kubeconfig).unwrap()).unwrap();
-    let cluster_entry = admin["clusters"][0]["cluster"].clone();
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{ "name": "test", "cluster": {
-            "server": cluster_entry["server"].as_str().unwrap(),
-            "certificate-authority-data": cluster_entry["certificate-authority-data"].as_str().unwrap(),
-        }}],
-        "users": [{ "name": "operator", "user": { "token": token } }],
-        "contexts": [{ "name": "operator", "context": { "cluster": "test", "user": "operator" } }],
-        "current-context": "operator",
-    });
-    let path = dir.join("kubeconfig");
-    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
-    path
-}
-
 /// The chart's RBAC is enough and no more: the operator binary, run as a local
 /// process with a token of the chart's ServiceAccount (TokenRequest API) and the
 /// Deployment's own arguments, reconciles every example; the same identity is
@@ -1668,4 +1647,48 @@ fn max_shards_grants_exactly_the_shard_configmaps() {
         "{}",
         text(&output)
     );
+}
+
+/// The chart's user roles, bound in one namespace: only the moderator and
+/// admin roles carry `decide` on appeals (what the admission policy checks);
+/// the appellant role creates appeals and nothing else.
+#[test]
+fn user_roles_reserve_appeal_decisions_to_moderators() {
+    let id = unique();
+    let ns = format!("chart-roles-{id}");
+    let release = format!("roles-{id}");
+    create_namespace(&ns);
+    let docs = documents(&template(&release, &ns, &[]));
+    let fullname = format!("{release}-interdict");
+    let mut manifests = String::new();
+    for role in ["appellant", "moderator", "admin", "viewer"] {
+        let cluster_role = of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .find(|d| name(d) == format!("{fullname}-{role}"))
+            .unwrap_or_else(|| panic!("no ClusterRole {fullname}-{role}"));
+        manifests.push_str(&format!(
+            "---\n{}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
+             metadata: {{name: {role}, namespace: {ns}}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {fullname}-{role}}}\n\
+             subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {role}-{id}}}]\n",
+            serde_yaml::to_string(cluster_role).unwrap()
+        ));
+    }
+    kubectl_apply_server_side(&manifests);
+    let may = |role: &str, verb: &str, resource: &str| {
+        can_i(&format!("{role}-{id}"), &[verb, resource, "-n", &ns])
+    };
+    let appeals = "banappeals.interdict.dev";
+    assert!(may("moderator", "decide", appeals));
+    assert!(may("admin", "decide", appeals));
+    assert!(!may("appellant", "decide", appeals));
+    assert!(!may("viewer", "decide", appeals));
+    assert!(may("appellant", "create", appeals));
+    assert!(!may("appellant", "patch", appeals));
+    assert!(!may("moderator", "delete", "userbans.interdict.dev"));
+    assert!(!may("moderator", "create", "banexemptions.interdict.dev"));
+    assert!(may("admin", "create", "banexemptions.interdict.dev"));
+    assert!(!may("viewer", "create", "userbans.interdict.dev"));
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&ns]);
 }

@@ -8,11 +8,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Contact;
+use super::common::{ONE_LINE_RULE, TEXT_RULE};
 
 /// A BanAppeal is one subject's appeal against one ban of its namespace. An
 /// application creates it on the subject's behalf (it needs only `create`);
-/// a reviewer sets `spec.decision`, which is final. An approved appeal lifts the
-/// ban without editing it.
+/// a reviewer sets `spec.decision`, which is final and needs the `decide`
+/// verb. An approved appeal lifts the ban without editing it.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "interdict.dev",
@@ -50,13 +51,16 @@ pub struct BanAppealSpec {
     /// The subject's statement. Cannot change after submission.
     #[schemars(length(min = 1, max = 4096))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.statement cannot change after submission"))]
+    #[x_kube(validation = kube::core::Rule::new(TEXT_RULE)
+        .message("statement must not contain control characters other than line feeds and tabs"))]
     pub statement: String,
 
     /// Where to tell the subject about the decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
 
-    /// The reviewer's decision. Final once set.
+    /// The reviewer's decision. Final once set. Setting it, at creation or
+    /// later, needs the `decide` verb on `banappeals` in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<AppealDecision>,
 }
@@ -78,18 +82,25 @@ pub enum BanKind {
     FeatureBlock,
 }
 
-/// A reviewer's decision on an appeal.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// A reviewer's decision on an appeal. Setting it needs the `decide` verb on
+/// `banappeals` in the appeal's namespace (checked at admission by the
+/// ValidatingAdmissionPolicy `banappeal-decisions.interdict.dev`), on create as
+/// on update: permission to create or patch appeals is not enough.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppealDecision {
     /// `Approved` lifts the ban; `Denied` keeps it.
     pub outcome: AppealOutcome,
     /// Who decided.
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("reviewer must be one line without control characters"))]
     pub reviewer: String,
     /// Why, for the record (and the subject, through notifications).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
+    #[x_kube(validation = kube::core::Rule::new(TEXT_RULE)
+        .message("decision notes must not contain control characters other than line feeds and tabs"))]
     pub notes: Option<String>,
 }
 

@@ -1,5 +1,4 @@
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// CEL for a lowercase token such as `spam` or `brute-force`.
@@ -21,6 +20,16 @@ pub(crate) const REVIEW_AFTER_RULE: &str = "self.matches('^([0-9]{1,6}[smhdw]){1
 pub(crate) const REVIEW_AFTER_MESSAGE: &str =
     "reviewAfter must be a date (2027-01-31), an RFC 3339 time, or a duration like 90d";
 
+/// CEL for a value that must stay on one line: no control character (C0, DEL,
+/// C1) and no Unicode line or paragraph separator. Such a value reaches plain
+/// one-per-line lists, Event messages and mail headers, where a line break
+/// would forge a second entry.
+pub(crate) const ONE_LINE_RULE: &str =
+    r"!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}]')";
+/// CEL for free text: as [`ONE_LINE_RULE`], but line feeds and tabs are allowed.
+pub(crate) const TEXT_RULE: &str =
+    r"!self.matches('[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}]')";
+
 pub(crate) fn default_true() -> bool {
     true
 }
@@ -36,14 +45,19 @@ pub struct BanReason {
         .message("reason.code must be a lowercase token such as spam, abuse or brute-force"))]
     pub code: String,
 
-    /// Free-form notes for moderators. Never published in the blocklist.
+    /// Free-form notes for moderators (line breaks allowed, no other control
+    /// characters). Never published in the blocklist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
+    #[x_kube(validation = kube::core::Rule::new(TEXT_RULE)
+        .message("reason.notes must not contain control characters other than line feeds and tabs"))]
     pub notes: Option<String>,
 
     /// Optional link to a ticket or report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("reason.reference must be one line without control characters"))]
     pub reference: Option<String>,
 }
 
@@ -60,37 +74,47 @@ pub struct Scope {
     pub kind: String,
 
     /// Name of the context, matched exactly, e.g. `downtown-miami` or `/posts/42`.
+    /// One line, without control characters.
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("scope name must be one line without control characters"))]
     pub name: String,
 }
 
 /// Whether and how the subject may appeal.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Appeal {
     /// The subject may appeal this ban.
     #[serde(default)]
     pub allowed: bool,
 
-    /// How to appeal, shown to the subject by the application.
+    /// How to appeal, shown to the subject by the application (published in the
+    /// blocklist; line breaks allowed, no other control characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
+    #[x_kube(validation = kube::core::Rule::new(TEXT_RULE)
+        .message("appeal.instructions must not contain control characters other than line feeds and tabs"))]
     pub instructions: Option<String>,
 }
 
 /// Ends a ban early and for good, keeping the object for the record. Once the
 /// operator has honoured it (`status.liftedAt`), removing it again does not
 /// bring the ban back: create a new ban instead.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lift {
-    /// Why the ban is lifted.
+    /// Why the ban is lifted (line breaks allowed, no other control characters).
     #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = kube::core::Rule::new(TEXT_RULE)
+        .message("lift.reason must not contain control characters other than line feeds and tabs"))]
     pub reason: String,
 
     /// Who lifted it (a moderator's name or ticket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("lift.by must be one line without control characters"))]
     pub by: Option<String>,
 }
 
@@ -103,5 +127,7 @@ pub struct Contact {
     #[schemars(length(min = 3, max = 254))]
     #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
         .message("contact.email must look like name@domain"))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("contact.email must be one line without control characters"))]
     pub email: Option<String>,
 }

@@ -13,12 +13,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     ]
 }
 
-/// The CRDs as one multi-document YAML stream, exactly as checked into `crds/`.
+/// The CRDs and the admission policies that complete them, as one
+/// multi-document YAML stream, exactly as checked into `crds/`.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     let mut out = String::new();
-    for crd in crds() {
+    let mut push = |yaml: String| {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&crd)?);
+        out.push_str(&yaml);
+    };
+    for crd in crds() {
+        push(serde_yaml::to_string(&crd)?);
+    }
+    let (policies, bindings) = super::admission::policies();
+    for policy in policies {
+        push(serde_yaml::to_string(&policy)?);
+    }
+    for binding in bindings {
+        push(serde_yaml::to_string(&binding)?);
     }
     Ok(out)
 }

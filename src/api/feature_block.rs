@@ -73,9 +73,12 @@ pub struct FeatureBlockSpec {
     /// Why the subject is blocked.
     pub reason: BanReason,
 
-    /// Text the application shows the subject, e.g. as a warning banner.
+    /// Text the application shows the subject, e.g. as a warning banner: one
+    /// line, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("message must be one line without control characters"))]
     pub message: Option<String>,
 
     /// Lift the block now, for good, leaving the object as the record.
@@ -90,8 +93,8 @@ pub struct FeatureBlockSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appeal: Option<Appeal>,
 
-    /// Send notifications about this block (default true). Reserved: notification
-    /// sinks are not implemented yet, so the value is validated and stored only.
+    /// Send notifications about this block (default true): its transitions go to
+    /// the operator's configured webhook and email sinks (`--notify-config`).
     #[serde(default = "default_true")]
     pub notify: bool,
 }

@@ -1,6 +1,7 @@
 //! The custom resources of `interdict.dev/v1alpha1`: their Rust types are the
 //! single source of the CRDs (`interdict crds` prints them, `crds/` holds the copy).
 
+mod admission;
 mod appeal;
 mod common;
 mod crd;
@@ -10,6 +11,7 @@ mod status;
 mod subject;
 mod user_ban;
 
+pub use admission::{APPEAL_DECISIONS_POLICY, DECIDE_VERB};
 pub use appeal::{
     AppealDecision, AppealOutcome, AppealPhase, AppealStatus, BanAppeal, BanAppealSpec, BanKind,
     BanRef,

@@ -1,21 +1,36 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Who a ban applies to. Exactly one identifier is set.
+use super::common::ONE_LINE_RULE;
+
+/// CEL: an IP range wider than the documented limit needs `acknowledgeWideRange`.
+/// Kept in step with `core::ip::WIDEST_V4_PREFIX` and `WIDEST_V6_PREFIX` (a unit test checks).
+const WIDE_RANGE_RULE: &str = "!has(self.ip) || !isCIDR(self.ip) || (has(self.acknowledgeWideRange) && self.acknowledgeWideRange) || cidr(self.ip).prefixLength() >= (cidr(self.ip).ip().family() == 4 ? 8 : 32)";
+const WIDE_RANGE_MESSAGE: &str = "'spec.subject.ip ' + self.ip + ' is wider than /8 (IPv4) or /32 (IPv6) and would cover a large part of the internet; if that is really meant, set spec.subject.acknowledgeWideRange: true'";
+
+/// Who a ban applies to. Exactly one identifier is set. Identifiers are one
+/// line without control characters (they reach one-per-line lists).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
     "(has(self.userId) ? 1 : 0) + (has(self.username) ? 1 : 0) + (has(self.email) ? 1 : 0) + (has(self.ip) ? 1 : 0) + (has(self.keyFingerprint) ? 1 : 0) == 1"
 ).message("subject must set exactly one of userId, username, email, ip, keyFingerprint"))]
+#[x_kube(validation = kube::core::Rule::new(WIDE_RANGE_RULE)
+    .message(kube::core::Message::Expression(WIDE_RANGE_MESSAGE.into()))
+    .field_path(".ip"))]
 pub struct Subject {
     /// The application's stable user identifier (e.g. a database id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("userId must be one line without control characters"))]
     pub user_id: Option<String>,
 
     /// A public user name or handle, matched exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("username must be one line without control characters"))]
     pub username: Option<String>,
 
     /// An email address. Canonicalised (trimmed, lower-cased, `+tag` dropped) and
@@ -24,6 +39,8 @@ pub struct Subject {
     #[schemars(length(min = 3, max = 254))]
     #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
         .message("email must look like name@domain"))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("email must be one line without control characters"))]
     pub email: Option<String>,
 
     /// An IPv4 or IPv6 address, or a CIDR range such as `203.0.113.0/24` or `2001:db8::/32`.
@@ -36,5 +53,27 @@ pub struct Subject {
     /// A signing-key fingerprint identifying a pseudonymous author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("keyFingerprint must be one line without control characters"))]
     pub key_fingerprint: Option<String>,
+
+    /// Set to true to confirm that an `ip` range wider than /8 (IPv4) or /32
+    /// (IPv6) is meant: such a range covers a large part of the internet, and
+    /// `0.0.0.0/0` or `::/0` covers everyone. Without it, wider ranges are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_wide_range: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ip::{WIDEST_V4_PREFIX, WIDEST_V6_PREFIX};
+
+    #[test]
+    fn the_cel_rule_and_the_core_share_the_wide_range_limits() {
+        assert!(WIDE_RANGE_RULE.contains(&format!("? {WIDEST_V4_PREFIX} : {WIDEST_V6_PREFIX})")));
+        assert!(WIDE_RANGE_MESSAGE.contains(&format!(
+            "/{WIDEST_V4_PREFIX} (IPv4) or /{WIDEST_V6_PREFIX} (IPv6)"
+        )));
+    }
 }

@@ -73,9 +73,11 @@ pub struct UserBanSpec {
     /// Why the subject is banned.
     pub reason: BanReason,
 
-    /// Text the application shows the subject.
+    /// Text the application shows the subject: one line, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
+    #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
+        .message("message must be one line without control characters"))]
     pub message: Option<String>,
 
     /// Invalidate the subject's sessions issued before the ban starts.
@@ -83,14 +85,14 @@ pub struct UserBanSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_sessions: Option<bool>,
 
-    /// Send notifications about this ban (default true). Reserved: notification
-    /// sinks are not implemented yet, so the value is validated and stored only.
+    /// Send notifications about this ban (default true): its transitions go to
+    /// the operator's configured webhook and email sinks (`--notify-config`).
     #[serde(default = "default_true")]
     pub notify: bool,
 
     /// When a permanent ban is due for review: an RFC 3339 date or date-time, or a
-    /// duration such as `90d` counted from the start. Reserved: validated and
-    /// stored; review reminders are not implemented yet.
+    /// duration such as `90d` counted from the start. From then on the ban's
+    /// `ReviewDue` condition is True and a `ReviewDue` Event is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_RULE).message(REVIEW_AFTER_MESSAGE))]

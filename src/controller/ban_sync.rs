@@ -388,3 +388,42 @@ pub(super) async fn sync_exemption(
     }
     Ok(())
 }
+
+/// A pass that could not publish (a foreign ConfigMap holds the blocklist's
+/// name): the ban's Ready condition turns False and says why; the rest of its
+/// status stays as it was and no transition is announced, since nothing
+/// changed for readers. Deletions still go through.
+pub(super) async fn not_published<K: BanResource>(
+    ctx: &Context,
+    reviewed: &Reviewed<K>,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    if reviewed.deleting() {
+        return sync_ban(ctx, reviewed, &HashMap::new(), now).await;
+    }
+    let fresh = K::store(&ctx.stores).freshest(&reviewed.object);
+    let object = fresh.as_ref();
+    let latest = ctx.written.latest(object, object.ban_status());
+    let old = latest.as_ref();
+    let generation = object.meta().generation;
+    let mut new = old.cloned().unwrap_or_default();
+    let ready = condition(
+        old.map_or(&[], |s| &s.conditions),
+        READY,
+        false,
+        reasons::BLOCKLIST_CONFLICT,
+        why.to_string(),
+        generation,
+        now,
+    );
+    new.conditions.retain(|c| c.type_ != READY);
+    new.conditions.insert(0, ready);
+    new.observed_generation = generation;
+    if old == Some(&new) {
+        return Ok(None);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    status_write::apply_status(&ctx.written, &api, object, &new).await?;
+    Ok(None)
+}

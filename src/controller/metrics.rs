@@ -31,6 +31,12 @@ pub struct TransitionLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConflictLabel {
+    pub namespace: String,
+    pub configmap: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NamespaceLabel {
     pub namespace: String,
 }
@@ -42,10 +48,13 @@ pub struct Metrics {
     entries: Family<ModePhase, Gauge>,
     transitions: Family<TransitionLabel, Counter>,
     blocklist_bytes: Family<NamespaceLabel, Gauge>,
+    blocklist_conflicts: Family<ConflictLabel, Gauge>,
     expiry_lag_seconds: Histogram,
     leader: Gauge,
     /// Published entries per namespace, so the totals can be recomputed when one changes.
     entries_by_namespace: Mutex<HashMap<String, HashMap<ModePhase, i64>>>,
+    /// The foreign ConfigMap each conflicted namespace reports, to clear it later.
+    conflicts: Mutex<HashMap<String, String>>,
 }
 
 impl Default for Metrics {
@@ -83,6 +92,12 @@ impl Default for Metrics {
             "Size of each namespace's blocklist data",
             blocklist_bytes.clone(),
         );
+        let blocklist_conflicts = Family::<ConflictLabel, Gauge>::default();
+        registry.register(
+            "blocklist_conflicts",
+            "1 while a ConfigMap with the blocklist's name exists that the operator does not manage (nothing is written there)",
+            blocklist_conflicts.clone(),
+        );
         let expiry_lag_seconds =
             Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 30.0, 300.0]);
         registry.register(
@@ -103,9 +118,11 @@ impl Default for Metrics {
             entries,
             transitions,
             blocklist_bytes,
+            blocklist_conflicts,
             expiry_lag_seconds,
             leader,
             entries_by_namespace: Mutex::default(),
+            conflicts: Mutex::default(),
         }
     }
 }
@@ -154,6 +171,30 @@ impl Metrics {
         for label in labels {
             let total: i64 = by_namespace.values().filter_map(|c| c.get(&label)).sum();
             self.entries.get_or_create(&label).set(total);
+        }
+    }
+
+    /// `configmap` is the foreign ConfigMap in the way, or none once the
+    /// namespace publishes again (every earlier conflict there drops to 0).
+    pub fn blocklist_conflict(&self, namespace: &str, configmap: Option<&str>) {
+        let mut conflicts = self.conflicts.lock().expect("metrics lock");
+        let previous = conflicts.remove(namespace);
+        if let Some(previous) = previous {
+            self.blocklist_conflicts
+                .get_or_create(&ConflictLabel {
+                    namespace: namespace.into(),
+                    configmap: previous,
+                })
+                .set(0);
+        }
+        if let Some(configmap) = configmap {
+            self.blocklist_conflicts
+                .get_or_create(&ConflictLabel {
+                    namespace: namespace.into(),
+                    configmap: configmap.into(),
+                })
+                .set(1);
+            conflicts.insert(namespace.to_string(), configmap.to_string());
         }
     }
 

@@ -340,14 +340,18 @@ async fn after_failure(ctx: &Context, namespace: &str, key: &str, error: Error) 
     let blocklist = ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("ConfigMap".into()),
-        name: Some(ctx.blocklist_name.clone()),
+        name: Some(
+            error
+                .configmap()
+                .map_or_else(|| ctx.blocklist_name.clone(), str::to_string),
+        ),
         namespace: Some(namespace.to_string()),
         ..ObjectReference::default()
     };
     let note = record::truncate(&error.to_string(), 1000);
     if let Err(e) = ctx
         .events
-        .publish(&blocklist, true, reasons::RECONCILE_FAILED, &note)
+        .publish(&blocklist, true, error.reason(), &note)
         .await
     {
         tracing::warn!(namespace, error = %e, "cannot publish Warning Event");

@@ -232,7 +232,27 @@ pub async fn reconcile(
         exemptions,
         revocations,
     };
-    let published = publish::publish(ctx, namespace, contents, &existing, now).await?;
+    let published = match publish::publish(ctx, namespace, contents, &existing, now).await {
+        Ok(published) => published,
+        Err(conflict @ Error::BlocklistConflict { .. }) => {
+            ctx.metrics
+                .blocklist_conflict(namespace, conflict.configmap());
+            // The bans say why they are not Ready; nothing is announced as applied.
+            let work = StatusWork {
+                user_bans,
+                feature_blocks,
+                appeals: appeal_objects,
+                verdicts,
+                exemptions: exemption_objects,
+                now,
+                unpublished: Some(conflict.to_string()),
+            };
+            StatusWorkers::submit(ctx, namespace, work);
+            return Err(conflict);
+        }
+        Err(error) => return Err(error),
+    };
+    ctx.metrics.blocklist_conflict(namespace, None);
     ctx.metrics
         .blocklist_published(namespace, published.bytes, counts);
     if ctx.nudge_pods && published.written {
@@ -264,6 +284,7 @@ pub async fn reconcile(
             verdicts,
             exemptions: exemption_objects,
             now,
+            unpublished: None,
         },
     );
     Ok(next)

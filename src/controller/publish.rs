@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 
 use super::error::Error;
-use super::{Context, blocklist};
+use super::{Context, MANAGED_BY, MANAGED_BY_LABEL, blocklist};
 use crate::core::Contents;
 use crate::core::shard::{merge, plan};
 
@@ -75,6 +75,12 @@ pub async fn publish(
     existing: &HashMap<String, Arc<ConfigMap>>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
+    if let Some(foreign) = foreign(existing) {
+        return Err(Error::BlocklistConflict {
+            namespace: namespace.to_string(),
+            name: foreign.to_string(),
+        });
+    }
     let max_count = ctx.shards.max_count.max(1);
     // The shard count never shrinks on its own, so assignments stay stable.
     let mut count = (0..max_count)
@@ -144,6 +150,17 @@ pub async fn publish(
         }
     }
     Ok(outcome)
+}
+
+/// A ConfigMap with one of the blocklist's names that the operator did not
+/// make (it carries no managed-by label of ours): an application's own data,
+/// never to be overwritten. The first by name, so the report is stable.
+fn foreign(existing: &HashMap<String, Arc<ConfigMap>>) -> Option<&str> {
+    existing
+        .iter()
+        .filter(|(_, cm)| cm.labels().get(MANAGED_BY_LABEL).map(String::as_str) != Some(MANAGED_BY))
+        .map(|(name, _)| name.as_str())
+        .min()
 }
 
 enum Rendered {

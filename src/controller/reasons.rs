@@ -7,6 +7,8 @@ pub const EXPIRED: &str = "Expired";
 pub const UPDATED: &str = "Updated";
 pub const INVALID_SPEC: &str = "InvalidSpec";
 pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+/// A ConfigMap the operator does not manage holds the blocklist's name.
+pub const BLOCKLIST_CONFLICT: &str = "BlocklistConflict";
 pub const LIFTED: &str = "Lifted";
 pub const EXEMPTED: &str = "Exempted";
 pub const EXEMPT: &str = "Exempt";

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::appeals::Verdict;
-use super::ban_sync::{appeal_events, sync_appeal, sync_ban, sync_exemption};
+use super::ban_sync::{appeal_events, not_published, sync_appeal, sync_ban, sync_exemption};
 use super::error::Error;
 use super::namespace::Reviewed;
 use super::{Context, after_failure, instant_at};
@@ -39,6 +39,9 @@ pub struct StatusWork {
     pub verdicts: HashMap<String, Verdict>,
     pub exemptions: Vec<Arc<BanExemption>>,
     pub now: DateTime<Utc>,
+    /// Why the pass could not publish (a foreign ConfigMap in the way): the
+    /// bans then only say so, with no transition announced.
+    pub unpublished: Option<String>,
 }
 
 #[derive(Default)]
@@ -159,9 +162,15 @@ async fn sync_nth(
         return Ok(None);
     }
     match work.user_bans.get(index) {
-        Some(ban) => sync_ban(ctx, ban, appeal_events, work.now).await,
+        Some(ban) => match &work.unpublished {
+            Some(why) => not_published(ctx, ban, why, work.now).await,
+            None => sync_ban(ctx, ban, appeal_events, work.now).await,
+        },
         None => match work.feature_blocks.get(index - work.user_bans.len()) {
-            Some(block) => sync_ban(ctx, block, appeal_events, work.now).await,
+            Some(block) => match &work.unpublished {
+                Some(why) => not_published(ctx, block, why, work.now).await,
+                None => sync_ban(ctx, block, appeal_events, work.now).await,
+            },
             None => Ok(None),
         },
     }
@@ -194,7 +203,7 @@ async fn sync_all(
             Err(error) => failures.push(error),
         }
     }
-    if !ctx.status_workers.superseded(namespace) {
+    if !ctx.status_workers.superseded(namespace) && work.unpublished.is_none() {
         for appeal in &work.appeals {
             failures.extend(sync_appeal(ctx, appeal, &work.verdicts).await.err());
         }

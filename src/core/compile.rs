@@ -9,6 +9,7 @@ use super::email::hash_email;
 use super::entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
 use super::ip::IpNet;
 use super::schedule::{Timing, Window, WindowError, window};
+use super::text::{is_clean_text, is_one_line};
 use crate::api::{BanMode, FeatureBlock, Subject, UserBan};
 
 /// A ban reduced to what the operator needs: its window and its published entry.
@@ -28,23 +29,65 @@ pub enum CompileError {
     Window(#[from] WindowError),
     #[error("metadata.creationTimestamp is missing")]
     NoCreationTimestamp,
+    #[error(
+        "spec.subject.ip {0} is wider than /{v4} (IPv4) or /{v6} (IPv6); set spec.subject.acknowledgeWideRange: true if that is really meant",
+        v4 = super::ip::WIDEST_V4_PREFIX,
+        v6 = super::ip::WIDEST_V6_PREFIX
+    )]
+    WideRange(String),
+    #[error("{0} contains a control character (such as a line break) and cannot be published")]
+    ControlCharacter(&'static str),
+}
+
+/// Refuses a one-line value with a control character in it.
+fn one_line(field: &'static str, value: &str) -> Result<(), CompileError> {
+    if is_one_line(value) {
+        Ok(())
+    } else {
+        Err(CompileError::ControlCharacter(field))
+    }
+}
+
+/// The published texts of a ban besides its subject: every one of them reaches
+/// the blocklist, Events or notifications.
+fn check_texts(
+    reason: &str,
+    message: Option<&str>,
+    instructions: Option<&str>,
+) -> Result<(), CompileError> {
+    one_line("spec.reason.code", reason)?;
+    if let Some(message) = message {
+        one_line("spec.message", message)?;
+    }
+    if instructions.is_some_and(|i| !is_clean_text(i)) {
+        return Err(CompileError::ControlCharacter("spec.appeal.instructions"));
+    }
+    Ok(())
 }
 
 pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
     let mut keys = Vec::with_capacity(1);
     if let Some(v) = &subject.user_id {
+        one_line("spec.subject.userId", v)?;
         keys.push(SubjectKey::UserId(v.clone()));
     }
     if let Some(v) = &subject.username {
+        one_line("spec.subject.username", v)?;
         keys.push(SubjectKey::Username(v.clone()));
     }
     if let Some(v) = &subject.email {
+        one_line("spec.subject.email", v)?;
         keys.push(SubjectKey::Email(hash_email(v)));
     }
     if let Some(v) = &subject.ip {
-        keys.push(SubjectKey::Ip(v.parse::<IpNet>()?.to_string()));
+        let net = v.parse::<IpNet>()?;
+        if net.is_wide() && subject.acknowledge_wide_range != Some(true) {
+            return Err(CompileError::WideRange(v.clone()));
+        }
+        keys.push(SubjectKey::Ip(net.to_string()));
     }
     if let Some(v) = &subject.key_fingerprint {
+        one_line("spec.subject.keyFingerprint", v)?;
         keys.push(SubjectKey::KeyFingerprint(v.clone()));
     }
     match <[SubjectKey; 1]>::try_from(keys) {
@@ -61,8 +104,19 @@ fn created(meta: &kube::core::ObjectMeta) -> Result<DateTime<Utc>, CompileError>
     DateTime::from_timestamp(stamp.0.as_second(), 0).ok_or(CompileError::NoCreationTimestamp)
 }
 
+fn appeal_instructions(appeal: Option<&crate::api::Appeal>) -> Option<&str> {
+    appeal
+        .filter(|appeal| appeal.allowed)
+        .and_then(|appeal| appeal.instructions.as_deref())
+}
+
 pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
     let spec = &ban.spec;
+    check_texts(
+        &spec.reason.code,
+        spec.message.as_deref(),
+        appeal_instructions(spec.appeal.as_ref()),
+    )?;
     let window = window(Timing {
         starts_at: spec.starts_at,
         duration: spec.duration.as_deref(),
@@ -84,11 +138,7 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
         reason: spec.reason.code.clone(),
         message: spec.message.clone(),
         revoke_sessions_before: spec.revokes_sessions().then_some(window.from),
-        appeal_instructions: spec
-            .appeal
-            .as_ref()
-            .filter(|appeal| appeal.allowed)
-            .and_then(|appeal| appeal.instructions.clone()),
+        appeal_instructions: appeal_instructions(spec.appeal.as_ref()).map(str::to_string),
         global: false,
     };
     Ok(CompiledBan { window, entry })
@@ -96,6 +146,18 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
 
 pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, CompileError> {
     let spec = &block.spec;
+    check_texts(
+        &spec.reason.code,
+        spec.message.as_deref(),
+        appeal_instructions(spec.appeal.as_ref()),
+    )?;
+    for feature in &spec.features {
+        one_line("spec.features", feature)?;
+    }
+    for scope in &spec.scopes {
+        one_line("spec.scopes[].kind", &scope.kind)?;
+        one_line("spec.scopes[].name", &scope.name)?;
+    }
     let window = window(Timing {
         starts_at: spec.starts_at,
         duration: spec.duration.as_deref(),
@@ -127,11 +189,7 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
         reason: spec.reason.code.clone(),
         message: spec.message.clone(),
         revoke_sessions_before: None,
-        appeal_instructions: spec
-            .appeal
-            .as_ref()
-            .filter(|appeal| appeal.allowed)
-            .and_then(|appeal| appeal.instructions.clone()),
+        appeal_instructions: appeal_instructions(spec.appeal.as_ref()).map(str::to_string),
         global: false,
     };
     Ok(CompiledBan { window, entry })
@@ -204,6 +262,62 @@ mod tests {
         assert_eq!(
             compiled.entry.until,
             Some(compiled.window.from + chrono::Duration::hours(1))
+        );
+    }
+
+    #[test]
+    fn wide_ranges_need_an_acknowledgement() {
+        let wide = Subject {
+            ip: Some("0.0.0.0/0".into()),
+            ..Default::default()
+        };
+        let refused = compile_user_ban(&ban(wide.clone())).unwrap_err();
+        assert_eq!(refused, CompileError::WideRange("0.0.0.0/0".into()));
+        assert!(
+            refused.to_string().contains("acknowledgeWideRange"),
+            "{refused}"
+        );
+        let acknowledged = Subject {
+            acknowledge_wide_range: Some(true),
+            ..wide
+        };
+        assert!(compile_user_ban(&ban(acknowledged)).is_ok());
+        for narrow in ["10.0.0.0/8", "2001:db8::/32", "::1"] {
+            let subject = Subject {
+                ip: Some(narrow.into()),
+                ..Default::default()
+            };
+            assert!(compile_user_ban(&ban(subject)).is_ok(), "{narrow}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_wherever_they_would_be_published() {
+        let newline = Subject {
+            username: Some("mallory\nalice".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            compile_user_ban(&ban(newline)),
+            Err(CompileError::ControlCharacter("spec.subject.username"))
+        );
+        let mut message = ban(Subject {
+            user_id: Some("1".into()),
+            ..Default::default()
+        });
+        message.spec.message = Some("first\rsecond".into());
+        assert_eq!(
+            compile_user_ban(&message),
+            Err(CompileError::ControlCharacter("spec.message"))
+        );
+        message.spec.message = None;
+        message.spec.appeal = Some(crate::api::Appeal {
+            allowed: true,
+            instructions: Some("Write to us.\nWe answer within a week.".into()),
+        });
+        assert!(
+            compile_user_ban(&message).is_ok(),
+            "line feeds are fine in instructions"
         );
     }
 

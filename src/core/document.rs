@@ -220,7 +220,9 @@ pub fn render_shard(
             let values = lists
                 .entry(plain_list_name(mode, &entry.subject))
                 .or_default();
-            values.insert(entry.subject.parts().1.to_string());
+            // Validation keeps line breaks out; escaping keeps any that slipped
+            // into a stored object from forging a second line.
+            values.insert(super::text::escape_line(entry.subject.parts().1).into_owned());
         }
     }
     let mut data: BTreeMap<String, String> = lists

@@ -4,6 +4,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+/// The widest IPv4 range a ban or exemption takes without an explicit
+/// acknowledgement (`spec.subject.acknowledgeWideRange`): a /8 is 16M addresses,
+/// and one typo such as `0.0.0.0/0` would otherwise ban everyone.
+pub const WIDEST_V4_PREFIX: u8 = 8;
+/// The widest IPv6 range taken without acknowledgement: a /32 is a whole
+/// provider's allocation.
+pub const WIDEST_V6_PREFIX: u8 = 32;
+
 /// A network: an address with a prefix length; a single address is a full-length prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IpNet {
@@ -83,6 +91,16 @@ impl IpNet {
         bits(addr) & mask(self.prefix, width(addr)) == bits(self.network)
     }
 
+    /// Wider than [`WIDEST_V4_PREFIX`] / [`WIDEST_V6_PREFIX`].
+    pub fn is_wide(&self) -> bool {
+        let widest = if self.is_ipv4() {
+            WIDEST_V4_PREFIX
+        } else {
+            WIDEST_V6_PREFIX
+        };
+        self.prefix < widest
+    }
+
     pub fn is_single_address(&self) -> bool {
         self.prefix == width(self.network)
     }
@@ -158,6 +176,16 @@ mod tests {
         assert!(net("192.0.2.0/24").contains(ip("::ffff:192.0.2.5")));
         assert_eq!(net("::ffff:192.0.2.5").to_string(), "192.0.2.5");
         assert!(net("::/0").contains(ip("::1")));
+    }
+
+    #[test]
+    fn wide_ranges() {
+        for wide in ["0.0.0.0/0", "10.0.0.0/7", "::/0", "2001:db8::/31"] {
+            assert!(net(wide).is_wide(), "{wide}");
+        }
+        for narrow in ["10.0.0.0/8", "203.0.113.7", "2001:db8::/32", "::1"] {
+            assert!(!net(narrow).is_wide(), "{narrow}");
+        }
     }
 
     #[test]

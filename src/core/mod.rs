@@ -13,6 +13,7 @@ pub mod index;
 pub mod ip;
 pub mod schedule;
 pub mod shard;
+pub mod text;
 
 pub use decision::{Decision, Query, decide, decide_contents};
 pub use document::{BlocklistDocument, Contents, FORMAT_V1};

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod mount;
 pub mod operator;
+pub mod principal;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -144,7 +145,7 @@ impl TestCluster {
     }
 }
 
-fn kubectl_binary() -> PathBuf {
+pub fn kubectl_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let output = Command::new(repo_root().join("hack/control-plane-bin.sh"))

@@ -1,0 +1,95 @@
+//! Admission rules the CRDs cannot express. CEL in a CRD sees only the object,
+//! so "who may set this field" needs a ValidatingAdmissionPolicy, which can ask
+//! the authorizer about the requesting user. Shipped with the CRDs (`crds/`,
+//! the chart's `crds/`), so every install that has the kinds has the rules.
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingSpec,
+    ValidatingAdmissionPolicySpec, Validation,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::GROUP;
+
+/// The policy (and its binding) that reserves appeal decisions to deciders.
+pub const APPEAL_DECISIONS_POLICY: &str = "banappeal-decisions.interdict.dev";
+/// The verb on `banappeals` that allows setting `spec.decision`, as `approve`
+/// on `signers` allows approving a CertificateSigningRequest.
+pub const DECIDE_VERB: &str = "decide";
+
+/// A decision can be set (on create or on update) only by a user the authorizer
+/// allows to `decide` banappeals in the appeal's namespace. Without this, anyone
+/// allowed to create appeals (an application, an appellant) could create one
+/// that is born approved, and the operator would lift the ban: CRD rules with
+/// `oldSelf` do not run on create.
+fn appeal_decisions_policy() -> ValidatingAdmissionPolicy {
+    let may_decide = format!(
+        "authorizer.group('{GROUP}').resource('banappeals').namespace(request.namespace).check('{DECIDE_VERB}').allowed()"
+    );
+    ValidatingAdmissionPolicy {
+        metadata: ObjectMeta {
+            name: Some(APPEAL_DECISIONS_POLICY.to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ValidatingAdmissionPolicySpec {
+            failure_policy: Some("Fail".to_string()),
+            // `matchConstraints` is atomic for server-side apply: spelling out
+            // the API server's defaults keeps a re-apply by another field
+            // manager (an upgrade, the chart) from conflicting with the first.
+            match_constraints: Some(MatchResources {
+                match_policy: Some("Equivalent".to_string()),
+                namespace_selector: Some(LabelSelector::default()),
+                object_selector: Some(LabelSelector::default()),
+                resource_rules: Some(vec![NamedRuleWithOperations {
+                    api_groups: Some(vec![GROUP.to_string()]),
+                    api_versions: Some(vec!["*".to_string()]),
+                    operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
+                    resources: Some(vec!["banappeals".to_string()]),
+                    scope: Some("*".to_string()),
+                    ..NamedRuleWithOperations::default()
+                }]),
+                ..MatchResources::default()
+            }),
+            validations: Some(vec![Validation {
+                // A decision already stored is final (the CRD's own rule); only
+                // setting one is checked here.
+                expression: format!(
+                    "!has(object.spec.decision) || (request.operation == 'UPDATE' && has(oldObject.spec.decision)) || {may_decide}"
+                ),
+                message_expression: Some(format!(
+                    "'spec.decision: ' + request.userInfo.username + ' may not decide appeals: setting a decision needs the {DECIDE_VERB} verb on banappeals.{GROUP} in namespace ' + request.namespace"
+                )),
+                reason: Some("Forbidden".to_string()),
+                ..Validation::default()
+            }]),
+            ..ValidatingAdmissionPolicySpec::default()
+        }),
+        ..ValidatingAdmissionPolicy::default()
+    }
+}
+
+fn binding(policy: &str) -> ValidatingAdmissionPolicyBinding {
+    ValidatingAdmissionPolicyBinding {
+        metadata: ObjectMeta {
+            name: Some(policy.to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ValidatingAdmissionPolicyBindingSpec {
+            policy_name: Some(policy.to_string()),
+            validation_actions: Some(vec!["Deny".to_string()]),
+            ..ValidatingAdmissionPolicyBindingSpec::default()
+        }),
+    }
+}
+
+/// Every admission policy with its binding, in install order.
+pub fn policies() -> (
+    Vec<ValidatingAdmissionPolicy>,
+    Vec<ValidatingAdmissionPolicyBinding>,
+) {
+    (
+        vec![appeal_decisions_policy()],
+        vec![binding(APPEAL_DECISIONS_POLICY)],
+    )
+}
