@@ -211,7 +211,7 @@ async fn a_foreign_configmap_is_never_taken_over() {
 
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
-    let _operator = ns.operator_with(&["--metrics-addr", &metrics]);
+    let operator = ns.operator_with(&["--metrics-addr", &metrics]);
     let moderator = Principal::new(
         &ns.name,
         "moderator",
@@ -295,6 +295,10 @@ async fn a_foreign_configmap_is_never_taken_over() {
         metric(port, "interdict_blocklist_conflicts", &labels),
         Some(0.0)
     );
+    // Text logs written to a file carry no terminal colour codes.
+    let log = operator.log();
+    assert!(log.contains("blocklist written"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI escape codes in a log file");
     ns.cleanup().await;
 }
 

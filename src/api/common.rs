@@ -7,8 +7,25 @@ pub(crate) const TOKEN_RULE: &str = "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])
 /// CEL for a positive duration such as `30m`, `12h`, `7d`, `2w` or `1h30m`.
 pub(crate) const DURATION_RULE: &str =
     "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') && self.matches('[1-9]')";
-pub(crate) const DURATION_MESSAGE: &str =
-    "duration must be a positive amount of s, m, h, d or w, like 30m, 12h, 7d or 1h30m";
+pub(crate) const DURATION_MESSAGE: &str = "'duration ' + self + ' must be a positive amount of s, m, h, d or w, like 30m, 12h, 7d or 1h30m'";
+/// CEL: a duration's total in seconds (each part's digits times its unit).
+macro_rules! duration_seconds {
+    ($value:literal) => {
+        concat!(
+            $value,
+            ".findAll('[0-9]+[smhdw]').map(p, int(p.substring(0, p.size() - 1)) * (p.endsWith('s') ? 1 : p.endsWith('m') ? 60 : p.endsWith('h') ? 3600 : p.endsWith('d') ? 86400 : 604800)).sum()"
+        )
+    };
+}
+/// CEL: at most 100 years, as `core::duration::MAX_DURATION_SECONDS` (a unit test checks).
+pub(crate) const DURATION_BOUND_RULE: &str = concat!(duration_seconds!("self"), " <= 3155760000");
+pub(crate) const DURATION_BOUND_MESSAGE: &str = "'duration ' + self + ' is longer than 100 years (36525d); leave duration and expiresAt unset for a permanent ban'";
+/// CEL: a start late enough that even the longest duration ends within the
+/// RFC 3339 calendar (year 9999). Cheaper for the API server's cost budget than
+/// adding the duration to the start; the core checks the exact end.
+pub(crate) const STARTS_BEFORE_9899_RULE: &str = "self < timestamp('9899-01-01T00:00:00Z')";
+pub(crate) const STARTS_BEFORE_9899_MESSAGE: &str =
+    "startsAt must be before 9899-01-01T00:00:00Z, so that any duration ends within year 9999";
 pub(crate) const DURATION_XOR_EXPIRES_RULE: &str = "!(has(self.duration) && has(self.expiresAt))";
 pub(crate) const DURATION_XOR_EXPIRES_MESSAGE: &str =
     "set either duration or expiresAt, not both (neither means permanent)";
@@ -17,8 +34,16 @@ pub(crate) const STARTS_BEFORE_EXPIRES_RULE: &str =
 pub(crate) const STARTS_BEFORE_EXPIRES_MESSAGE: &str = "startsAt must be before expiresAt";
 
 pub(crate) const REVIEW_AFTER_RULE: &str = "self.matches('^([0-9]{1,6}[smhdw]){1,4}$') || self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$')";
-pub(crate) const REVIEW_AFTER_MESSAGE: &str =
-    "reviewAfter must be a date (2027-01-31), an RFC 3339 time, or a duration like 90d";
+pub(crate) const REVIEW_AFTER_MESSAGE: &str = "'reviewAfter ' + self + ' must be a date (2027-01-31), an RFC 3339 time, or a duration like 90d'";
+/// CEL: a reviewAfter duration is bounded like a ban's duration (dates are
+/// bounded by their four-digit year).
+pub(crate) const REVIEW_AFTER_BOUND_RULE: &str = concat!(
+    "!self.matches('^([0-9]{1,6}[smhdw]){1,4}$') || ",
+    duration_seconds!("self"),
+    " <= 3155760000"
+);
+pub(crate) const REVIEW_AFTER_BOUND_MESSAGE: &str =
+    "'reviewAfter ' + self + ' is longer than 100 years (36525d)'";
 
 /// CEL for a value that must stay on one line: no control character (C0, DEL,
 /// C1) and no Unicode line or paragraph separator. Such a value reaches plain
@@ -42,7 +67,7 @@ pub struct BanReason {
     /// `compromised`, `maintenance`. Applications may map it to their own texts.
     #[schemars(length(min = 1, max = 63))]
     #[x_kube(validation = kube::core::Rule::new(TOKEN_RULE)
-        .message("reason.code must be a lowercase token such as spam, abuse or brute-force"))]
+        .message(kube::core::Message::Expression("'reason.code ' + self + ' must be a lowercase token such as spam, abuse or brute-force'".into())))]
     pub code: String,
 
     /// Free-form notes for moderators (line breaks allowed, no other control
@@ -70,7 +95,7 @@ pub struct Scope {
     /// Kind of context, a lowercase token: `academy`, `cohort`, `page`, `service`, ...
     #[schemars(length(min = 1, max = 63))]
     #[x_kube(validation = kube::core::Rule::new(TOKEN_RULE)
-        .message("scope kind must be a lowercase token such as academy, cohort or page"))]
+        .message(kube::core::Message::Expression("'scope kind ' + self + ' must be a lowercase token such as academy, cohort or page'".into())))]
     pub kind: String,
 
     /// Name of the context, matched exactly, e.g. `downtown-miami` or `/posts/42`.
@@ -126,8 +151,28 @@ pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254))]
     #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
-        .message("contact.email must look like name@domain"))]
+        .message(kube::core::Message::Expression("'contact.email ' + self + ' must look like name@domain'".into())))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("contact.email must be one line without control characters"))]
     pub email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::duration::MAX_DURATION_SECONDS;
+
+    #[test]
+    fn the_cel_bounds_are_the_cores() {
+        for rule in [DURATION_BOUND_RULE, REVIEW_AFTER_BOUND_RULE] {
+            assert!(
+                rule.ends_with(&format!(" <= {MAX_DURATION_SECONDS}")),
+                "{rule}"
+            );
+        }
+        let latest_start = chrono::DateTime::parse_from_rfc3339("9899-01-01T00:00:00Z").unwrap();
+        let longest = chrono::Duration::seconds(MAX_DURATION_SECONDS);
+        assert!(latest_start + longest <= crate::core::schedule::latest_time());
+        assert!(STARTS_BEFORE_9899_RULE.contains("9899-01-01T00:00:00Z"));
+    }
 }

@@ -25,6 +25,7 @@ use super::{Appeal, BanReason, BanStatus, Contact, Lift, Scope, Subject};
     printcolumn(json_path = ".status.features", name = "Features", type_ = "string"),
     printcolumn(json_path = ".status.scopes", name = "Scopes", type_ = "string"),
     printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
+    printcolumn(json_path = ".spec.startsAt", name = "Starts", type_ = "string"),
     printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
     printcolumn(
         json_path = ".metadata.creationTimestamp",
@@ -41,11 +42,14 @@ pub struct FeatureBlockSpec {
     pub subject: Subject,
 
     /// Feature identifiers taken away, in the application's vocabulary
-    /// (`mentorship-service`, `EXPENSES`, `comments`); `*` means every feature.
+    /// (`mentorship-service`, `EXPENSES`, `comments`), matched ignoring ASCII
+    /// case (`expenses` finds `EXPENSES`); `*` means every feature.
     #[schemars(length(min = 1, max = 64), inner(length(min = 1, max = 63)))]
     #[x_kube(validation = kube::core::Rule::new(
         "self.all(f, f == '*' || f.matches('^[A-Za-z0-9][A-Za-z0-9._:/-]*$'))"
-    ).message("features must be * or identifiers of letters, digits and . _ : / -"))]
+    ).message(kube::core::Message::Expression(
+        "'features must be * or identifiers of letters, digits and . _ : / -; got ' + self.join(', ')".into()
+    )))]
     pub features: Vec<String>,
 
     /// Contexts where the block applies; a request is blocked when any scope
@@ -59,7 +63,8 @@ pub struct FeatureBlockSpec {
     /// Mutually exclusive with expiresAt; neither means permanent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
-    #[x_kube(validation = kube::core::Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    #[x_kube(validation = kube::core::Rule::new(DURATION_RULE).message(kube::core::Message::Expression(DURATION_MESSAGE.into())))]
+    #[x_kube(validation = kube::core::Rule::new(DURATION_BOUND_RULE).message(kube::core::Message::Expression(DURATION_BOUND_MESSAGE.into())))]
     pub duration: Option<String>,
 
     /// When the block ends (RFC 3339). Mutually exclusive with duration.
@@ -68,6 +73,7 @@ pub struct FeatureBlockSpec {
 
     /// When the block starts (RFC 3339). Unset means at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new(STARTS_BEFORE_9899_RULE).message(STARTS_BEFORE_9899_MESSAGE))]
     pub starts_at: Option<DateTime<Utc>>,
 
     /// Why the subject is blocked.

@@ -38,7 +38,7 @@ pub struct Subject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254))]
     #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
-        .message("email must look like name@domain"))]
+        .message(kube::core::Message::Expression("'email ' + self + ' must look like name@domain'".into())))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("email must be one line without control characters"))]
     pub email: Option<String>,
@@ -47,7 +47,7 @@ pub struct Subject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 64))]
     #[x_kube(validation = kube::core::Rule::new("isIP(self) || isCIDR(self)")
-        .message("ip must be an IPv4/IPv6 address or CIDR, like 203.0.113.7 or 10.0.0.0/8"))]
+        .message(kube::core::Message::Expression("'ip ' + self + ' must be an IPv4/IPv6 address or CIDR, like 203.0.113.7 or 10.0.0.0/8'".into())))]
     pub ip: Option<String>,
 
     /// A signing-key fingerprint identifying a pseudonymous author.

@@ -27,6 +27,7 @@ use super::{Appeal, BanReason, BanStatus, Contact, Lift, Subject};
     printcolumn(json_path = ".status.subject", name = "Subject", type_ = "string"),
     printcolumn(json_path = ".spec.mode", name = "Mode", type_ = "string"),
     printcolumn(json_path = ".status.phase", name = "Phase", type_ = "string"),
+    printcolumn(json_path = ".spec.startsAt", name = "Starts", type_ = "string"),
     printcolumn(json_path = ".status.expiresAt", name = "Expires", type_ = "string"),
     printcolumn(json_path = ".spec.reason.code", name = "Reason", type_ = "string"),
     printcolumn(
@@ -58,7 +59,8 @@ pub struct UserBanSpec {
     /// Mutually exclusive with expiresAt; neither means permanent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
-    #[x_kube(validation = kube::core::Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    #[x_kube(validation = kube::core::Rule::new(DURATION_RULE).message(kube::core::Message::Expression(DURATION_MESSAGE.into())))]
+    #[x_kube(validation = kube::core::Rule::new(DURATION_BOUND_RULE).message(kube::core::Message::Expression(DURATION_BOUND_MESSAGE.into())))]
     pub duration: Option<String>,
 
     /// When the ban ends (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
@@ -68,6 +70,7 @@ pub struct UserBanSpec {
 
     /// When the ban starts (RFC 3339). Unset means at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new(STARTS_BEFORE_9899_RULE).message(STARTS_BEFORE_9899_MESSAGE))]
     pub starts_at: Option<DateTime<Utc>>,
 
     /// Why the subject is banned.
@@ -95,7 +98,8 @@ pub struct UserBanSpec {
     /// `ReviewDue` condition is True and a `ReviewDue` Event is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
-    #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_RULE).message(REVIEW_AFTER_MESSAGE))]
+    #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_RULE).message(kube::core::Message::Expression(REVIEW_AFTER_MESSAGE.into())))]
+    #[x_kube(validation = kube::core::Rule::new(REVIEW_AFTER_BOUND_RULE).message(kube::core::Message::Expression(REVIEW_AFTER_BOUND_MESSAGE.into())))]
     pub review_after: Option<String>,
 
     /// Lift the ban now, for good, leaving the object as the record.

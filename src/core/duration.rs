@@ -10,9 +10,15 @@ pub enum DurationError {
     Malformed(String),
     #[error("duration {0:?} must be positive")]
     NotPositive(String),
-    #[error("duration {0:?} is too large")]
+    #[error("duration {0:?} is longer than 100 years (36525d)")]
     TooLarge(String),
 }
+
+/// The longest duration: 100 years of 365.25 days. Longer ones are typos or
+/// "forever", which is spelt by leaving the duration out; without a bound,
+/// `999999w` ends in year 21192, which no RFC 3339 time can hold. The CRD
+/// rule `DURATION_BOUND_RULE` says the same.
+pub const MAX_DURATION_SECONDS: i64 = 36_525 * 86_400;
 
 /// Parses a ban duration. Every part must carry a unit so `90` cannot silently mean seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
@@ -53,6 +59,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     }
     if total == 0 {
         return Err(DurationError::NotPositive(text.to_string()));
+    }
+    if total > MAX_DURATION_SECONDS {
+        return Err(too_large());
     }
     Duration::try_seconds(total).ok_or_else(too_large)
 }
@@ -101,6 +110,22 @@ mod tests {
     }
 
     #[test]
+    fn at_most_a_hundred_years() {
+        assert_eq!(
+            parse_duration("36525d").unwrap().num_seconds(),
+            MAX_DURATION_SECONDS
+        );
+        assert!(matches!(
+            parse_duration("36525d1s"),
+            Err(DurationError::TooLarge(_))
+        ));
+        assert!(matches!(
+            parse_duration("999999w"),
+            Err(DurationError::TooLarge(_))
+        ));
+    }
+
+    #[test]
     fn overflow_is_an_error_not_a_panic() {
         assert!(matches!(
             parse_duration("999999999999w"),
@@ -121,6 +146,7 @@ mod tests {
             match parse_duration(&text) {
                 Ok(d) => prop_assert_eq!(d.num_seconds(), expected),
                 Err(DurationError::NotPositive(_)) => prop_assert_eq!(expected, 0),
+                Err(DurationError::TooLarge(_)) => prop_assert!(expected > MAX_DURATION_SECONDS),
                 Err(e) => prop_assert!(false, "{text}: {e}"),
             }
         }

@@ -51,10 +51,18 @@ pub struct Timing<'a> {
 pub enum WindowError {
     #[error("spec.duration: {0}")]
     Duration(#[from] DurationError),
-    #[error("spec.duration: the ban would end beyond the representable calendar")]
+    #[error(
+        "spec.duration: the ban would end after 9999-12-31T23:59:59Z, the last time RFC 3339 can write"
+    )]
     OutOfRange,
     #[error("spec.duration and spec.expiresAt are both set")]
     DurationAndExpiry,
+}
+
+/// The last instant an RFC 3339 time (four-digit year) can express: later ends
+/// could not be written to a status or read by every reader.
+pub fn latest_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z is representable")
 }
 
 /// Times are kept to the second, the precision the product promises and the CRD stores.
@@ -64,6 +72,7 @@ pub fn window(timing: Timing<'_>) -> Result<Window, WindowError> {
         (Some(_), Some(_)) => return Err(WindowError::DurationAndExpiry),
         (Some(text), None) => Some(
             from.checked_add_signed(parse_duration(text)?)
+                .filter(|until| *until <= latest_time())
                 .ok_or(WindowError::OutOfRange)?,
         ),
         (None, Some(at)) => Some(at.trunc_subsecs(0)),
@@ -185,6 +194,23 @@ mod tests {
                 until: Some(at(1))
             }
         );
+    }
+
+    #[test]
+    fn windows_end_by_year_9999() {
+        let late = Timing {
+            starts_at: Some(latest_time() - chrono::Duration::days(1)),
+            duration: Some("2d"),
+            expires_at: None,
+            created: at(0),
+        };
+        assert_eq!(window(late), Err(WindowError::OutOfRange));
+        let just = Timing {
+            duration: Some("1d"),
+            ..late
+        };
+        assert_eq!(window(just).unwrap().until, Some(latest_time()));
+        assert_eq!(latest_time().to_rfc3339(), "9999-12-31T23:59:59+00:00");
     }
 
     #[test]
