@@ -332,6 +332,57 @@ async fn exemptions_win_over_bans() {
     ns.cleanup().await;
 }
 
+/// A ban of an exempt subject is announced as exempted (phase, Event, audit
+/// line; no Applied, so no notification asking to revoke sessions), and as
+/// applied once the exemption goes.
+#[tokio::test]
+async fn a_ban_of_an_exempt_subject_is_announced_as_exempted() {
+    let ns = TestNamespace::new("exempt-phase").await;
+    let operator = ns.operator();
+    apply_ok(
+        &ns.name,
+        "apiVersion: interdict.dev/v1alpha1\nkind: BanExemption\nmetadata: {name: staff}\nspec:\n  subject: {userId: \"8\"}\n  reason: {code: staff}\n",
+    );
+    eventually(
+        "the exemption published",
+        Duration::from_secs(20),
+        || async { (document(&ns).await?.exemptions.len() == 1).then_some(()) },
+    )
+    .await;
+    apply_ok(&ns.name, &ban("user-8", "{userId: \"8\"}", ""));
+    eventually("the Exempted phase", Duration::from_secs(20), || async {
+        (phase(&ns, "user-8").await == Some(Phase::Exempted)).then_some(())
+    })
+    .await;
+    has_events(&ns, "UserBan", "user-8", &["Exempted"]).await;
+    let applied = |operator: &common::Operator| {
+        operator
+            .audit_lines()
+            .iter()
+            .filter(|l| l["name"] == "user-8" && l["action"] == "Applied")
+            .count()
+    };
+    assert!(
+        !reasons(&ns, "UserBan", "user-8")
+            .await
+            .contains(&"Applied".to_string()),
+        "an exempted ban is not announced as applied"
+    );
+    assert_eq!(applied(&operator), 0, "{:?}", operator.audit_lines());
+
+    ns.api::<interdict::api::BanExemption>()
+        .delete("staff", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the ban in force", Duration::from_secs(20), || async {
+        (phase(&ns, "user-8").await == Some(Phase::Active)).then_some(())
+    })
+    .await;
+    has_events(&ns, "UserBan", "user-8", &["Exempted", "Applied"]).await;
+    assert_eq!(ids(&ns).await, ["UserBan/user-8"]);
+    ns.cleanup().await;
+}
+
 #[tokio::test]
 async fn sessions_stay_revoked_for_the_retention_window() {
     let ns = TestNamespace::new("sessions").await;

@@ -13,7 +13,8 @@ pub struct BanStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// Scheduled, Active, Expired or Lifted.
+    /// Scheduled, Active, Expired or Lifted; Exempted while a BanExemption of
+    /// the subject holds the ban back (see exemptedBy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
 

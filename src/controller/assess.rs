@@ -43,7 +43,7 @@ impl Assessment {
         match self.phase(now)? {
             Phase::Lifted => self.lifted.as_ref().map(|(at, _)| *at),
             Phase::Expired => self.compiled().ok()?.window.until,
-            Phase::Scheduled | Phase::Active => None,
+            Phase::Scheduled | Phase::Active | Phase::Exempted => None,
         }
     }
 

@@ -117,13 +117,20 @@ pub fn desired_status(
         }
     };
     let window = compiled.window;
-    let phase = assessment.phase(now).unwrap_or(Phase::Active);
+    let phase = match assessment.phase(now).unwrap_or(Phase::Active) {
+        Phase::Scheduled | Phase::Active if assessment.exempted_by.is_some() => Phase::Exempted,
+        phase => phase,
+    };
     let until = window
         .until
         .map(rfc3339)
         .unwrap_or_else(|| "further notice (permanent)".to_string());
-    let (reason, message) = match (&assessment.exempted_by, phase) {
-        (Some(exemption), Phase::Scheduled | Phase::Active) => (
+    let exemption = assessment
+        .exempted_by
+        .as_deref()
+        .unwrap_or("a BanExemption");
+    let (reason, message) = match (exemption, phase) {
+        (exemption, Phase::Exempted) => (
             reasons::EXEMPT,
             format!("Not published: {exemption} exempts this subject"),
         ),
@@ -159,7 +166,7 @@ pub fn desired_status(
         .filter(|at| *at <= now && matches!(phase, Phase::Active | Phase::Scheduled));
     if let Some(at) = assessment
         .review_at
-        .filter(|_| matches!(phase, Phase::Active | Phase::Scheduled))
+        .filter(|_| matches!(phase, Phase::Active | Phase::Scheduled | Phase::Exempted))
     {
         let message = if review_due.is_some() {
             format!("Due for review since {}", rfc3339(at))
@@ -289,15 +296,18 @@ pub fn transitions(old: Option<&BanStatus>, new: &BanStatus) -> Vec<Transition> 
             found.push(Transition::Expired)
         }
         (before, Phase::Lifted) if before != Some(Phase::Lifted) => found.push(Transition::Lifted),
+        (before, Phase::Exempted) if before != Some(Phase::Exempted) => {
+            found.push(Transition::Exempted)
+        }
+        (Some(Phase::Exempted), Phase::Exempted)
+            if old.and_then(|o| o.exempted_by.as_ref()) != new.exempted_by.as_ref() =>
+        {
+            found.push(Transition::Exempted)
+        }
         _ if old.and_then(|o| o.observed_generation) != new.observed_generation => {
             found.push(Transition::Updated)
         }
         _ => {}
-    }
-    if new.exempted_by.is_some()
-        && old.and_then(|o| o.exempted_by.as_ref()) != new.exempted_by.as_ref()
-    {
-        found.push(Transition::Exempted);
     }
     if review_due(new) && !old.is_some_and(review_due) {
         found.push(Transition::ReviewDue);

@@ -154,12 +154,30 @@ fn lift_exemption_and_review_are_recorded_once() {
         exempted_by: Some("BanExemption/office".into()),
         ..permanent.clone()
     };
+    // An exempt subject's ban is announced as exempted, never as applied.
     let first = desired_status(&exempt, Some(1), None, "bl", at(1));
-    assert_eq!(
-        transitions(None, &first),
-        [Transition::Applied, Transition::Exempted]
-    );
+    assert_eq!(transitions(None, &first), [Transition::Exempted]);
+    assert_eq!(first.phase, Some(Phase::Exempted));
     assert_eq!(first.conditions[0].reason, "Exempt");
+    assert!(
+        first.conditions[0].message.contains("BanExemption/office"),
+        "{}",
+        first.conditions[0].message
+    );
+    let other = Assessment {
+        exempted_by: Some("BanExemption/vpn".into()),
+        ..permanent.clone()
+    };
+    let moved = desired_status(&other, Some(1), Some(&first), "bl", at(2));
+    assert_eq!(transitions(Some(&first), &moved), [Transition::Exempted]);
+    // The exemption goes: now the ban applies, and says so.
+    let unexempted = desired_status(&permanent, Some(1), Some(&moved), "bl", at(3));
+    assert_eq!(unexempted.phase, Some(Phase::Active));
+    assert_eq!(
+        transitions(Some(&moved), &unexempted),
+        [Transition::Applied]
+    );
+    assert!(Transition::Applied.notifies() && !Transition::Exempted.notifies());
 
     let reviewed = Assessment {
         review_at: Some(at(100)),

@@ -16,6 +16,10 @@ pub enum Phase {
     Expired,
     /// Ended early by a moderator or an approved appeal.
     Lifted,
+    /// Within its window but held back by a BanExemption of its subject (named
+    /// in `status.exemptedBy`): not published, nothing announced to the subject.
+    /// A status phase only; a window by itself is never exempted.
+    Exempted,
 }
 
 impl Phase {
@@ -25,6 +29,7 @@ impl Phase {
             Phase::Active => "Active",
             Phase::Expired => "Expired",
             Phase::Lifted => "Lifted",
+            Phase::Exempted => "Exempted",
         }
     }
 }
@@ -97,7 +102,7 @@ impl Window {
         match self.phase_at(now) {
             Phase::Scheduled => Some(self.from),
             Phase::Active => self.until,
-            Phase::Expired | Phase::Lifted => None,
+            Phase::Expired | Phase::Lifted | Phase::Exempted => None,
         }
     }
 }
