@@ -310,3 +310,77 @@ async fn receiver_down_then_up_and_operator_killed_between_attempts() {
     );
     ns.cleanup().await;
 }
+
+/// An appeal's outcome reaches the appellant: the webhook payload carries the
+/// decision and the reviewer's notes, and email goes to the address given in
+/// the appeal (the ban's subject has none).
+#[tokio::test]
+async fn appeal_decisions_reach_the_appellant_with_the_reviewers_notes() {
+    let ns = TestNamespace::new("notify-appeal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(&dir.path().join("hooks.jsonl"), 0);
+    let smtp = SmtpSink::start();
+    let _operator = operator(&ns, &config(dir.path(), receiver.port, smtp.port));
+    apply_ok(
+        &ns.name,
+        &ban(
+            "contested",
+            "{userId: \"9\"}",
+            "  appeal: {allowed: true}\n",
+        ),
+    );
+    apply_ok(
+        &ns.name,
+        "apiVersion: interdict.dev/v1alpha1\nkind: BanAppeal\nmetadata: {name: plea}\nspec:\n  banRef: {kind: UserBan, name: contested}\n  statement: Not me.\n  contact: {email: appellant@example.org}\n",
+    );
+    eventually("appeal pending", Duration::from_secs(20), || async {
+        ns.api::<BanAppeal>()
+            .get("plea")
+            .await
+            .ok()?
+            .status?
+            .phase
+            .filter(|p| *p == AppealPhase::Pending)
+    })
+    .await;
+    let notes = "The logs show the same device on all three accounts.";
+    let decision = json!({ "spec": { "decision": { "outcome": "Denied", "reviewer": "mod", "notes": notes } } });
+    ns.api::<BanAppeal>()
+        .patch("plea", &PatchParams::default(), &Patch::Merge(&decision))
+        .await
+        .unwrap();
+
+    let denied = eventually("the denial delivered", Duration::from_secs(30), || async {
+        receiver.received().into_iter().find_map(|request| {
+            let payload: Value = serde_json::from_str(request["body"].as_str()?).ok()?;
+            (payload["event"] == "AppealDenied").then_some(payload)
+        })
+    })
+    .await;
+    assert_eq!(denied["appealDecision"]["name"], "plea", "{denied}");
+    assert_eq!(denied["appealDecision"]["outcome"], "Denied", "{denied}");
+    assert_eq!(denied["appealDecision"]["notes"], notes, "{denied}");
+
+    // Received and denied, both to the appellant's address.
+    eventually("two emails", Duration::from_secs(20), || async {
+        (smtp.count() == 2).then_some(())
+    })
+    .await;
+    let mails: Vec<(Value, Value)> = (1..=2).map(|n| smtp.message(n)).collect();
+    for (_, envelope) in &mails {
+        assert!(
+            envelope.to_string().contains("appellant@example.org"),
+            "{envelope}"
+        );
+    }
+    let denial = mails
+        .iter()
+        .map(|(message, _)| message.to_string())
+        .find(|text| text.contains("Your appeal was denied"))
+        .expect("the denial by email");
+    assert!(
+        denial.contains(notes),
+        "the email carries the reviewer's notes: {denial}"
+    );
+    ns.cleanup().await;
+}

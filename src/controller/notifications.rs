@@ -16,7 +16,9 @@ use super::assess::Assessment;
 use super::ban::BanResource;
 use super::record::{Happening, record};
 use super::status::{condition, previous};
-use crate::api::{BanKind, BanStatus, NotificationRecord};
+use std::sync::Arc;
+
+use crate::api::{AppealOutcome, BanAppeal, BanKind, BanStatus, NotificationRecord};
 use crate::notify::{self, Event, Notification, SinkKind};
 
 pub const CONDITION: &str = "NotificationsDelivered";
@@ -44,8 +46,51 @@ fn marker(occurred_at: DateTime<Utc>) -> String {
     occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The appeal an appeal event is about: for a decision, the decided appeal of
+/// this ban with that outcome; for a receipt, the newest appeal of this ban.
+fn appeal_of<K: BanResource>(ctx: &Context, object: &K, event: Event) -> Option<Arc<BanAppeal>> {
+    let outcome = match event {
+        Event::AppealApproved => Some(AppealOutcome::Approved),
+        Event::AppealDenied => Some(AppealOutcome::Denied),
+        Event::AppealReceived => None,
+        _ => return None,
+    };
+    let name = object.name_any();
+    ctx.stores
+        .appeals
+        .in_namespace(&object.namespace().unwrap_or_default())
+        .into_iter()
+        .filter(|a| a.spec.ban_ref.kind == K::KIND && a.spec.ban_ref.name == name)
+        .filter(|a| {
+            outcome.is_none_or(|o| a.spec.decision.as_ref().is_some_and(|d| d.outcome == o))
+        })
+        .max_by_key(|a| a.metadata.creation_timestamp.clone())
+}
+
+/// Where an event's email goes: for appeal events the address the appellant
+/// gave (`spec.contact.email` of the appeal), else the ban's own (the subject's
+/// email or the ban's `spec.contact.email`).
+fn recipient<K: BanResource>(object: &K, appeal: Option<&BanAppeal>) -> Option<String> {
+    appeal
+        .and_then(|a| a.spec.contact.as_ref()?.email.clone())
+        .or_else(|| object.email().map(str::to_string))
+}
+
+fn appeal_facts(appeal: &BanAppeal) -> notify::AppealFacts {
+    notify::AppealFacts {
+        name: appeal.name_any(),
+        outcome: appeal
+            .spec
+            .decision
+            .as_ref()
+            .map(|d| format!("{:?}", d.outcome)),
+        notes: appeal.spec.decision.as_ref().and_then(|d| d.notes.clone()),
+    }
+}
+
 /// Adds a `Pending` record per configured sink for each notified event. Email
-/// needs an address: the subject's own or `spec.contact.email`.
+/// needs an address: the subject's own, the ban's `spec.contact.email`, or for
+/// appeal events the appeal's `spec.contact.email`.
 pub fn enqueue<K: BanResource>(
     ctx: &Context,
     object: &K,
@@ -59,8 +104,10 @@ pub fn enqueue<K: BanResource>(
     }
     let uid = object.uid().unwrap_or_default();
     for name in events {
+        let appeal = event(name).and_then(|e| appeal_of(ctx, object, e));
+        let mailable = recipient(object, appeal.as_deref()).is_some();
         for sink in sinks.configured() {
-            if sink == SinkKind::Email && object.email().is_none() {
+            if sink == SinkKind::Email && !mailable {
                 continue;
             }
             let key = notify::idempotency_key(&uid, name, &marker(now));
@@ -220,14 +267,19 @@ pub async fn deliver<K: BanResource>(
             record.last_error = Some(format!("unknown event {}", record.event));
             continue;
         };
-        let notification = Notification::new(
+        let mut notification = Notification::new(
             event,
             record.occurred_at,
             &marker(record.occurred_at),
             facts.clone(),
         );
+        let appeal = appeal_of(ctx, object, event);
+        if let Some(appeal) = &appeal {
+            notification = notification.with_appeal(appeal_facts(appeal));
+        }
+        let to = recipient(object, appeal.as_deref());
         record.attempts += 1;
-        match sinks.deliver(sink, &notification, object.email()).await {
+        match sinks.deliver(sink, &notification, to.as_deref()).await {
             Ok(()) => {
                 record.state = DELIVERED.to_string();
                 record.next_attempt_at = None;

@@ -379,6 +379,13 @@ pub fn render_email(notification: &Notification, to: &str) -> (String, String) {
     if event.in_force() {
         body.push(meaning(notification));
     }
+    if let Some(notes) = notification
+        .appeal()
+        .and_then(|a| a.notes.as_deref())
+        .filter(|n| !n.trim().is_empty())
+    {
+        body.push(format!("Notes from the reviewer:\n{}", notes.trim()));
+    }
     body.push(format!("Reason: {}", facts.reason));
     if let Some(message) = facts.message.as_deref().filter(|m| !m.trim().is_empty()) {
         body.push(format!("Message from the moderators:\n{}", message.trim()));

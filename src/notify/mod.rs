@@ -54,8 +54,8 @@ use serde::{Deserialize, Serialize};
 
 pub use email::{Email, EmailConfig, TlsMode, render_email};
 pub use payload::{
-    Appeal, BanFacts, BanKind, BanRef, Event, Mode, Notification, Scope, SubjectKind, SubjectRef,
-    duration_text, idempotency_key,
+    Appeal, AppealFacts, BanFacts, BanKind, BanRef, Event, Mode, Notification, Scope, SubjectKind,
+    SubjectRef, duration_text, idempotency_key,
 };
 pub use webhook::{Webhook, WebhookConfig, sign};
 

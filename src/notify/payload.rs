@@ -249,6 +249,24 @@ pub struct Notification {
     #[serde(flatten)]
     facts: BanFacts,
     duration: String,
+    /// With `AppealReceived`, `AppealApproved` and `AppealDenied`: the appeal,
+    /// and for a decision the reviewer's outcome and notes for the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appeal_decision: Option<AppealFacts>,
+}
+
+/// The appeal a notification is about.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppealFacts {
+    /// The BanAppeal's name, in the ban's namespace.
+    pub name: String,
+    /// `Approved` or `Denied`; absent while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The reviewer's notes (`spec.decision.notes`), written for the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 impl Notification {
@@ -264,7 +282,18 @@ impl Notification {
             occurred_at,
             duration: duration_text(facts.from, facts.until),
             facts,
+            appeal_decision: None,
         }
+    }
+
+    /// The appeal an appeal event is about (its outcome and notes once decided).
+    pub fn with_appeal(mut self, appeal: AppealFacts) -> Self {
+        self.appeal_decision = Some(appeal);
+        self
+    }
+
+    pub fn appeal(&self) -> Option<&AppealFacts> {
+        self.appeal_decision.as_ref()
     }
 
     pub fn idempotency_key(&self) -> &str {
