@@ -460,3 +460,70 @@ async fn restart_with_nothing_changed_writes_nothing() {
     );
     ns.cleanup().await;
 }
+
+/// With the operator gone (uninstalled), a ban's finalizer would keep
+/// `kubectl delete` waiting for ever; the documented uninstall path
+/// (`hack/release-finalizers.sh`) releases it and the deletion completes.
+#[tokio::test]
+async fn uninstalling_leaves_no_ban_stuck() {
+    let ns = TestNamespace::new("uninstall").await;
+    let mut operator = ns.operator();
+    apply_ok(
+        &ns.name,
+        "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {name: left}\nspec:\n  subject: {userId: \"1\"}\n  reason: {code: spam}\n---\napiVersion: interdict.dev/v1alpha1\nkind: FeatureBlock\nmetadata: {name: behind}\nspec:\n  subject: {userId: \"2\"}\n  features: [comments]\n  reason: {code: spam}\n",
+    );
+    cluster().kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "-n",
+        &ns.name,
+        "ub/left",
+        "fb/behind",
+        "--timeout=30s",
+    ]);
+    operator.kill();
+
+    cluster().kubectl_ok(&[
+        "delete",
+        "-n",
+        &ns.name,
+        "ub/left",
+        "fb/behind",
+        "--wait=false",
+    ]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stuck = ns.api::<UserBan>().get("left").await.unwrap();
+    assert!(
+        stuck.metadata.deletion_timestamp.is_some(),
+        "deleted, but held by the finalizer while no operator runs"
+    );
+
+    let output = std::process::Command::new(common::repo_root().join("hack/release-finalizers.sh"))
+        .args(["--namespace", &ns.name, "--kubeconfig"])
+        .arg(&cluster().kubeconfig)
+        .env("KUBECTL", common::kubectl_binary())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("2 object(s) released"), "{stdout}");
+    eventually(
+        "both deletions to complete",
+        Duration::from_secs(20),
+        || async {
+            let ban = ns.api::<UserBan>().get_opt("left").await.unwrap();
+            let block = ns
+                .api::<interdict::api::FeatureBlock>()
+                .get_opt("behind")
+                .await
+                .unwrap();
+            (ban.is_none() && block.is_none()).then_some(())
+        },
+    )
+    .await;
+    ns.cleanup().await;
+}
