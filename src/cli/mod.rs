@@ -50,6 +50,20 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub reload_interval_ms: u64,
 
+    /// Most connections served at once. Past it, new clients wait in the
+    /// kernel's accept queue until a connection closes.
+    #[arg(long, default_value_t = 4096, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Close a connection whose request headers are not complete this long after
+    /// it starts waiting for a request (e.g. 500ms, 5s, 1m).
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::serve::parse_timeout)]
+    pub header_timeout: std::time::Duration,
+
+    /// Close a connection on which no byte has moved either way for this long.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = crate::serve::parse_timeout)]
+    pub idle_timeout: std::time::Duration,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -11,9 +11,20 @@ use std::time::Duration;
 pub use routes::Counters;
 
 use crate::cli::ServeArgs;
+use crate::http::Limits;
 use crate::reader::Blocklist;
 
+fn limits(args: &ServeArgs) -> Limits {
+    Limits {
+        max_connections: args.max_connections as usize,
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    let open_files = raise_open_file_limit();
+    let limits = limits(&args);
     let blocklist = Blocklist::watch(&args.dir, Duration::from_millis(args.reload_interval_ms));
     let counters = Arc::new(Counters::default());
     let handler: crate::http::Handler = {
@@ -29,17 +40,192 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             )
         })
     };
-    let (local, serving) =
-        crate::http::bind(args.listen, handler, crate::process::shutdown_signal()).await?;
-    tracing::info!(listen = %local, dir = %args.dir.display(), "serving decisions");
+    let (local, serving) = crate::http::bind_with_limits(
+        args.listen,
+        handler,
+        limits,
+        crate::process::shutdown_signal(),
+    )
+    .await?;
+    tracing::info!(
+        listen = %local,
+        dir = %args.dir.display(),
+        max_connections = limits.max_connections,
+        open_files_limit = open_files,
+        "serving decisions"
+    );
+    if open_files.is_some_and(|n| n < limits.max_connections as libc::rlim_t) {
+        tracing::warn!(
+            "the open-file limit is below --max-connections: past it new connections \
+             wait in the kernel's queue while the server retries with back-off"
+        );
+    }
     serving.await;
     blocklist.stop();
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Lifts the soft open-file limit to the hard one, as Go's runtime does: the
+/// soft limit is often 1024, below the default connection limit, and nothing in
+/// this process uses select(2), the reason that soft limit exists. Returns the
+/// limit in force, or `None` when it cannot be read.
+fn raise_open_file_limit() -> Option<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is handed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct; failing leaves the limit as it was.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    Some(limit.rlim_cur)
+}
+
+/// Parses a timeout flag: digits and a unit (`ms`, `s`, `m`, `h`), repeated
+/// (`1m30s`). A bare number is refused so `5` cannot silently mean milliseconds.
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let malformed = || format!("{text:?} is not a duration like 500ms, 5s, 1m or 1m30s");
+    if text.is_empty() {
+        return Err(malformed());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (digits, after) = rest.split_at(digits_end);
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let amount: u64 = digits.parse().map_err(|_| malformed())?;
+        let millis_per_unit: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(malformed()),
+        };
+        let part = amount.checked_mul(millis_per_unit).ok_or_else(malformed)?;
+        total = total
+            .checked_add(Duration::from_millis(part))
+            .ok_or_else(malformed)?;
+        rest = next;
+    }
+    if total.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(total)
+}
+
 /// Entry point of `interdict serve`.
 pub fn main(args: ServeArgs) -> ExitCode {
     crate::process::init_logging(args.log_format);
     crate::process::run_to_exit(serve(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn parses_timeouts_with_units() {
+        let cases = [
+            ("500ms", 500),
+            ("5s", 5_000),
+            ("1m", 60_000),
+            ("1m30s", 90_000),
+            ("2h", 7_200_000),
+            ("1s250ms", 1_250),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(
+                parse_timeout(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_bare_numbers_unknown_units_and_zero() {
+        for text in [
+            "",
+            "5",
+            "s",
+            "5x",
+            "5 s",
+            "-5s",
+            "1.5s",
+            "0s",
+            "0ms",
+            "5S",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_timeout(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn flag_defaults_are_the_server_defaults() {
+        let cli = Cli::try_parse_from(["interdict", "serve", "--dir", "/tmp"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(limits(&args), Limits::default());
+    }
+
+    #[test]
+    fn limit_flags_reach_the_server() {
+        let cli = Cli::try_parse_from([
+            "interdict",
+            "serve",
+            "--dir",
+            "/tmp",
+            "--max-connections",
+            "20",
+            "--header-timeout",
+            "1s",
+            "--idle-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(
+            limits(&args),
+            Limits {
+                max_connections: 20,
+                header_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_millis(500),
+            }
+        );
+        assert!(
+            Cli::try_parse_from([
+                "interdict",
+                "serve",
+                "--dir",
+                "/tmp",
+                "--max-connections",
+                "0"
+            ])
+            .is_err()
+        );
+    }
 }
