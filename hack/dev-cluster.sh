@@ -6,6 +6,8 @@
 #   hack/dev-cluster.sh down    [--dir DIR]
 #   hack/dev-cluster.sh status  [--dir DIR]
 #   hack/dev-cluster.sh kubectl [--dir DIR] ARGS...
+#   hack/dev-cluster.sh stop-apiserver  [--dir DIR]   # etcd keeps running
+#   hack/dev-cluster.sh start-apiserver [--dir DIR]   # same port and flags
 #
 # DIR defaults to <repo>/target/dev-cluster. Every cluster uses its own free
 # ports, so several DIRs can run side by side.
@@ -15,10 +17,10 @@ HACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SCRIPT="$HACK/$(basename "${BASH_SOURCE[0]}")"
 log() { echo "dev-cluster: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '5,8s/^#   //p' "$SCRIPT" >&2; exit 2; }
+usage() { sed -n '5,10s/^#   //p' "$SCRIPT" >&2; exit 2; }
 
 cmd="${1:-}"; [ $# -gt 0 ] && shift
-case "$cmd" in up|down|status|kubectl|__watchdog) ;; *) usage ;; esac
+case "$cmd" in up|down|status|kubectl|stop-apiserver|start-apiserver|__watchdog) ;; *) usage ;; esac
 DIR="$HACK/../target/dev-cluster"; OWNER=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -81,7 +83,7 @@ do_down() {
   rm -f "$DIR/watchdog.pid" "$DIR/owners"
   stop kube-apiserver
   stop etcd
-  rm -rf "$DIR/etcd" "$KUBECONFIG_PATH" "$DIR/env"
+  rm -rf "$DIR/etcd" "$KUBECONFIG_PATH" "$DIR/env" "$DIR/kube-apiserver.cmd"
 }
 
 free_ports() { # three distinct free loopback ports, held together so they differ
@@ -151,14 +153,17 @@ start_once() {
     --initial-cluster="dev=http://127.0.0.1:$peer_port"
   # Waiting here makes a failing etcd show up as such, not as an apiserver timeout.
   await "etcd healthy" curl -fs --max-time 1 "http://127.0.0.1:$etcd_port/health" -o /dev/null || return 0
-  spawn kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --secure-port="$api_port" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
-    --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key" \
-    --client-ca-file="$DIR/pki/ca.crt" --token-auth-file="$DIR/pki/tokens.csv" --authorization-mode=RBAC \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$DIR/pki/sa.pub" --service-account-signing-key-file="$DIR/pki/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --endpoint-reconciler-type=none
+  local api_args=("$BIN/kube-apiserver"
+    --etcd-servers="http://127.0.0.1:$etcd_port"
+    --secure-port="$api_port" --bind-address=127.0.0.1 --advertise-address=127.0.0.1
+    --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key"
+    --client-ca-file="$DIR/pki/ca.crt" --token-auth-file="$DIR/pki/tokens.csv" --authorization-mode=RBAC
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local
+    --service-account-key-file="$DIR/pki/sa.pub" --service-account-signing-key-file="$DIR/pki/sa.key"
+    --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --endpoint-reconciler-type=none)
+  # Kept so that start-apiserver brings it back on the same port with the same flags.
+  printf '%q ' "${api_args[@]}" >"$DIR/kube-apiserver.cmd"
+  spawn kube-apiserver "${api_args[@]}"
   # ^ the default reconciler fails every 10 s: Endpoints reject the loopback advertise address.
   url="https://127.0.0.1:$api_port"
   token="$(cut -d, -f1 "$DIR/pki/tokens.csv")"
@@ -236,5 +241,15 @@ case "$cmd" in
     running || die "no cluster running in $DIR; run: $0 up --dir $DIR"
     BIN="$("$HACK/control-plane-bin.sh")"
     exec "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@" ;;
+  stop-apiserver)
+    exec 8>"$DIR/.lock"; flock 8
+    stop kube-apiserver ;;
+  start-apiserver)
+    exec 8>"$DIR/.lock"; flock 8
+    [ -s "$DIR/kube-apiserver.cmd" ] || die "no cluster was started in $DIR"
+    live_pid "$DIR/kube-apiserver.pid" >/dev/null && die "kube-apiserver is already running in $DIR"
+    eval "api_args=($(cat "$DIR/kube-apiserver.cmd"))"
+    spawn kube-apiserver "${api_args[@]}"
+    await "kube-apiserver ready at $(server_url)" ready || die "kube-apiserver did not come back (its port was taken?)" ;;
   __watchdog) watchdog ;;
 esac

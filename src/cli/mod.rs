@@ -23,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
     Run(RunArgs),
-    /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
+    /// Print the CustomResourceDefinitions and their admission policy as YAML (what `crds/` holds).
     Crds,
     /// Answer one decision from a blocklist directory; prints one JSON object.
     Check(CheckArgs),

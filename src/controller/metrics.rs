@@ -51,6 +51,7 @@ pub struct Metrics {
     blocklist_conflicts: Family<ConflictLabel, Gauge>,
     expiry_lag_seconds: Histogram,
     leader: Gauge,
+    watches_healthy: Gauge,
     /// Published entries per namespace, so the totals can be recomputed when one changes.
     entries_by_namespace: Mutex<HashMap<String, HashMap<ModePhase, i64>>>,
     /// The foreign ConfigMap each conflicted namespace reports, to clear it later.
@@ -111,8 +112,15 @@ impl Default for Metrics {
             "1 while this process holds the leader lease (or runs without leader election)",
             leader.clone(),
         );
+        let watches_healthy = Gauge::default();
+        registry.register(
+            "watches_healthy",
+            "1 while every watch works; 0 while one has failed within the last 5 s (the API server unreachable, say)",
+            watches_healthy.clone(),
+        );
         Metrics {
             registry,
+            watches_healthy,
             reconciles,
             reconcile_seconds,
             entries,
@@ -196,6 +204,10 @@ impl Metrics {
                 .set(1);
             conflicts.insert(namespace.to_string(), configmap.to_string());
         }
+    }
+
+    pub fn set_watches_healthy(&self, healthy: bool) {
+        self.watches_healthy.set(i64::from(healthy));
     }
 
     pub fn set_leader(&self, leader: bool) {

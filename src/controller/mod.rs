@@ -26,6 +26,7 @@ mod sources;
 mod status;
 mod status_worker;
 mod status_write;
+mod watch_health;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -91,16 +92,34 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
-fn health_handler(metrics: Arc<metrics::Metrics>, ready: Arc<AtomicBool>) -> crate::http::Handler {
+/// `/readyz` fails while the bans are loading and while a watch is failing
+/// (the API server unreachable, say): the operator then cannot see changes.
+fn health_handler(
+    metrics: Arc<metrics::Metrics>,
+    ready: Arc<AtomicBool>,
+    watches: Arc<watch_health::WatchHealth>,
+) -> crate::http::Handler {
     Arc::new(move |_method: &str, path: &str, _query: &str| match path {
-        "/metrics" => Response {
-            status: 200,
-            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            body: metrics.render(),
-        },
+        "/metrics" => {
+            metrics.set_watches_healthy(watches.unhealthy().is_empty());
+            Response {
+                status: 200,
+                content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                body: metrics.render(),
+            }
+        }
         "/healthz" => Response::text(200, "ok\n"),
-        "/readyz" if ready.load(Ordering::Acquire) => Response::text(200, "ok\n"),
-        "/readyz" => Response::text(503, "loading bans\n"),
+        "/readyz" if !ready.load(Ordering::Acquire) => Response::text(503, "loading bans\n"),
+        "/readyz" => match watches.unhealthy().as_slice() {
+            [] => Response::text(200, "ok\n"),
+            failing => Response::text(
+                503,
+                failing
+                    .iter()
+                    .map(|(watch, error)| format!("watch of {watch} failing: {error}\n"))
+                    .collect::<String>(),
+            ),
+        },
         _ => Response::error(
             404,
             format!("no endpoint {path}; try /metrics, /healthz, /readyz"),
@@ -152,13 +171,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
     };
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
+    let watches = Arc::new(watch_health::WatchHealth::default());
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     if let Some(addr) = args.metrics_addr {
-        let handler = health_handler(metrics.clone(), ready.clone());
+        let handler = health_handler(metrics.clone(), ready.clone(), watches.clone());
         let (bound, serving) = crate::http::bind(addr, handler, stopped(stop.clone())).await?;
         tracing::info!(listen = %bound, "serving /metrics, /healthz and /readyz");
         tokio::spawn(serving);
@@ -169,7 +189,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let written = Arc::new(own_writes::OwnWrites::new(queue.clone(), debounce));
     let (stores, feeding) = sources::watch(
         &client,
-        written.clone(),
+        sources::Observers {
+            own: written.clone(),
+            health: watches.clone(),
+        },
         &args.namespaces,
         &shard_names(&args.blocklist_name, args.max_shards),
         args.global_namespace

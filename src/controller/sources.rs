@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
+use super::watch_health::{WatchBackoff, WatchHealth};
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// One reflector store per watched scope: several watchers cannot share a store,
@@ -190,6 +191,7 @@ fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     own: Arc<OwnWrites>,
+    health: Arc<WatchHealth>,
 ) -> (Store<K>, TriggerStream)
 where
     K: Resource<DynamicType = ()>
@@ -202,10 +204,13 @@ where
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).to_string();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos().into());
     let stream = reflector::reflector(
         writer,
         watcher(api, config)
-            .default_backoff()
+            .backoff(WatchBackoff::new(seed))
             // Managed fields and annotations (kubectl's last-applied copy of the
             // spec among them) are most of an object's size, and nothing here
             // reads them: at 100k bans they would dominate the operator's memory.
@@ -220,6 +225,7 @@ where
             Ok(event) => triggers(&event, &own),
             Err(error) => {
                 tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+                health.failed(&kind, error.to_string());
                 None
             }
         };
@@ -231,6 +237,7 @@ where
 fn scoped<K>(
     client: &Client,
     own: &Arc<OwnWrites>,
+    health: &Arc<WatchHealth>,
     namespaces: &[String],
     config: &watcher::Config,
     streams: &mut Vec<TriggerStream>,
@@ -256,7 +263,7 @@ where
                 Some(ns) => Api::<K>::namespaced(client.clone(), ns),
                 None => Api::<K>::all(client.clone()),
             };
-            let (store, stream) = reflect(api, config.clone(), own.clone());
+            let (store, stream) = reflect(api, config.clone(), own.clone(), health.clone());
             streams.push(stream);
             (scope, store)
         })
@@ -266,9 +273,16 @@ where
 
 /// Starts the watches. The returned future drives them and feeds `queue`; it
 /// must be polled for the stores to fill.
+/// Who learns from every watch event besides the queue: the record of this
+/// process's own writes (to skip their echoes) and the watches' health.
+pub struct Observers {
+    pub own: Arc<OwnWrites>,
+    pub health: Arc<WatchHealth>,
+}
+
 pub fn watch(
     client: &Client,
-    own: Arc<OwnWrites>,
+    observers: Observers,
     namespaces: &[String],
     blocklist_names: &[String],
     global: Option<GlobalBans>,
@@ -278,6 +292,7 @@ pub fn watch(
     Arc<Stores>,
     impl std::future::Future<Output = ()> + Send + use<>,
 ) {
+    let Observers { own, health } = observers;
     let mut streams = Vec::new();
     let all = watcher::Config::default();
     // The global namespace is watched too, whatever the list says.
@@ -290,8 +305,12 @@ pub fn watch(
     }
     let global = global.map(|global| {
         let config = watcher::Config::default().labels(&global.opt_in_selector);
-        let (opted_in, stream) =
-            reflect(Api::<Namespace>::all(client.clone()), config, own.clone());
+        let (opted_in, stream) = reflect(
+            Api::<Namespace>::all(client.clone()),
+            config,
+            own.clone(),
+            health.clone(),
+        );
         streams.push(stream);
         GlobalSource {
             namespace: global.namespace,
@@ -299,10 +318,10 @@ pub fn watch(
         }
     });
     let stores = Arc::new(Stores {
-        user_bans: scoped(client, &own, &scopes, &all, &mut streams),
-        feature_blocks: scoped(client, &own, &scopes, &all, &mut streams),
-        exemptions: scoped(client, &own, &scopes, &all, &mut streams),
-        appeals: scoped(client, &own, &scopes, &all, &mut streams),
+        user_bans: scoped(client, &own, &health, &scopes, &all, &mut streams),
+        feature_blocks: scoped(client, &own, &health, &scopes, &all, &mut streams),
+        exemptions: scoped(client, &own, &health, &scopes, &all, &mut streams),
+        appeals: scoped(client, &own, &health, &scopes, &all, &mut streams),
         // One watch per shard name: a metadata.name field selector is what lets
         // RBAC restrict the operator to its own ConfigMaps.
         blocklists: ScopedStores {
@@ -310,7 +329,7 @@ pub fn watch(
                 .iter()
                 .flat_map(|name| {
                     let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
-                    scoped::<ConfigMap>(client, &own, &scopes, &only, &mut streams).stores
+                    scoped::<ConfigMap>(client, &own, &health, &scopes, &only, &mut streams).stores
                 })
                 .collect(),
         },

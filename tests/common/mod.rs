@@ -136,6 +136,29 @@ impl TestCluster {
         }
     }
 
+    fn dev_cluster(&self, command: &str) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("restarting the API server needs the harness's own cluster (unset INTERDICT_TEST_KUBECONFIG)");
+        let status = Command::new(repo_root().join("hack/dev-cluster.sh"))
+            .args([command, "--dir"])
+            .arg(dir)
+            .status()
+            .expect("run hack/dev-cluster.sh");
+        assert!(status.success(), "hack/dev-cluster.sh {command} failed");
+    }
+
+    /// Stops kube-apiserver (etcd keeps running), as in a control-plane upgrade.
+    pub fn stop_apiserver(&self) {
+        self.dev_cluster("stop-apiserver");
+    }
+
+    /// Starts kube-apiserver again on the same port; returns once it is ready.
+    pub fn start_apiserver(&self) {
+        self.dev_cluster("start-apiserver");
+    }
+
     pub async fn client(&self) -> Client {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
