@@ -27,7 +27,9 @@ async fn shards(ns: &TestNamespace) -> Vec<ConfigMap> {
         .collect()
 }
 
-/// What a pod sees with every shard projected into one volume.
+/// What a pod sees with every shard projected into one volume; nothing while
+/// the shards listed are not one complete set (caught in the middle of a
+/// publish that changes the shard count), which the reader refuses.
 fn read_as_mounted(shards: &[ConfigMap]) -> BTreeSet<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut projected = BTreeMap::new();
@@ -40,8 +42,11 @@ fn read_as_mounted(shards: &[ConfigMap]) -> BTreeSet<String> {
         }
     }
     common::mount::kubelet_publish(dir.path(), &projected);
-    let contents = interdict::reader::load_dir(dir.path()).unwrap();
-    contents.entries.into_iter().map(|e| e.id).collect()
+    match interdict::reader::load_dir(dir.path()) {
+        Ok(contents) => contents.entries.into_iter().map(|e| e.id).collect(),
+        Err(interdict::reader::ReadError::Shards { .. }) => BTreeSet::new(),
+        Err(error) => panic!("{error}"),
+    }
 }
 
 #[tokio::test]

@@ -101,3 +101,68 @@ fn watch_thread_picks_up_changes() {
     }
     blocklist.stop();
 }
+
+fn shard(ids: &[&str], index: u32, count: u32) -> String {
+    let entries = ids
+        .iter()
+        .map(|id| {
+            user_ban(
+                id,
+                SubjectKey::UserId(id.to_string()),
+                crate::core::Mode::Suspend,
+            )
+        })
+        .collect();
+    crate::core::document::render_shard(
+        "apps",
+        crate::core::Contents {
+            entries,
+            ..Default::default()
+        },
+        at(0),
+        crate::core::document::Shard { index, count },
+    )
+    .remove(&crate::core::document::shard_key("blocklist.json", index))
+    .unwrap()
+}
+
+#[test]
+fn an_incomplete_or_mixed_shard_set_keeps_the_last_good_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    kubelet_publish(dir.path(), 1, &[("blocklist.json", document(&["a"]))]);
+    let blocklist = Blocklist::new(dir.path());
+    assert!(denied(&blocklist, "a"));
+
+    // Shard 0 already rewritten for two shards, shard 1 not mounted yet.
+    kubelet_publish(dir.path(), 2, &[("blocklist.json", shard(&["b"], 0, 2))]);
+    let error = blocklist.reload().unwrap_err();
+    assert!(matches!(error, ReadError::Shards { .. }), "{error}");
+    assert!(denied(&blocklist, "a") && !denied(&blocklist, "b"));
+    let stats = blocklist.stats();
+    assert_eq!((stats.reloads, stats.reload_failures), (1, 1));
+    assert!(stats.last_error.unwrap().contains("blocklist-1.json"));
+
+    // Shard 1 of an older count beside it: still not one set.
+    kubelet_publish(
+        dir.path(),
+        3,
+        &[
+            ("blocklist.json", shard(&["b"], 0, 2)),
+            ("blocklist-1.json", shard(&["c"], 1, 4)),
+        ],
+    );
+    assert!(blocklist.reload().is_err());
+    assert!(denied(&blocklist, "a") && !denied(&blocklist, "c"));
+
+    kubelet_publish(
+        dir.path(),
+        4,
+        &[
+            ("blocklist.json", shard(&["b"], 0, 2)),
+            ("blocklist-1.json", shard(&["c"], 1, 2)),
+        ],
+    );
+    assert!(blocklist.reload().unwrap());
+    assert!(!denied(&blocklist, "a") && denied(&blocklist, "b") && denied(&blocklist, "c"));
+    assert_eq!(blocklist.stats().last_error, None);
+}

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 mod live;
+mod shards;
 
 pub use live::{Blocklist, Snapshot, Stats};
+pub use shards::ShardProblem;
 
 use crate::core::Contents;
 use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
@@ -30,6 +32,9 @@ pub enum ReadError {
     },
     #[error("no blocklist*.json file in {0}")]
     Empty(PathBuf),
+    /// The documents are not one complete shard set (see [`ShardProblem`]).
+    #[error("inconsistent blocklist shards in {dir}: {problem}")]
+    Shards { dir: PathBuf, problem: ShardProblem },
 }
 
 /// Names of the blocklist documents in `dir`, sorted so errors and results are reproducible.
@@ -51,8 +56,17 @@ fn document_names(dir: &Path) -> Result<Vec<String>, ReadError> {
 ///
 /// In a kubelet mount the documents are read from the version `..data` points
 /// at, so shards always come from one version; if kubelet swaps versions during
-/// the read, the read starts again on the new one.
+/// the read, the read starts again on the new one. The documents must form one
+/// complete shard set ([`ReadError::Shards`] otherwise).
 pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
+    load_dir_with(dir, &mut |path| std::fs::read_to_string(path))
+}
+
+/// [`load_dir`] reading each document with `read`, so tests can act between reads.
+fn load_dir_with(
+    dir: &Path,
+    read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+) -> Result<Contents, ReadError> {
     let data_link = dir.join("..data");
     let mut attempts = 0;
     loop {
@@ -60,7 +74,7 @@ pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
         let base = version
             .as_ref()
             .map_or_else(|| dir.to_path_buf(), |v| dir.join(v));
-        let result = load_documents(&base);
+        let result = load_documents(&base, read);
         let swapped = version.is_some() && std::fs::read_link(&data_link).ok() != version;
         attempts += 1;
         if !swapped || attempts >= 3 {
@@ -70,20 +84,35 @@ pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
     }
 }
 
-fn load_documents(dir: &Path) -> Result<Contents, ReadError> {
+fn load_documents(
+    dir: &Path,
+    read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+) -> Result<Contents, ReadError> {
     let names = document_names(dir)?;
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
     }
-    let mut contents = Contents::default();
+    let mut documents = Vec::with_capacity(names.len());
     for name in names {
         let path = dir.join(&name);
-        let text = std::fs::read_to_string(&path).map_err(|source| ReadError::File {
+        let text = read(&path).map_err(|source| ReadError::File {
             path: path.clone(),
             source,
         })?;
         let document = BlocklistDocument::parse(&text)
             .map_err(|source| ReadError::Document { path, source })?;
+        documents.push((name, document));
+    }
+    let shards: Vec<_> = documents
+        .iter()
+        .map(|(name, document)| (name.clone(), document.shard))
+        .collect();
+    shards::check(&shards).map_err(|problem| ReadError::Shards {
+        dir: dir.into(),
+        problem,
+    })?;
+    let mut contents = Contents::default();
+    for (_, document) in documents {
         contents.extend(document);
     }
     Ok(contents)
@@ -91,7 +120,9 @@ fn load_documents(dir: &Path) -> Result<Contents, ReadError> {
 
 impl ReadError {
     fn relative_to(self, base: &Path, shown: &Path) -> Self {
+        // `join("")` would append a separator to the directory itself.
         let rebase = |path: PathBuf| match path.strip_prefix(base) {
+            Ok(rest) if rest.as_os_str().is_empty() => shown.to_path_buf(),
             Ok(rest) => shown.join(rest),
             Err(_) => path,
         };
@@ -109,6 +140,10 @@ impl ReadError {
                 source,
             },
             ReadError::Empty(path) => ReadError::Empty(rebase(path)),
+            ReadError::Shards { dir, problem } => ReadError::Shards {
+                dir: rebase(dir),
+                problem,
+            },
         }
     }
 }
@@ -116,10 +151,12 @@ impl ReadError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::document::render_data;
+    use crate::core::document::{Shard, render_shard};
     use crate::core::entry::fixtures::{at, user_ban};
     use crate::core::{Entry, SubjectKey};
+    use std::collections::BTreeMap;
     use std::os::unix::fs::symlink;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn entry(id: &str) -> Entry {
         user_ban(
@@ -129,50 +166,191 @@ mod tests {
         )
     }
 
-    /// Lays files out the way kubelet does: a timestamped directory, `..data`
-    /// pointing at it, and one symlink per key through `..data`.
-    fn kubelet_layout(dir: &Path, files: &[(&str, String)]) {
-        let real = dir.join("..2026_11_21_10_00_00.000000001");
-        std::fs::create_dir(&real).unwrap();
-        for (name, content) in files {
-            std::fs::write(real.join(name), content).unwrap();
-            symlink(Path::new("..data").join(name), dir.join(name)).unwrap();
+    /// The data of every shard of a `count`-shard blocklist whose shard `i`
+    /// holds the one entry `<tag><i>`.
+    fn generation(tag: &str, count: u32) -> BTreeMap<String, String> {
+        (0..count)
+            .flat_map(|index| {
+                render_shard(
+                    "apps",
+                    vec![entry(&format!("{tag}{index}"))].into(),
+                    at(0),
+                    Shard { index, count },
+                )
+            })
+            .collect()
+    }
+
+    static VERSION: AtomicU64 = AtomicU64::new(0);
+
+    /// Publishes `data` the way kubelet does: a new timestamped directory, an
+    /// atomic rename of a fresh `..data` link, one symlink per key through
+    /// `..data`, then the previous version removed (unless `keep_previous`).
+    fn publish(dir: &Path, data: &BTreeMap<String, String>, keep_previous: bool) {
+        let version = VERSION.fetch_add(1, Ordering::Relaxed);
+        let real = format!("..2026_11_21_10_00_00.{version:09}");
+        std::fs::create_dir(dir.join(&real)).unwrap();
+        for (key, content) in data {
+            std::fs::write(dir.join(&real).join(key), content).unwrap();
         }
-        symlink(real.file_name().unwrap(), dir.join("..data")).unwrap();
+        let staged = dir.join(format!("..data_tmp{version}"));
+        symlink(&real, &staged).unwrap();
+        let previous = std::fs::read_link(dir.join("..data")).ok();
+        std::fs::rename(&staged, dir.join("..data")).unwrap();
+        for item in std::fs::read_dir(dir).unwrap() {
+            let name = item.unwrap().file_name().into_string().unwrap();
+            if !name.starts_with("..") && !data.contains_key(&name) {
+                std::fs::remove_file(dir.join(&name)).unwrap();
+            }
+        }
+        for key in data.keys() {
+            let link = dir.join(key);
+            if std::fs::symlink_metadata(&link).is_err() {
+                symlink(Path::new("..data").join(key), &link).unwrap();
+            }
+        }
+        if let Some(previous) = previous.filter(|_| !keep_previous) {
+            std::fs::remove_dir_all(dir.join(previous)).unwrap();
+        }
+    }
+
+    fn ids(contents: &Contents) -> Vec<String> {
+        let mut ids: Vec<String> = contents.entries.iter().map(|e| e.id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// `load_dir` with `swap(n)` run right after the n-th document is read (n from 1).
+    fn load_swapping(dir: &Path, mut swap: impl FnMut(u32)) -> Result<Contents, ReadError> {
+        let mut reads = 0;
+        load_dir_with(dir, &mut |path| {
+            let text = std::fs::read_to_string(path);
+            reads += 1;
+            swap(reads);
+            text
+        })
+    }
+
+    const OLD: [&str; 2] = ["old0", "old1"];
+    const NEW: [&str; 4] = ["new0", "new1", "new2", "new3"];
+
+    fn one_version(ids: &[String]) -> bool {
+        ids == OLD || ids == NEW
     }
 
     #[test]
     fn reads_kubelet_layout_and_merges_shards() {
         let dir = tempfile::tempdir().unwrap();
-        let now = at(10);
-        let first = render_data("apps", vec![entry("a")].into(), now)
-            .remove("blocklist.json")
+        publish(dir.path(), &generation("old", 2), false);
+        assert_eq!(ids(&load_dir(dir.path()).unwrap()), OLD);
+        publish(dir.path(), &generation("new", 4), false);
+        assert_eq!(ids(&load_dir(dir.path()).unwrap()), NEW);
+    }
+
+    #[test]
+    fn a_swap_to_another_shard_count_during_the_read_never_mixes_versions() {
+        for keep_previous in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            publish(dir.path(), &generation("old", 2), false);
+            let loaded = load_swapping(dir.path(), |n| {
+                if n == 1 {
+                    publish(dir.path(), &generation("new", 4), keep_previous);
+                }
+            })
             .unwrap();
-        let second = render_data("apps", vec![entry("b")].into(), now)
-            .remove("blocklist.json")
-            .unwrap();
-        kubelet_layout(
-            dir.path(),
-            &[
-                ("blocklist.json", first),
-                ("blocklist-1.json", second),
-                ("suspended-user-ids.txt", "a\n".into()),
-            ],
+            assert_eq!(ids(&loaded), NEW, "keep_previous: {keep_previous}");
+        }
+    }
+
+    #[test]
+    fn endless_swaps_end_in_an_error_rather_than_a_mix() {
+        let dir = tempfile::tempdir().unwrap();
+        publish(dir.path(), &generation("old", 2), false);
+        let loaded = load_swapping(dir.path(), |n| {
+            let data = if n % 2 == 1 {
+                generation("new", 4)
+            } else {
+                generation("old", 2)
+            };
+            publish(dir.path(), &data, false);
+        });
+        match loaded {
+            Ok(contents) => assert!(one_version(&ids(&contents)), "{:?}", ids(&contents)),
+            Err(error) => {
+                let text = error.to_string();
+                assert!(
+                    text.contains(&dir.path().join("blocklist").display().to_string())
+                        && !text.contains("..2026"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_inconsistent_shard_set_is_an_error_naming_the_mounted_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = generation("old", 2);
+        data.extend(
+            generation("new", 4)
+                .into_iter()
+                .filter(|(k, _)| k.contains("-1")),
         );
-        let mut ids: Vec<String> = load_dir(dir.path())
-            .unwrap()
-            .entries
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        ids.sort();
-        assert_eq!(ids, ["a", "b"]);
+        publish(dir.path(), &data, false);
+        match load_dir(dir.path()) {
+            Err(ReadError::Shards {
+                dir: shown,
+                problem,
+            }) => {
+                assert_eq!(shown, dir.path());
+                assert!(matches!(problem, ShardProblem::Counts(_)), "{problem}");
+            }
+            other => panic!("{:?}", other.map(|c| ids(&c))),
+        }
+        let text = load_dir(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            text,
+            format!(
+                "inconsistent blocklist shards in {}: the documents disagree on the shard count \
+                 (blocklist-1.json: 4, blocklist.json: 2), so they come from different versions",
+                dir.path().display()
+            )
+        );
+
+        let plain = tempfile::tempdir().unwrap();
+        for (key, content) in generation("old", 3) {
+            if key != "blocklist-1.json" {
+                std::fs::write(plain.path().join(key), content).unwrap();
+            }
+        }
+        let text = load_dir(plain.path()).unwrap_err().to_string();
+        assert!(
+            text.contains("missing shard 1 of 3 (blocklist-1.json)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_documents_are_reported_before_the_shard_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = generation("old", 2);
+        data.insert("blocklist-1.json".into(), "{oops".into());
+        publish(dir.path(), &data, false);
+        match load_dir(dir.path()) {
+            Err(ReadError::Document { path, .. }) => {
+                assert_eq!(path, dir.path().join("blocklist-1.json"));
+            }
+            other => panic!("{:?}", other.map(|c| ids(&c))),
+        }
     }
 
     #[test]
     fn malformed_or_missing_files_are_errors_that_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(load_dir(dir.path()), Err(ReadError::Empty(_))));
+        match load_dir(dir.path()) {
+            Err(ReadError::Empty(path)) => assert_eq!(path, dir.path()),
+            other => panic!("{:?}", other.map(|c| ids(&c))),
+        }
         std::fs::write(dir.path().join("blocklist.json"), "{oops").unwrap();
         let err = load_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("blocklist.json"), "{err}");
@@ -180,5 +358,14 @@ mod tests {
             load_dir(&dir.path().join("missing")),
             Err(ReadError::Dir { .. })
         ));
+
+        let dangling = tempfile::tempdir().unwrap();
+        symlink("..2026_gone", dangling.path().join("..data")).unwrap();
+        let error = load_dir(dangling.path()).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::Dir { path, .. } if path == dangling.path()),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("..2026_gone"), "{error}");
     }
 }

@@ -4,6 +4,8 @@
 A directory is read as an application pod sees a mounted ConfigMap: every file whose
 name starts with `blocklist` and ends with `.json` is a document (shards merge), in
 name order; every other file (`suspended-*.txt`, kubelet's `..data`, ...) is ignored.
+In a kubelet mount every document is read from the one version `..data` resolves to,
+and the documents must form one complete shard set (`check_shards`).
 Parsing is as strict as the Rust reader's: a document that the Rust reader refuses
 is refused here too, and unknown fields are ignored by both. A document's optional
 `exemptions` and `revocations` (added within v1; absent means none) merge across
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._time import parse_time
 from .model import (
@@ -36,19 +38,27 @@ FORMAT_V1 = "interdict.dev/blocklist/v1"
 #: Data key of the JSON document in an unsharded blocklist.
 DOCUMENT_KEY = "blocklist.json"
 
+#: The symlink kubelet swaps atomically to publish a new version of a mounted ConfigMap.
+DATA_LINK = "..data"
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+#: What went wrong, as the Rust `ReadError` variants: `dir` (cannot list the
+#: directory), `empty` (no `blocklist*.json`), `file` (cannot read a document),
+#: `document` (malformed document or unknown format), `shards` (the documents do not
+#: form one complete shard set).
+ErrorKind = Literal["dir", "empty", "file", "document", "shards"]
 
 
 class BlocklistError(Exception):
     """A blocklist directory or document that cannot be used. `path` names the file
-    (or directory) at fault; `kind` is `dir` (cannot list the directory), `empty` (no
-    `blocklist*.json`), `file` (cannot read a document) or `document` (malformed
-    document or unknown format), like the Rust `ReadError` variants."""
+    (or directory) at fault, under the directory the caller gave (never kubelet's
+    timestamped version directory); `kind` says what went wrong (`ErrorKind`)."""
 
-    def __init__(self, message: str, path: Optional[str] = None, kind: str = "document"):
+    def __init__(self, message: str, path: Optional[str] = None, kind: ErrorKind = "document"):
         super().__init__(message)
         self.path = path
-        self.kind = kind
+        self.kind: ErrorKind = kind
 
 
 class DocumentError(ValueError):
@@ -313,36 +323,79 @@ def _utf8_name(name: str) -> bool:
         return False
 
 
-def document_names(directory: PathLike) -> List[str]:
+def _reason(error: Exception) -> str:
+    """An OS error without the path it names: the path read may be kubelet's version
+    directory, and errors name files as the application sees them."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+def document_names(directory: PathLike, shown: Optional[str] = None) -> List[str]:
     """The document file names of a directory, sorted. Raises `BlocklistError` when the
-    directory cannot be listed."""
+    directory cannot be listed, naming `shown` (default: `directory`)."""
     directory = os.fspath(directory)
+    shown = directory if shown is None else shown
     try:
         names = os.listdir(directory)
     except OSError as e:
         raise BlocklistError(
-            f"cannot read blocklist directory {directory}: {e}", directory, "dir"
+            f"cannot read blocklist directory {shown}: {_reason(e)}", shown, "dir"
         ) from None
     return sorted(n for n in names if _utf8_name(n) and is_document_file(n))
+
+
+# A version swapped while it was being read is read again, at most this many times in
+# all (as the Rust `load_dir`).
+_SNAPSHOT_ATTEMPTS = 3
+
+
+def snapshot_dir(directory: PathLike) -> str:
+    """The directory holding one version of `directory`: where its `..data` symlink
+    resolves to in a kubelet mount, `directory` itself otherwise (no `..data`, or a
+    `..data` that is not a symlink). Reading every document from the result, rather
+    than through the per-file symlinks, keeps a `..data` swap from mixing versions."""
+    directory = os.fspath(directory)
+    link = os.path.join(directory, DATA_LINK)
+    if os.path.islink(link):
+        return os.path.realpath(link)
+    return directory
 
 
 def load_dir(directory: PathLike) -> Contents:
     """Every entry, exemption and revocation of every `blocklist*.json` document in
     `directory`, merged, files in name order (`Contents.entries`,
-    `Contents.exemptions`, `Contents.revocations`). Raises `BlocklistError` naming the file on an unreadable
-    or malformed document or an unknown format, and when there is no document at all."""
-    return _load(os.fspath(directory), os.fspath(directory))
+    `Contents.exemptions`, `Contents.revocations`).
+
+    In a kubelet mount the documents are read from the one version `..data` resolves
+    to (`snapshot_dir`); if kubelet swaps versions during the read, the new version is
+    read instead. Raises `BlocklistError` naming the file (under `directory`) on an
+    unreadable or malformed document or an unknown format, when there is no document
+    at all, and when the documents are not one complete shard set (`check_shards`)."""
+    shown = os.fspath(directory)
+    attempts = 0
+    while True:
+        version = snapshot_dir(shown)
+        attempts += 1
+        try:
+            contents = _load(version, shown)
+        except BlocklistError:
+            # An error from a version kubelet has replaced (and perhaps deleted)
+            # meanwhile says nothing about the version now in force.
+            if attempts >= _SNAPSHOT_ATTEMPTS or snapshot_dir(shown) == version:
+                raise
+            continue
+        if attempts >= _SNAPSHOT_ATTEMPTS or snapshot_dir(shown) == version:
+            return contents
 
 
 def _load(read_dir: str, shown_dir: str) -> Contents:
     """Reads documents from `read_dir` (e.g. the directory `..data` points to), naming
     files under `shown_dir` in errors."""
-    names = document_names(read_dir)
+    names = document_names(read_dir, shown_dir)
     if not names:
         raise BlocklistError(f"no blocklist*.json file in {shown_dir}", shown_dir, "empty")
-    entries: List[Entry] = []
-    exemptions: List[Exemption] = []
-    revocations: List[Revocation] = []
+    documents: List[Tuple[str, Document]] = []
     for name in names:
         shown = os.path.join(shown_dir, name)
         try:
@@ -350,23 +403,91 @@ def _load(read_dir: str, shown_dir: str) -> Contents:
                 raw = f.read()
             text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise BlocklistError(f"cannot read blocklist file {shown}: {e}", shown, "file") from None
+            raise BlocklistError(
+                f"cannot read blocklist file {shown}: {_reason(e)}", shown, "file"
+            ) from None
         try:
-            document = parse_document(text)
+            documents.append((name, parse_document(text)))
         except DocumentError as e:
             raise BlocklistError(f"blocklist file {shown}: {e}", shown, "document") from None
+    check_shards(documents, shown_dir)
+    entries: List[Entry] = []
+    exemptions: List[Exemption] = []
+    revocations: List[Revocation] = []
+    for _, document in documents:
         entries.extend(document.entries)
         exemptions.extend(document.exemptions)
         revocations.extend(document.revocations)
     return Contents(tuple(entries), tuple(exemptions), tuple(revocations))
 
 
+def shard_file(index: int) -> str:
+    """The document name of shard `index` as the operator writes it: `blocklist.json`
+    for shard 0, `blocklist-<index>.json` for the others (`core::document::shard_key`)."""
+    return DOCUMENT_KEY if index == 0 else f"blocklist-{index}.json"
+
+
+def check_shards(documents: Sequence[Tuple[str, Document]], directory: str) -> None:
+    """Raises `BlocklistError` (kind `shards`) unless the documents, given as (file
+    name, document) in name order, are one complete shard set: every document has the
+    same `shard.count`, every `shard.index` is below it and appears once, and every
+    index from 0 to count - 1 is present.
+
+    The operator writes each shard's ConfigMap on its own and kubelet refreshes a
+    projected volume source by source, so a reader can meet shards of two shard counts
+    (the count doubles as the blocklist grows, and entries move between shards) or a
+    shard not mounted yet. Merging such a set would drop or duplicate bans; refusing it
+    keeps the last good copy in force until the set is whole again. The same rules and
+    messages as the Rust reader's `ShardProblem`."""
+    if not documents:
+        return
+    prefix = f"inconsistent blocklist shards in {directory}"
+    counts = sorted({document.shard_count for _, document in documents})
+    if len(counts) > 1:
+        found = ", ".join(f"{name}: {document.shard_count}" for name, document in documents)
+        raise BlocklistError(
+            f"{prefix}: the documents disagree on the shard count ({found}), "
+            "so they come from different versions",
+            directory,
+            "shards",
+        )
+    count = counts[0]
+    seen: Dict[int, str] = {}
+    for name, document in documents:
+        index = document.shard_index
+        if index >= count:
+            raise BlocklistError(
+                f"{prefix}: {name} is shard {index}, out of range for a count of {count}",
+                directory,
+                "shards",
+            )
+        if index in seen:
+            raise BlocklistError(
+                f"{prefix}: {seen[index]} and {name} are both shard {index} of {count}",
+                directory,
+                "shards",
+            )
+        seen[index] = name
+    missing = [index for index in range(count) if index not in seen]
+    if missing:
+        raise BlocklistError(
+            f"{prefix}: missing shard {', '.join(map(str, missing))} of {count} "
+            f"({', '.join(shard_file(i) for i in missing)}); "
+            "mount the ConfigMap of every shard into the directory",
+            directory,
+            "shards",
+        )
+
+
 __all__ = [
     "BlocklistError",
+    "DATA_LINK",
     "DOCUMENT_KEY",
     "Document",
     "DocumentError",
+    "ErrorKind",
     "FORMAT_V1",
+    "check_shards",
     "document_names",
     "is_document_file",
     "load_dir",
@@ -374,4 +495,6 @@ __all__ = [
     "parse_entry",
     "parse_exemption",
     "parse_revocation",
+    "shard_file",
+    "snapshot_dir",
 ]

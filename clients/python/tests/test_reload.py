@@ -143,14 +143,44 @@ class KubeletLayoutTests(unittest.TestCase):
 
     def test_shards_added_and_removed(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)
+        first = document([user_ban("UserBan/one", {"userId": "1"})], index=0, count=2)
         shard = document([user_ban("UserBan/other", {"userId": "9"})], index=1, count=2)
-        self.kubelet.publish(files(user_ban("UserBan/one", {"userId": "1"}), **{"blocklist-1.json": shard}))
+        self.kubelet.publish(dict(PLAIN_LISTS, **{"blocklist.json": first, "blocklist-1.json": shard}))
         self.assertTrue(bl.reload())
         self.assertEqual(ask(bl, "9").ban, "UserBan/other")
         self.kubelet.publish(files(user_ban("UserBan/one", {"userId": "1"})))
         self.assertTrue(bl.reload())
         self.assertTrue(ask(bl, "9").allowed)
         self.assertEqual(len(bl.entries), 1)
+
+    def test_incomplete_or_mixed_shard_set_keeps_the_last_good_copy(self):
+        bl = Blocklist(self.dir, poll_interval=3600, background=False)
+        self.assertFalse(ask(bl, "1").allowed)
+        # Shard 0 already rewritten for two shards, shard 1 not mounted yet.
+        grown = document([user_ban("UserBan/two", {"userId": "2"})], index=0, count=2)
+        self.kubelet.publish(dict(PLAIN_LISTS, **{"blocklist.json": grown}))
+        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError) as caught:
+            bl.reload()
+        self.assertEqual(caught.exception.kind, "shards")
+        self.assertIn("blocklist-1.json", str(caught.exception))
+        self.assertEqual(bl.last_error, str(caught.exception))
+        self.assertFalse(ask(bl, "1").allowed, "the previous copy stays in force")
+        self.assertTrue(ask(bl, "2").allowed)
+        # Shard 1 of an older count of 4 beside it: still not one set.
+        stale = document([user_ban("UserBan/nine", {"userId": "9"})], index=1, count=4)
+        self.kubelet.publish(dict(PLAIN_LISTS, **{"blocklist.json": grown, "blocklist-1.json": stale}))
+        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
+            bl.reload()
+        self.assertEqual(bl.reload_failures, 2)
+        self.assertFalse(ask(bl, "1").allowed)
+        # The whole set: loaded.
+        shard = document([user_ban("UserBan/nine", {"userId": "9"})], index=1, count=2)
+        self.kubelet.publish(dict(PLAIN_LISTS, **{"blocklist.json": grown, "blocklist-1.json": shard}))
+        self.assertTrue(bl.reload())
+        self.assertTrue(ask(bl, "1").allowed)
+        self.assertFalse(ask(bl, "2").allowed)
+        self.assertFalse(ask(bl, "9").allowed)
+        self.assertIsNone(bl.last_error)
 
     def test_background_thread_picks_up_changes(self):
         with Blocklist(self.dir, poll_interval=0.02) as bl:
