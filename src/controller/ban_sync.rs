@@ -12,10 +12,11 @@ use super::appeals::Verdict;
 use super::assess::{self, Assessment};
 use super::ban::BanResource;
 use super::error::Error;
+use super::failpoint;
 use super::finalizer;
 use super::namespace::Reviewed;
 use super::reasons;
-use super::record::{Happening, record};
+use super::record::{Happening, record, transition_id};
 use super::status::{READY, Transition, condition, desired_status, subject_display, transitions};
 use super::{notifications, status_write};
 use crate::api::{
@@ -23,12 +24,14 @@ use crate::api::{
 };
 
 /// Appeal transitions that concern each ban, so its Events and notifications
-/// can say so: (ban kind, name) → reasons.
+/// can say so: (ban kind, name) → (reason, appeal name).
+pub(super) type AppealEvents = HashMap<(BanKind, String), Vec<(&'static str, String)>>;
+
 pub(super) fn appeal_events(
     appeals: &[&BanAppeal],
     verdicts: &HashMap<String, Verdict>,
-) -> HashMap<(BanKind, String), Vec<&'static str>> {
-    let mut events: HashMap<(BanKind, String), Vec<&'static str>> = HashMap::new();
+) -> AppealEvents {
+    let mut events: AppealEvents = HashMap::new();
     for appeal in appeals {
         let Some(verdict) = verdicts.get(&appeal.name_any()) else {
             continue;
@@ -38,7 +41,10 @@ pub(super) fn appeal_events(
             appeal_transitions(appeal.status.as_ref().and_then(|s| s.phase), verdict.phase)
         {
             if reason != reasons::APPEAL_REFUSED {
-                events.entry(target.clone()).or_default().push(reason);
+                events
+                    .entry(target.clone())
+                    .or_default()
+                    .push((reason, appeal.name_any()));
             }
         }
     }
@@ -128,10 +134,39 @@ fn ban_happening<K: BanResource>(
     }
 }
 
+/// What makes one occurrence of a ban's transition distinct from another of
+/// the same kind: the generation, the phase it left, and the time or name it
+/// is about. All of it is stored state, so a pass after a crash finds the same.
+fn ban_transition_id<K: BanResource>(
+    object: &K,
+    old: Option<&BanStatus>,
+    new: &BanStatus,
+    transition: Transition,
+) -> String {
+    let generation = object.meta().generation.unwrap_or_default().to_string();
+    let left = old.and_then(|o| o.phase).map_or("", Phase::as_str);
+    let time = |at: Option<DateTime<Utc>>| at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let about = match transition {
+        Transition::Applied | Transition::Scheduled | Transition::Activated => {
+            time(new.effective_from)
+        }
+        Transition::Expired => time(new.expires_at),
+        Transition::Lifted => time(new.lifted_at),
+        Transition::Exempted => new.exempted_by.clone().unwrap_or_default(),
+        Transition::ReviewDue => time(new.review_at),
+        Transition::Updated | Transition::Invalid => String::new(),
+    };
+    transition_id(
+        &object.uid().unwrap_or_default(),
+        transition.reason(),
+        &[&generation, left, &about],
+    )
+}
+
 pub(super) async fn sync_ban<K: BanResource>(
     ctx: &Context,
     reviewed: &Reviewed<K>,
-    appeal_events: &HashMap<(BanKind, String), Vec<&'static str>>,
+    appeal_events: &AppealEvents,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     let object = reviewed.object.as_ref();
@@ -170,17 +205,17 @@ pub(super) async fn sync_ban<K: BanResource>(
                 "{} {name} deleted; removed from the blocklist",
                 K::kind(&())
             );
-            record(
-                ctx,
-                ban_happening(
-                    object,
-                    &reviewed.assessment,
-                    &status,
-                    reasons::DELETED,
-                    note,
-                ),
-            )
-            .await;
+            let mut happening = ban_happening(
+                object,
+                &reviewed.assessment,
+                &status,
+                reasons::DELETED,
+                note,
+            );
+            // One deletion, one record, however many passes see it.
+            happening.id = Some(transition_id(&uid, reasons::DELETED, &[]));
+            record(ctx, happening).await;
+            failpoint::reached(failpoint::BEFORE_FINALIZER_REMOVAL);
             finalizer::set(&ctx.written, &api, object, false)
                 .await
                 .map_err(failed)?;
@@ -210,20 +245,15 @@ pub(super) async fn sync_ban<K: BanResource>(
         .iter()
         .filter(|t| t.notifies())
         .map(|t| t.reason())
-        .chain(appeals.iter().copied())
+        .chain(appeals.iter().map(|(reason, _)| *reason))
         .collect();
     notifications::enqueue(ctx, object, &mut new, &notified, now);
     notifications::settle(&mut new, old, object.meta().generation);
     let unchanged = old == Some(&new) && found.is_empty() && !appeals_pending;
     let waiting = new.notifications.iter().any(|r| r.state == "Pending");
-    if old != Some(&new) {
-        let written = status_write::apply_status(&ctx.written, &api, object, &new).await;
-        ctx.metrics
-            .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
-        if !written? {
-            return Ok(None);
-        }
-    }
+    // Records before the status: a crash in between leaves the status as it
+    // was, the next pass finds the same transitions with the same ids, and the
+    // records are not repeated. The other order would lose them.
     for transition in found {
         let mut happening = ban_happening(
             object,
@@ -233,6 +263,7 @@ pub(super) async fn sync_ban<K: BanResource>(
             describe(&reviewed.assessment, &new, transition),
         );
         happening.warning = transition.is_warning();
+        happening.id = Some(ban_transition_id(object, old, &new, transition));
         let entry = reviewed.assessment.compiled().ok().map(|c| &c.entry);
         // How late a timed transition was applied: the product promises the second.
         let scheduled = match transition {
@@ -244,14 +275,22 @@ pub(super) async fn sync_ban<K: BanResource>(
             scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
         record(ctx, happening).await;
     }
-    for reason in appeals {
-        let note = format!("{reason} for {} {name}", K::kind(&()));
-        record(
-            ctx,
-            ban_happening(object, &reviewed.assessment, &new, reason, note),
-        )
-        .await;
+    for (reason, appeal) in appeals {
+        let note = format!("{reason} for {} {name} (BanAppeal {appeal})", K::kind(&()));
+        let mut happening = ban_happening(object, &reviewed.assessment, &new, reason, note);
+        happening.id = Some(transition_id(&uid, reason, &[&appeal]));
+        record(ctx, happening).await;
     }
+    failpoint::reached(failpoint::AFTER_RECORD);
+    if old != Some(&new) {
+        let written = status_write::apply_status(&ctx.written, &api, object, &new).await;
+        ctx.metrics
+            .reconciled(K::kind(&()).as_ref(), written.is_ok(), None);
+        if !written? {
+            return Ok(None);
+        }
+    }
+    failpoint::reached(failpoint::AFTER_STATUS);
     let retry = notifications::deliver(ctx, &api, object, &reviewed.assessment, new, now).await?;
     if unchanged && !waiting {
         ctx.settled.settle(
@@ -295,11 +334,8 @@ pub(super) async fn sync_appeal(
     if old == Some(&new) {
         return Ok(());
     }
-    let api: Api<BanAppeal> =
-        Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
-    if !status_write::apply_status(&ctx.written, &api, appeal, &new).await? {
-        return Ok(());
-    }
+    // Records before the status, as for bans: a crash in between repeats
+    // nothing, since the ids are the same next time.
     for reason in appeal_transitions(old.and_then(|s| s.phase), verdict.phase) {
         let target = format!(
             "{:?} {}",
@@ -318,8 +354,16 @@ pub(super) async fn sync_appeal(
             AppealPhase::Denied => "Denied",
         });
         happening.warning = reason == reasons::APPEAL_REFUSED;
+        happening.id = Some(transition_id(
+            &appeal.uid().unwrap_or_default(),
+            reason,
+            &[],
+        ));
         record(ctx, happening).await;
     }
+    let api: Api<BanAppeal> =
+        Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
+    status_write::apply_status(&ctx.written, &api, appeal, &new).await?;
     Ok(())
 }
 
@@ -365,13 +409,6 @@ pub(super) async fn sync_exemption(
         return Ok(());
     }
     let name = exemption.name_any();
-    let api: Api<BanExemption> = Api::namespaced(
-        ctx.client.clone(),
-        &exemption.namespace().unwrap_or_default(),
-    );
-    if !status_write::apply_status(&ctx.written, &api, exemption, &new).await? {
-        return Ok(());
-    }
     let reason_before = previous.iter().find(|c| c.type_ == READY);
     if reason_before.map(|c| c.reason.as_str()) != Some(reason) {
         let mut happening = Happening::new(
@@ -384,8 +421,18 @@ pub(super) async fn sync_exemption(
         happening.until = compiled.as_ref().ok().and_then(|x| x.until);
         happening.reason = Some(exemption.spec.reason.code.clone());
         happening.warning = !ok;
+        happening.id = Some(transition_id(
+            &exemption.uid().unwrap_or_default(),
+            reason,
+            &[&generation.unwrap_or_default().to_string()],
+        ));
         record(ctx, happening).await;
     }
+    let api: Api<BanExemption> = Api::namespaced(
+        ctx.client.clone(),
+        &exemption.namespace().unwrap_or_default(),
+    );
+    status_write::apply_status(&ctx.written, &api, exemption, &new).await?;
     Ok(())
 }
 

@@ -28,6 +28,7 @@ impl EventSink {
         warning: bool,
         reason: &str,
         note: &str,
+        transition: Option<&str>,
     ) -> Result<(), kube::Error> {
         let namespace = regarding
             .namespace
@@ -40,10 +41,13 @@ impl EventSink {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!(
-            "{}.{unique:x}{sequence:x}",
-            &prefix[..prefix.len().min(200)]
-        );
+        // A transition's Event is named after its id, so creating it again
+        // (after a crash, or by a racing pass) finds it there and adds nothing.
+        let suffix = match transition {
+            Some(id) => id.to_string(),
+            None => format!("{unique:x}{sequence:x}"),
+        };
+        let name = format!("{}.{suffix}", &prefix[..prefix.len().min(200)]);
         let event = Event {
             metadata: ObjectMeta {
                 name: Some(name),
@@ -60,9 +64,13 @@ impl EventSink {
             regarding: Some(regarding.clone()),
             ..Event::default()
         };
-        Api::<Event>::namespaced(self.client.clone(), &namespace)
+        match Api::<Event>::namespaced(self.client.clone(), &namespace)
             .create(&PostParams::default(), &event)
             .await
-            .map(|_| ())
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 && transition.is_some() => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }

@@ -10,6 +10,7 @@ mod blocklist;
 mod compiled;
 mod error;
 mod events;
+mod failpoint;
 mod finalizer;
 mod leader;
 mod metrics;
@@ -374,7 +375,7 @@ async fn after_failure(ctx: &Context, namespace: &str, key: &str, error: Error) 
     let note = record::truncate(&error.to_string(), 1000);
     if let Err(e) = ctx
         .events
-        .publish(&blocklist, true, error.reason(), &note)
+        .publish(&blocklist, true, error.reason(), &note, None)
         .await
     {
         tracing::warn!(namespace, error = %e, "cannot publish Warning Event");

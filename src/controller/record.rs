@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
+use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
@@ -21,6 +22,24 @@ pub struct Happening {
     pub reason: Option<String>,
     /// How late a timed transition was applied, for the lag metric.
     pub lag_seconds: Option<f64>,
+    /// The transition's id (see [`transition_id`]): recorded once per id.
+    pub id: Option<String>,
+}
+
+/// The id of a transition: the object's uid, the action, and what makes this
+/// occurrence of the action distinct (a generation, a start or end time, the
+/// phase it came from). Computed again after a crash from the same stored
+/// state, it is the same, so the Event and the audit line are not repeated.
+pub fn transition_id(uid: &str, action: &str, distinct: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in [uid, action].into_iter().chain(distinct.iter().copied()) {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Happening {
@@ -37,18 +56,18 @@ impl Happening {
             until: None,
             reason: None,
             lag_seconds: None,
+            id: None,
         }
     }
 }
 
 /// Event delivery is best effort (the audit line is the durable record), so a
-/// failure to publish is only logged.
+/// failure to publish is only logged. A transition already recorded (same id)
+/// gets no second audit line and no second Event.
 pub async fn record(ctx: &Context, happening: Happening) {
     let reference = &happening.reference;
     let note = truncate(&happening.note, 1000);
-    ctx.metrics
-        .transition(happening.action, happening.lag_seconds);
-    ctx.audit.record(&AuditRecord {
+    let written = ctx.audit.record(&AuditRecord {
         audit: AUDIT_FORMAT,
         time: Utc::now(),
         action: happening.action,
@@ -57,6 +76,7 @@ pub async fn record(ctx: &Context, happening: Happening) {
         name: reference.name.clone().unwrap_or_default(),
         uid: reference.uid.clone().unwrap_or_default(),
         generation: happening.generation,
+        transition: happening.id.clone(),
         subject: happening.subject,
         phase: happening.phase,
         from: happening.from,
@@ -64,10 +84,24 @@ pub async fn record(ctx: &Context, happening: Happening) {
         reason: happening.reason,
         message: happening.note,
     });
+    // Not written means written before, possibly by a process that died
+    // before its Event: the Event is created anyway, and is found there (same
+    // name, from the id) if it exists.
+    if written {
+        ctx.metrics
+            .transition(happening.action, happening.lag_seconds);
+    }
+    super::failpoint::reached(super::failpoint::AFTER_AUDIT);
     // The durable line first: whoever sees the Event can find its audit line.
     if let Err(error) = ctx
         .events
-        .publish(reference, happening.warning, happening.action, &note)
+        .publish(
+            reference,
+            happening.warning,
+            happening.action,
+            &note,
+            happening.id.as_deref(),
+        )
         .await
     {
         tracing::warn!(%error, name = reference.name.as_deref().unwrap_or_default(), "cannot publish Event");

@@ -16,11 +16,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::appeals::Verdict;
-use super::ban_sync::{appeal_events, not_published, sync_appeal, sync_ban, sync_exemption};
+use super::ban_sync::{
+    AppealEvents, appeal_events, not_published, sync_appeal, sync_ban, sync_exemption,
+};
 use super::error::Error;
 use super::namespace::Reviewed;
 use super::{Context, after_failure, instant_at};
-use crate::api::{BanAppeal, BanExemption, BanKind, FeatureBlock, UserBan};
+use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// Status writes in flight at once within one namespace.
 const STATUS_WRITES_IN_FLIGHT: usize = 16;
@@ -155,7 +157,7 @@ async fn sync_nth(
     ctx: &Context,
     namespace: &str,
     work: &StatusWork,
-    appeal_events: &HashMap<(BanKind, String), Vec<&'static str>>,
+    appeal_events: &AppealEvents,
     index: usize,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     if ctx.status_workers.superseded(namespace) {

@@ -12,6 +12,16 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(kubeconfig, namespace, extra, &[])
+    }
+
+    /// As [`Operator::start`], with extra environment variables (a failpoint, say).
+    pub fn start_with_env(
+        kubeconfig: &Path,
+        namespace: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let logs = super::repo_root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
         let stamp = std::time::SystemTime::now()
@@ -25,6 +35,7 @@ impl Operator {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,interdict=debug,kube=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::from(File::create(&stdout).unwrap()))
             .stderr(Stdio::from(File::create(&stderr).unwrap()))
             .spawn()
@@ -56,6 +67,21 @@ impl Operator {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Waits up to `timeout` for the process to end by itself; true if it did.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            match self.child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(_))) | None => {
+                    self.child = None;
+                    return true;
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+        false
     }
 
     pub fn audit_lines(&self) -> Vec<serde_json::Value> {

@@ -1,0 +1,38 @@
+//! Crash points for fault-injection tests: with `INTERDICT_FAILPOINT=<point>`
+//! the process kills itself (SIGKILL, as `kill -9` would) the first time it
+//! reaches that point, between two writes a crash could separate. Unset, a
+//! point costs one comparison with a cached value.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// After a transition's audit line, before its Event.
+pub const AFTER_AUDIT: &str = "after-audit";
+/// After a ban's records (audit line and Event), before its status write.
+pub const AFTER_RECORD: &str = "after-record";
+/// After a ban's status write, before its notifications are delivered.
+pub const AFTER_STATUS: &str = "after-status";
+/// After a deletion's records, before the finalizer is removed.
+pub const BEFORE_FINALIZER_REMOVAL: &str = "before-finalizer-removal";
+
+fn armed() -> Option<&'static str> {
+    static POINT: OnceLock<Option<String>> = OnceLock::new();
+    POINT
+        .get_or_init(|| {
+            std::env::var("INTERDICT_FAILPOINT")
+                .ok()
+                .filter(|p| !p.is_empty())
+        })
+        .as_deref()
+}
+
+pub fn reached(point: &str) {
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    if armed() == Some(point) && !FIRED.swap(true, Ordering::SeqCst) {
+        tracing::error!(point, "failpoint reached: killing the process");
+        // SAFETY: kill(2) with our own pid and a valid signal number.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
