@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes the operator's finalizer (interdict.dev/record-deletion) from every
-# UserBan and FeatureBlock, so they can be deleted once the operator is gone
+# UserBan, FeatureBlock and BanExemption, so they can be deleted once the operator is gone
 # (uninstalling). Other finalizers are kept. Uses the current kubectl context;
 # pass kubectl flags (e.g. --kubeconfig FILE, --context NAME) as arguments.
 # Every namespace, or only those given with --namespace.
@@ -24,7 +24,7 @@ done
 set -- "${flags[@]+"${flags[@]}"}"
 
 list() {
-  k "$@" get userbans.interdict.dev,featureblocks.interdict.dev \
+  k "$@" get userbans.interdict.dev,featureblocks.interdict.dev,banexemptions.interdict.dev \
     -o jsonpath='{range .items[*]}{.kind}{" "}{.metadata.namespace}{" "}{.metadata.name}{" "}{.metadata.finalizers[*]}{"\n"}{end}'
 }
 

@@ -226,7 +226,12 @@ fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<
             &["list", "watch", "patch"],
             &[],
         ),
-        permission("interdict.dev", "banexemptions", &["list", "watch"], &[]),
+        permission(
+            "interdict.dev",
+            "banexemptions",
+            &["list", "watch", "patch"],
+            &[],
+        ),
         permission("interdict.dev", "banappeals", &["list", "watch"], &[]),
         permission("interdict.dev", "userbans/status", &["patch"], &[]),
         permission("interdict.dev", "featureblocks/status", &["patch"], &[]),

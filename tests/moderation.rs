@@ -212,6 +212,12 @@ async fn lifting_and_deleting_leave_a_record() {
         (ids(&ns).await == ["UserBan/to-delete", "UserBan/to-lift"]).then_some(())
     })
     .await;
+    // Lifted once it is on the record as in force (its status follows the
+    // blocklist, after a burst has settled).
+    eventually("in force", Duration::from_secs(20), || async {
+        (phase(&ns, "to-lift").await == Some(Phase::Active)).then_some(())
+    })
+    .await;
     apply_ok(
         &ns.name,
         &ban(
@@ -380,6 +386,14 @@ async fn a_ban_of_an_exempt_subject_is_announced_as_exempted() {
     .await;
     has_events(&ns, "UserBan", "user-8", &["Exempted", "Applied"]).await;
     assert_eq!(ids(&ns).await, ["UserBan/user-8"]);
+    // Deleting the exemption is on the record too.
+    has_events(&ns, "BanExemption", "staff", &["Deleted"]).await;
+    let deleted = operator
+        .audit_lines()
+        .iter()
+        .filter(|l| l["kind"] == "BanExemption" && l["name"] == "staff" && l["action"] == "Deleted")
+        .count();
+    assert_eq!(deleted, 1, "{:?}", operator.audit_lines());
     ns.cleanup().await;
 }
 

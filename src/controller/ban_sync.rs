@@ -376,6 +376,47 @@ pub(super) async fn sync_exemption(
     let generation = exemption.metadata.generation;
     let fresh = ctx.stores.exemptions.freshest(exemption);
     let exemption = fresh.as_ref();
+    let name = exemption.name_any();
+    let api: Api<BanExemption> = Api::namespaced(
+        ctx.client.clone(),
+        &exemption.namespace().unwrap_or_default(),
+    );
+    let failed = |source| Error::WriteStatus {
+        kind: "BanExemption".to_string(),
+        namespace: exemption.namespace().unwrap_or_default(),
+        name: name.clone(),
+        source,
+    };
+    // Deleting an exemption brings the bans it held back into force: it is
+    // recorded like a ban's deletion, held by the same finalizer until then.
+    if finalizer::is_deleting(exemption) {
+        if finalizer::has_finalizer(exemption) {
+            let mut happening = Happening::new(
+                exemption.object_ref(&()),
+                reasons::DELETED,
+                format!("Exemption {name} deleted; no longer published"),
+            );
+            happening.generation = generation;
+            happening.subject = compiled.as_ref().ok().map(|x| x.subject.display());
+            happening.reason = Some(exemption.spec.reason.code.clone());
+            happening.id = Some(transition_id(
+                &exemption.uid().unwrap_or_default(),
+                reasons::DELETED,
+                &[],
+            ));
+            record(ctx, happening).await;
+            failpoint::reached(failpoint::BEFORE_FINALIZER_REMOVAL);
+            finalizer::set(&ctx.written, &api, exemption, false)
+                .await
+                .map_err(failed)?;
+        }
+        return Ok(());
+    }
+    if !finalizer::has_finalizer(exemption) {
+        finalizer::set(&ctx.written, &api, exemption, true)
+            .await
+            .map_err(failed)?;
+    }
     let latest = ctx.written.latest(exemption, exemption.status.as_ref());
     let old = latest.as_ref();
     let (ok, reason, message) = match &compiled {
@@ -408,7 +449,6 @@ pub(super) async fn sync_exemption(
     if old == Some(&new) {
         return Ok(());
     }
-    let name = exemption.name_any();
     let reason_before = previous.iter().find(|c| c.type_ == READY);
     if reason_before.map(|c| c.reason.as_str()) != Some(reason) {
         let mut happening = Happening::new(
@@ -428,10 +468,6 @@ pub(super) async fn sync_exemption(
         ));
         record(ctx, happening).await;
     }
-    let api: Api<BanExemption> = Api::namespaced(
-        ctx.client.clone(),
-        &exemption.namespace().unwrap_or_default(),
-    );
     status_write::apply_status(&ctx.written, &api, exemption, &new).await?;
     Ok(())
 }

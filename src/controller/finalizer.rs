@@ -1,27 +1,40 @@
-//! The finalizer that lets the operator record a ban's deletion (Event and
-//! audit line) and take it out of the blocklist before the object disappears.
+//! The finalizer that lets the operator record a deletion (Event and audit
+//! line) and take the object out of the blocklist before it disappears: bans
+//! and exemptions alike.
 
 use kube::api::{Patch, PatchParams};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::ban::BanResource;
 use super::blocklist::FIELD_MANAGER;
 use super::own_writes::{OwnWrites, key};
 
 pub const FINALIZER: &str = "interdict.dev/record-deletion";
 
-pub fn has_finalizer<K: BanResource>(object: &K) -> bool {
+/// A kind whose deletions the operator records.
+pub trait Recorded:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug
+{
+}
+
+impl<K> Recorded for K where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug
+{
+}
+
+pub fn has_finalizer<K: Recorded>(object: &K) -> bool {
     object.finalizers().iter().any(|f| f == FINALIZER)
 }
 
-pub fn is_deleting<K: BanResource>(object: &K) -> bool {
+pub fn is_deleting<K: Recorded>(object: &K) -> bool {
     object.meta().deletion_timestamp.is_some()
 }
 
 /// Server-side apply of only this list item: other finalizers, and the spec
 /// that GitOps owns, are untouched. An empty list gives ours up.
-pub async fn set<K: BanResource>(
+pub async fn set<K: Recorded>(
     written: &OwnWrites,
     api: &Api<K>,
     object: &K,

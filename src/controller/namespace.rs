@@ -121,9 +121,11 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Ent
         .collect()
 }
 
+/// Exemptions in force; one being deleted holds nothing any more.
 fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<Exemption> {
     objects
         .iter()
+        .filter(|x| !finalizer::is_deleting(x.as_ref()))
         .filter_map(|x| assess::compile_exemption(x).ok())
         .filter(|x| x.in_force(now))
         .collect()

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 
 use super::error::Error;
-use super::{Context, MANAGED_BY, MANAGED_BY_LABEL, blocklist};
+use super::{Context, FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, blocklist};
 use crate::core::Contents;
 use crate::core::shard::{merge, plan};
 
@@ -153,14 +153,24 @@ pub async fn publish(
 }
 
 /// A ConfigMap with one of the blocklist's names that the operator did not
-/// make (it carries no managed-by label of ours): an application's own data,
-/// never to be overwritten. The first by name, so the report is stable.
+/// make: it carries neither our managed-by label nor a server-side-apply entry
+/// of our field manager (which survives someone editing the label away, so
+/// that edit is repaired). An application's own data, never to be
+/// overwritten. The first by name, so the report is stable.
 fn foreign(existing: &HashMap<String, Arc<ConfigMap>>) -> Option<&str> {
     existing
         .iter()
-        .filter(|(_, cm)| cm.labels().get(MANAGED_BY_LABEL).map(String::as_str) != Some(MANAGED_BY))
+        .filter(|(_, cm)| !is_ours(cm))
         .map(|(name, _)| name.as_str())
         .min()
+}
+
+fn is_ours(cm: &ConfigMap) -> bool {
+    let labelled = cm.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY);
+    let applied = cm.managed_fields().iter().any(|f| {
+        f.manager.as_deref() == Some(FIELD_MANAGER) && f.operation.as_deref() == Some("Apply")
+    });
+    labelled || applied
 }
 
 enum Rendered {

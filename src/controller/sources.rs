@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -204,6 +204,7 @@ where
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).to_string();
+    let is_configmap = kind == "ConfigMap";
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.subsec_nanos().into());
@@ -214,9 +215,29 @@ where
             // Managed fields and annotations (kubectl's last-applied copy of the
             // spec among them) are most of an object's size, and nothing here
             // reads them: at 100k bans they would dominate the operator's memory.
-            .modify(|o: &mut K| {
+            .modify(move |o: &mut K| {
+                let keep_ours = is_configmap;
                 let meta = o.meta_mut();
-                meta.managed_fields = None;
+                // Only the operator's own server-side-apply entry is kept: it
+                // tells a blocklist ConfigMap the operator wrote (whatever
+                // happened to its label since) from someone else's.
+                // (ConfigMaps only: on bans it would cost memory for nothing.)
+                meta.managed_fields =
+                    meta.managed_fields
+                        .take()
+                        .filter(|_| keep_ours)
+                        .and_then(|fields| {
+                            let ours: Vec<_> = fields
+                                .into_iter()
+                                .filter(|f| f.manager.as_deref() == Some(super::FIELD_MANAGER))
+                                .filter(|f| f.operation.as_deref() == Some("Apply"))
+                                .map(|f| ManagedFieldsEntry {
+                                    fields_v1: None,
+                                    ..f
+                                })
+                                .collect();
+                            (!ours.is_empty()).then_some(ours)
+                        });
                 meta.annotations = None;
             }),
     )

@@ -84,9 +84,14 @@ comma-separated for a resourceNames list.
 - apiGroups: ["interdict.dev"]
   resources: ["userbans", "featureblocks"]
   verbs: ["list", "watch", "patch"]
-# Read the exemptions and the appeals.
+# Read the exemptions, and hold them with the same finalizer, so that deleting
+# one (which brings the bans it held back into force) is recorded too.
 - apiGroups: ["interdict.dev"]
-  resources: ["banexemptions", "banappeals"]
+  resources: ["banexemptions"]
+  verbs: ["list", "watch", "patch"]
+# Read the appeals.
+- apiGroups: ["interdict.dev"]
+  resources: ["banappeals"]
   verbs: ["list", "watch"]
 # Publish phase, window and conditions of every kind (server-side apply on the status subresource).
 - apiGroups: ["interdict.dev"]
