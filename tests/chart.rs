@@ -21,6 +21,21 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 const BLOCKLIST: &str = "interdict-blocklist";
+/// The chart's default `maxShards`.
+const DEFAULT_SHARDS: u32 = 16;
+
+/// `base`, `base-1`, ... `base-(count-1)`: the ConfigMaps of one blocklist.
+fn shard_names(base: &str, count: u32) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            if i == 0 {
+                base.to_string()
+            } else {
+                format!("{base}-{i}")
+            }
+        })
+        .collect()
+}
 /// Both notification sinks, the email with SMTP credentials; the Secrets
 /// `interdict-webhook` (key `signing-secret`) and `interdict-smtp` (keys
 /// `username`, `password`) are referenced, not created, by the chart.
@@ -244,7 +259,10 @@ fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTreeSet<
             "",
             "configmaps",
             &["create", "list", "watch", "patch"],
-            &[blocklist],
+            &shard_names(blocklist, DEFAULT_SHARDS)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
         ),
         permission("events.k8s.io", "events", &["create"], &[]),
     ]

@@ -128,3 +128,89 @@ async fn blocklists_shard_under_the_limit_and_readers_merge_them() {
     );
     ns.cleanup().await;
 }
+
+/// A namespace whose blocklist needs more shards than allowed is reported
+/// (the bans' Ready condition, a Warning Event, a metric), never published
+/// truncated; raising --max-shards publishes it.
+#[tokio::test]
+async fn a_blocklist_too_large_for_its_shards_is_reported_not_truncated() {
+    let ns = TestNamespace::new("too-large").await;
+    let port = common::http::free_port();
+    let metrics = format!("127.0.0.1:{port}");
+    let limit = (LIMIT / 4).to_string();
+    let mut operator = ns.operator_with(&[
+        "--max-shards",
+        "2",
+        "--shard-max-bytes",
+        &limit,
+        "--metrics-addr",
+        &metrics,
+    ]);
+    let bans = ns.api::<interdict::api::UserBan>();
+    let count = 40;
+    for i in 0..count {
+        let ban: interdict::api::UserBan = serde_json::from_value(serde_json::json!({
+            "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
+            "metadata": { "name": format!("big-{i:03}") },
+            "spec": { "subject": { "userId": format!("user-{i}") }, "reason": { "code": "spam" }, "message": "Suspended for spam." }
+        }))
+        .unwrap();
+        bans.create(&PostParams::default(), &ban).await.unwrap();
+    }
+    let message = eventually(
+        "the bans to say the blocklist is too large",
+        Duration::from_secs(60),
+        || async {
+            let ban = bans.get("big-000").await.ok()?;
+            let ready = ban
+                .status?
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Ready" && c.reason == "BlocklistTooLarge")?;
+            Some(ready.message)
+        },
+    )
+    .await;
+    assert!(message.contains("--max-shards"), "{message}");
+    let events = ns
+        .api::<k8s_openapi::api::events::v1::Event>()
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("BlocklistTooLarge")),
+        "a Warning Event"
+    );
+    let (_, body) = common::http::http(port, "GET", "/metrics").unwrap();
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("interdict_blocklist_too_large")
+                && l.contains(&ns.name)
+                && l.ends_with(" 1")),
+        "{body}"
+    );
+    // What was published while it still fitted stays; nothing over the limit
+    // was written.
+    for cm in shards(&ns).await {
+        let bytes: usize = cm
+            .data
+            .iter()
+            .flat_map(|d| d.values())
+            .map(String::len)
+            .sum();
+        assert!(bytes <= LIMIT / 4, "{} holds {bytes} bytes", cm.name_any());
+    }
+
+    operator.stop();
+    let _operator = ns.operator_with(&["--max-shards", "16", "--shard-max-bytes", &limit]);
+    let expected: BTreeSet<String> = (0..count).map(|i| format!("UserBan/big-{i:03}")).collect();
+    eventually("every ban published", Duration::from_secs(60), || async {
+        let shards = shards(&ns).await;
+        (!shards.is_empty() && read_as_mounted(&shards) == expected).then_some(())
+    })
+    .await;
+    ns.cleanup().await;
+}

@@ -90,8 +90,10 @@ pub struct RunArgs {
     pub blocklist_name: String,
 
     /// Most ConfigMaps one namespace's blocklist may be split into
-    /// (`NAME`, `NAME-1`, ...; pods mount them with one projected volume).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    /// (`NAME`, `NAME-1`, ...; pods mount them with one projected volume). A
+    /// blocklist starts as one ConfigMap and doubles its shard count only when a
+    /// shard would pass --shard-max-bytes: 16 × 800 KiB holds about 60k bans.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_shards: u32,
 
     /// Split the blocklist when a ConfigMap's data would exceed this many bytes

@@ -473,12 +473,14 @@ pub(super) async fn sync_exemption(
 }
 
 /// A pass that could not publish (a foreign ConfigMap holds the blocklist's
-/// name): the ban's Ready condition turns False and says why; the rest of its
-/// status stays as it was and no transition is announced, since nothing
-/// changed for readers. Deletions still go through.
+/// name, the blocklist is too large): the ban's Ready condition turns False
+/// with `reason` and says why; the rest of its status stays as it was and no
+/// transition is announced, since nothing changed for readers. Deletions still
+/// go through.
 pub(super) async fn not_published<K: BanResource>(
     ctx: &Context,
     reviewed: &Reviewed<K>,
+    reason: &str,
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
@@ -495,7 +497,7 @@ pub(super) async fn not_published<K: BanResource>(
         old.map_or(&[], |s| &s.conditions),
         READY,
         false,
-        reasons::BLOCKLIST_CONFLICT,
+        reason,
         why.to_string(),
         generation,
         now,

@@ -7,6 +7,16 @@ pub enum Error {
     )]
     BlocklistConflict { namespace: String, name: String },
 
+    #[error(
+        "the blocklist of namespace {namespace} does not fit: with {shards} shards (--max-shards) one would hold {bytes} bytes, over the {limit}-byte limit (--shard-max-bytes); nothing is written until --max-shards is raised (the published blocklist stays as it was)"
+    )]
+    BlocklistTooLarge {
+        namespace: String,
+        shards: u32,
+        bytes: usize,
+        limit: usize,
+    },
+
     #[error("cannot write blocklist ConfigMap {namespace}/{name}: {source}")]
     WriteBlocklist {
         namespace: String,
@@ -31,8 +41,18 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::BlocklistConflict { .. } => super::reasons::BLOCKLIST_CONFLICT,
+            Error::BlocklistTooLarge { .. } => super::reasons::BLOCKLIST_TOO_LARGE,
             _ => super::reasons::RECONCILE_FAILED,
         }
+    }
+
+    /// Errors that keep a namespace's bans out of the blocklist until a person
+    /// acts: the bans then say so in their Ready condition.
+    pub fn blocks_publication(&self) -> bool {
+        matches!(
+            self,
+            Error::BlocklistConflict { .. } | Error::BlocklistTooLarge { .. }
+        )
     }
 
     /// The ConfigMap the error is about, when it names one.

@@ -49,6 +49,7 @@ pub struct Metrics {
     transitions: Family<TransitionLabel, Counter>,
     blocklist_bytes: Family<NamespaceLabel, Gauge>,
     blocklist_conflicts: Family<ConflictLabel, Gauge>,
+    blocklist_too_large: Family<NamespaceLabel, Gauge>,
     expiry_lag_seconds: Histogram,
     leader: Gauge,
     watches_healthy: Gauge,
@@ -99,6 +100,12 @@ impl Default for Metrics {
             "1 while a ConfigMap with the blocklist's name exists that the operator does not manage (nothing is written there)",
             blocklist_conflicts.clone(),
         );
+        let blocklist_too_large = Family::<NamespaceLabel, Gauge>::default();
+        registry.register(
+            "blocklist_too_large",
+            "1 while a namespace's blocklist needs more shards than --max-shards allows (nothing new is published there)",
+            blocklist_too_large.clone(),
+        );
         let expiry_lag_seconds =
             Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 30.0, 300.0]);
         registry.register(
@@ -127,6 +134,7 @@ impl Default for Metrics {
             transitions,
             blocklist_bytes,
             blocklist_conflicts,
+            blocklist_too_large,
             expiry_lag_seconds,
             leader,
             entries_by_namespace: Mutex::default(),
@@ -203,6 +211,18 @@ impl Metrics {
                 })
                 .set(1);
             conflicts.insert(namespace.to_string(), configmap.to_string());
+        }
+    }
+
+    pub fn blocklist_too_large(&self, namespace: &str, too_large: bool) {
+        let label = NamespaceLabel {
+            namespace: namespace.into(),
+        };
+        // Only namespaces that ever were too large get a series.
+        if too_large || self.blocklist_too_large.get(&label).is_some() {
+            self.blocklist_too_large
+                .get_or_create(&label)
+                .set(i64::from(too_large));
         }
     }
 

@@ -236,9 +236,13 @@ pub async fn reconcile(
     };
     let published = match publish::publish(ctx, namespace, contents, &existing, now).await {
         Ok(published) => published,
-        Err(conflict @ Error::BlocklistConflict { .. }) => {
+        Err(blocked) if blocked.blocks_publication() => {
             ctx.metrics
-                .blocklist_conflict(namespace, conflict.configmap());
+                .blocklist_conflict(namespace, blocked.configmap());
+            ctx.metrics.blocklist_too_large(
+                namespace,
+                matches!(blocked, Error::BlocklistTooLarge { .. }),
+            );
             // The bans say why they are not Ready; nothing is announced as applied.
             let work = StatusWork {
                 user_bans,
@@ -247,14 +251,15 @@ pub async fn reconcile(
                 verdicts,
                 exemptions: exemption_objects,
                 now,
-                unpublished: Some(conflict.to_string()),
+                unpublished: Some((blocked.reason(), blocked.to_string())),
             };
             StatusWorkers::submit(ctx, namespace, work);
-            return Err(conflict);
+            return Err(blocked);
         }
         Err(error) => return Err(error),
     };
     ctx.metrics.blocklist_conflict(namespace, None);
+    ctx.metrics.blocklist_too_large(namespace, false);
     ctx.metrics
         .blocklist_published(namespace, published.bytes, counts);
     if ctx.nudge_pods && published.written {

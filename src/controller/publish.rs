@@ -111,6 +111,21 @@ pub async fn publish(
         contents = merge(plans);
         count = (count * 2).min(max_count);
     };
+    if let Some(largest) = rendered
+        .iter()
+        .map(Rendered::bytes)
+        .max()
+        .filter(|largest| *largest > ctx.shards.max_bytes)
+    {
+        // Writing it would publish an oversized ConfigMap (refused past 1 MiB)
+        // or drop entries: neither, the operator says so instead.
+        return Err(Error::BlocklistTooLarge {
+            namespace: namespace.to_string(),
+            shards: max_count,
+            bytes: largest,
+            limit: ctx.shards.max_bytes,
+        });
+    }
     let mut outcome = Outcome {
         bytes: 0,
         written: false,
@@ -120,9 +135,6 @@ pub async fn publish(
     for (plan, rendered) in plans.iter().zip(rendered) {
         let name = ctx.shard_name(plan.shard.index);
         let size = rendered.bytes();
-        if size > ctx.shards.max_bytes {
-            tracing::warn!(namespace, configmap = %name, size, max_shards = ctx.shards.max_count, "blocklist shard over the size limit; raise --max-shards");
-        }
         outcome.bytes += size;
         outcome.names.push(name.clone());
         outcome.fingerprints.push(plan.fingerprint);

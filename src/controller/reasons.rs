@@ -9,6 +9,8 @@ pub const INVALID_SPEC: &str = "InvalidSpec";
 pub const RECONCILE_FAILED: &str = "ReconcileFailed";
 /// A ConfigMap the operator does not manage holds the blocklist's name.
 pub const BLOCKLIST_CONFLICT: &str = "BlocklistConflict";
+/// The blocklist would need more shards than `--max-shards` allows.
+pub const BLOCKLIST_TOO_LARGE: &str = "BlocklistTooLarge";
 pub const LIFTED: &str = "Lifted";
 pub const EXEMPTED: &str = "Exempted";
 pub const EXEMPT: &str = "Exempt";

@@ -41,9 +41,10 @@ pub struct StatusWork {
     pub verdicts: HashMap<String, Verdict>,
     pub exemptions: Vec<Arc<BanExemption>>,
     pub now: DateTime<Utc>,
-    /// Why the pass could not publish (a foreign ConfigMap in the way): the
-    /// bans then only say so, with no transition announced.
-    pub unpublished: Option<String>,
+    /// Why the pass could not publish (a foreign ConfigMap in the way, a
+    /// blocklist too large): the reason and message the bans then show, with
+    /// no transition announced.
+    pub unpublished: Option<(&'static str, String)>,
 }
 
 #[derive(Default)]
@@ -165,12 +166,12 @@ async fn sync_nth(
     }
     match work.user_bans.get(index) {
         Some(ban) => match &work.unpublished {
-            Some(why) => not_published(ctx, ban, why, work.now).await,
+            Some((reason, why)) => not_published(ctx, ban, reason, why, work.now).await,
             None => sync_ban(ctx, ban, appeal_events, work.now).await,
         },
         None => match work.feature_blocks.get(index - work.user_bans.len()) {
             Some(block) => match &work.unpublished {
-                Some(why) => not_published(ctx, block, why, work.now).await,
+                Some((reason, why)) => not_published(ctx, block, reason, why, work.now).await,
                 None => sync_ban(ctx, block, appeal_events, work.now).await,
             },
             None => Ok(None),
