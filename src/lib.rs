@@ -11,6 +11,8 @@ pub mod core;
 #[cfg(feature = "operator")]
 pub mod http;
 #[cfg(feature = "operator")]
+pub mod model;
+#[cfg(feature = "operator")]
 pub mod notify;
 #[cfg(feature = "operator")]
 pub mod process;

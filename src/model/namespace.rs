@@ -1,0 +1,313 @@
+//! One namespace's model: bans, exemptions, shards and timers, and the rules
+//! that tie them together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::document::{Shard, render_shard};
+use crate::core::shard::Limits;
+use crate::core::{Exemption, SubjectKey};
+
+use super::record::{BanFacts, BanKey, ExemptionFacts, Published};
+use super::shards::Shards;
+use super::timers::{Timers, Wake};
+
+/// A watch event, reduced to what the model needs.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Ban(BanFacts),
+    BanGone(BanKey),
+    Exemption(ExemptionFacts),
+    ExemptionGone(String),
+}
+
+/// After a change or the passing of time: the bans whose status may have to
+/// change, and every shard waiting to be rendered again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dirty {
+    pub bans: BTreeSet<BanKey>,
+    pub shards: BTreeSet<u32>,
+}
+
+impl Dirty {
+    fn add(&mut self, other: Dirty) {
+        self.bans.extend(other.bans);
+        self.shards.extend(other.shards);
+    }
+}
+
+/// A namespace's blocklist needs more shards than allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    pub shards: u32,
+    pub bytes: usize,
+}
+
+struct BanRecord {
+    facts: BanFacts,
+    published: Published,
+}
+
+pub struct NamespaceModel {
+    namespace: String,
+    retention: Duration,
+    bans: HashMap<BanKey, BanRecord>,
+    /// Bans by subject, to find those an exemption concerns.
+    by_subject: HashMap<SubjectKey, BTreeSet<BanKey>>,
+    exemptions: BTreeMap<String, ExemptionFacts>,
+    shards: Shards,
+    timers: Timers,
+}
+
+impl NamespaceModel {
+    /// `count`: the shard count already in place (it never shrinks on its
+    /// own, so assignments stay stable).
+    pub fn new(namespace: &str, retention: Duration, count: u32) -> Self {
+        NamespaceModel {
+            namespace: namespace.to_string(),
+            retention,
+            bans: HashMap::new(),
+            by_subject: HashMap::new(),
+            exemptions: BTreeMap::new(),
+            shards: Shards::new(count),
+            timers: Timers::default(),
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn ban(&self, key: &BanKey) -> Option<&BanFacts> {
+        self.bans.get(key).map(|r| &r.facts)
+    }
+
+    pub fn ban_count(&self) -> usize {
+        self.bans.len()
+    }
+
+    pub fn shard_count(&self) -> u32 {
+        self.shards.count()
+    }
+
+    /// The earliest time at which something changes by itself.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.timers.next()
+    }
+
+    /// The exemption in force at `now` whose subject is exactly `subject`
+    /// (the first by name, so the answer does not depend on arrival order).
+    pub fn exempting(&self, subject: &SubjectKey, now: DateTime<Utc>) -> Option<&Exemption> {
+        self.exemptions
+            .values()
+            .filter_map(|x| x.in_force(now))
+            .find(|x| x.subject == *subject)
+    }
+
+    /// The exemptions published at `now`, by name.
+    pub fn exemptions_in_force(&self, now: DateTime<Utc>) -> Vec<Exemption> {
+        self.exemptions
+            .values()
+            .filter_map(|x| x.in_force(now))
+            .cloned()
+            .collect()
+    }
+
+    pub fn apply(&mut self, change: Change, now: DateTime<Utc>) -> Dirty {
+        let mut dirty = Dirty::default();
+        match change {
+            Change::Ban(facts) => {
+                let key = facts.key.clone();
+                self.forget_subject(&key);
+                if let Some(subject) = facts.subject() {
+                    self.by_subject
+                        .entry(subject.clone())
+                        .or_default()
+                        .insert(key.clone());
+                }
+                let published = Published::Nothing;
+                self.bans
+                    .insert(key.clone(), BanRecord { facts, published });
+                self.refresh(&key, now);
+                dirty.bans.insert(key);
+            }
+            Change::BanGone(key) => {
+                self.forget_subject(&key);
+                if self.bans.remove(&key).is_some() {
+                    self.shards.set(&key.id(), &Published::Nothing);
+                }
+                self.timers.disarm(&Wake::Ban(key.clone()));
+                dirty.bans.insert(key);
+            }
+            Change::Exemption(facts) => {
+                let name = facts.name.clone();
+                let mut subjects = self.exemption_subject(&name);
+                subjects.extend(facts.compiled.as_ref().ok().map(|x| x.subject.clone()));
+                let until = facts.compiled.as_ref().ok().and_then(|x| x.until);
+                self.exemptions.insert(name.clone(), facts);
+                self.timers
+                    .arm(Wake::Exemption(name), until.into_iter().collect(), now);
+                self.shards.touch_exemptions();
+                dirty.add(self.refresh_subjects(subjects, now));
+            }
+            Change::ExemptionGone(name) => {
+                let subjects = self.exemption_subject(&name);
+                if self.exemptions.remove(&name).is_some() {
+                    self.shards.touch_exemptions();
+                }
+                self.timers.disarm(&Wake::Exemption(name));
+                dirty.add(self.refresh_subjects(subjects, now));
+            }
+        }
+        dirty.shards = self.shards.dirty().into_iter().collect();
+        dirty
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn advance(&mut self, now: DateTime<Utc>) -> Dirty {
+        let mut dirty = Dirty::default();
+        for wake in self.timers.take_due(now) {
+            match wake {
+                Wake::Ban(key) => {
+                    self.refresh(&key, now);
+                    // A start changes what the plain lists hold though the
+                    // entry itself is the same.
+                    if matches!(
+                        self.bans.get(&key).map(|r| &r.published),
+                        Some(Published::Entry(_))
+                    ) {
+                        self.shards.touch(&key.id());
+                    }
+                    dirty.bans.insert(key);
+                }
+                Wake::Exemption(name) => {
+                    self.shards.touch_exemptions();
+                    let subjects = self.exemption_subject(&name);
+                    dirty.add(self.refresh_subjects(subjects, now));
+                }
+            }
+        }
+        dirty.shards = self.shards.dirty().into_iter().collect();
+        dirty
+    }
+
+    /// Renders the shards that changed since they were last rendered, doubling
+    /// the shard count (never past `limits.max_count`) while one would pass
+    /// `limits.max_bytes`. Rendered shards are clean afterwards; on `TooLarge`
+    /// nothing is, so the next attempt renders them again.
+    pub fn render_dirty(
+        &mut self,
+        now: DateTime<Utc>,
+        limits: Limits,
+    ) -> Result<Vec<(Shard, BTreeMap<String, String>)>, TooLarge> {
+        let max_count = limits.max_count.max(1);
+        loop {
+            let rendered: Vec<(Shard, BTreeMap<String, String>)> = self
+                .shards
+                .dirty()
+                .into_iter()
+                .map(|index| self.render(index, now))
+                .collect();
+            let largest = rendered
+                .iter()
+                .map(|(_, data)| data.values().map(String::len).sum::<usize>())
+                .max()
+                .unwrap_or(0);
+            if largest <= limits.max_bytes {
+                for (shard, _) in &rendered {
+                    self.shards.clean(shard.index);
+                }
+                return Ok(rendered);
+            }
+            let count = self.shards.count();
+            if count >= max_count {
+                return Err(TooLarge {
+                    shards: count,
+                    bytes: largest,
+                });
+            }
+            self.shards.regroup((count * 2).min(max_count));
+        }
+    }
+
+    /// Every shard, as it would be rendered now (dirty or not).
+    pub fn render_all(&self, now: DateTime<Utc>) -> Vec<BTreeMap<String, String>> {
+        (0..self.shards.count())
+            .map(|index| self.render(index, now).1)
+            .collect()
+    }
+
+    /// Everything must be written again (the ConfigMaps were edited or lost).
+    pub fn mark_all_dirty(&mut self) {
+        self.shards.mark_all_dirty();
+    }
+
+    fn render(&self, index: u32, now: DateTime<Utc>) -> (Shard, BTreeMap<String, String>) {
+        let shard = Shard {
+            index,
+            count: self.shards.count(),
+        };
+        let exemptions = if index == 0 {
+            self.exemptions_in_force(now)
+        } else {
+            Vec::new()
+        };
+        let contents = self.shards.contents(index, &exemptions);
+        (shard, render_shard(&self.namespace, contents, now, shard))
+    }
+
+    /// Recomputes what one ban publishes and re-arms its timers.
+    fn refresh(&mut self, key: &BanKey, now: DateTime<Utc>) {
+        let Some(record) = self.bans.get(key) else {
+            return;
+        };
+        let exempted = record
+            .facts
+            .subject()
+            .is_some_and(|subject| self.exempting(subject, now).is_some());
+        let published = record.facts.published(exempted, now, self.retention);
+        let timeline = record.facts.timeline(self.retention);
+        self.shards.set(&key.id(), &published);
+        self.timers.arm(Wake::Ban(key.clone()), timeline, now);
+        if let Some(record) = self.bans.get_mut(key) {
+            record.published = published;
+        }
+    }
+
+    fn refresh_subjects(&mut self, subjects: Vec<SubjectKey>, now: DateTime<Utc>) -> Dirty {
+        let mut dirty = Dirty::default();
+        let keys: BTreeSet<BanKey> = subjects
+            .iter()
+            .filter_map(|s| self.by_subject.get(s))
+            .flatten()
+            .cloned()
+            .collect();
+        for key in keys {
+            self.refresh(&key, now);
+            dirty.bans.insert(key);
+        }
+        dirty
+    }
+
+    fn exemption_subject(&self, name: &str) -> Vec<SubjectKey> {
+        self.exemptions
+            .get(name)
+            .and_then(|x| x.compiled.as_ref().ok())
+            .map(|x| x.subject.clone())
+            .into_iter()
+            .collect()
+    }
+
+    fn forget_subject(&mut self, key: &BanKey) {
+        let subject = self.bans.get(key).and_then(|r| r.facts.subject().cloned());
+        if let Some(subject) = subject
+            && let Some(keys) = self.by_subject.get_mut(&subject)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_subject.remove(&subject);
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! What the model keeps of each ban and exemption.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::core::Entry;
+use crate::core::compile::{CompileError, CompiledBan};
+use crate::core::{EntryKind, Exemption, Revocation, SubjectKey};
+
+/// A ban's identity in its namespace.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BanKey {
+    pub kind: EntryKind,
+    pub name: String,
+}
+
+impl BanKey {
+    /// `UserBan/<name>`: the published entry's id, which picks its shard.
+    pub fn id(&self) -> String {
+        let kind = match self.kind {
+            EntryKind::UserBan => "UserBan",
+            EntryKind::FeatureBlock => "FeatureBlock",
+        };
+        format!("{kind}/{}", self.name)
+    }
+}
+
+/// What ingest extracts from a ban object: everything the model needs, and
+/// nothing more (no spec, no status, no metadata beyond identity).
+#[derive(Clone, Debug)]
+pub struct BanFacts {
+    pub key: BanKey,
+    pub uid: String,
+    pub resource_version: Option<u64>,
+    pub generation: Option<i64>,
+    /// Compiled once per resourceVersion, shared with whoever else needs it.
+    pub compiled: Arc<Result<CompiledBan, CompileError>>,
+    /// When the ban was lifted (its status, `spec.lift` or an approved appeal).
+    pub lifted_at: Option<DateTime<Utc>>,
+    /// Being deleted: publishes nothing any more.
+    pub deleting: bool,
+    /// When a permanent ban is due for review.
+    pub review_at: Option<DateTime<Utc>>,
+}
+
+/// What ingest extracts from an exemption object.
+#[derive(Clone, Debug)]
+pub struct ExemptionFacts {
+    pub name: String,
+    pub compiled: Result<Exemption, CompileError>,
+    pub deleting: bool,
+}
+
+impl ExemptionFacts {
+    /// The exemption as published at `now`, if it is.
+    pub fn in_force(&self, now: DateTime<Utc>) -> Option<&Exemption> {
+        self.compiled
+            .as_ref()
+            .ok()
+            .filter(|x| !self.deleting && x.in_force(now))
+    }
+}
+
+/// What one ban contributes to its shard at a given time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Published {
+    Nothing,
+    /// In force or scheduled.
+    Entry(Entry),
+    /// Ended, but its session revocation still holds.
+    Revocation(Revocation),
+}
+
+impl BanFacts {
+    pub fn subject(&self) -> Option<&SubjectKey> {
+        Some(&self.compiled.as_ref().as_ref().ok()?.entry.subject)
+    }
+
+    /// When it stopped applying, once it has: lifted, or expired.
+    pub fn ended_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let compiled = self.compiled.as_ref().as_ref().ok()?;
+        match self.lifted_at {
+            Some(at) if at <= now => Some(at),
+            _ => compiled.window.until.filter(|until| *until <= now),
+        }
+    }
+
+    /// What it publishes at `now`, given whether an exemption holds it back.
+    /// The same rules as a from-scratch pass over the namespace.
+    pub fn published(&self, exempted: bool, now: DateTime<Utc>, retention: Duration) -> Published {
+        let Ok(compiled) = self.compiled.as_ref() else {
+            return Published::Nothing;
+        };
+        if self.deleting || exempted {
+            return Published::Nothing;
+        }
+        let entry = &compiled.entry;
+        match self.ended_at(now) {
+            None => Published::Entry(entry.clone()),
+            Some(end) => match entry.revoke_sessions_before {
+                Some(before) if now < end + retention => Published::Revocation(Revocation {
+                    id: entry.id.clone(),
+                    subject: entry.subject.clone(),
+                    before,
+                    until: end + retention,
+                }),
+                _ => Published::Nothing,
+            },
+        }
+    }
+
+    /// Every future time at which what it publishes, or its status, changes
+    /// by itself: its start, its end, the end of its revocation window, its
+    /// review date.
+    pub fn timeline(&self, retention: Duration) -> Vec<DateTime<Utc>> {
+        let Ok(compiled) = self.compiled.as_ref() else {
+            return Vec::new();
+        };
+        let window = compiled.window;
+        // Both possible ends and both revocation ends: which one applies
+        // depends on the time (a lift only counts once it has happened), and
+        // a wake-up too many costs nothing.
+        let ends = [self.lifted_at, window.until];
+        let revocation_ends = ends
+            .into_iter()
+            .flatten()
+            .filter(|_| compiled.entry.revoke_sessions_before.is_some())
+            .map(|end| end + retention);
+        [Some(window.from), self.review_at]
+            .into_iter()
+            .chain(ends)
+            .flatten()
+            .chain(revocation_ends)
+            .collect()
+    }
+}

@@ -1,0 +1,130 @@
+//! The published items of a namespace, by shard, with what changed since the
+//! last render.
+
+use std::collections::BTreeMap;
+
+use crate::core::shard::shard_of;
+use crate::core::{Contents, Entry, Exemption, Revocation};
+
+use super::record::Published;
+
+#[derive(Default)]
+struct Shard {
+    entries: BTreeMap<String, Entry>,
+    revocations: BTreeMap<String, Revocation>,
+    dirty: bool,
+}
+
+pub struct Shards {
+    shards: Vec<Shard>,
+}
+
+impl Shards {
+    pub fn new(count: u32) -> Self {
+        Shards {
+            shards: (0..count.max(1)).map(|_| Shard::default()).collect(),
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.shards.len() as u32
+    }
+
+    pub fn index_of(&self, id: &str) -> u32 {
+        shard_of(id, self.count())
+    }
+
+    /// Puts what ban `id` publishes in its shard; marks the shard dirty when
+    /// that changes it.
+    pub fn set(&mut self, id: &str, published: &Published) {
+        let index = self.index_of(id) as usize;
+        let shard = &mut self.shards[index];
+        let changed = match published {
+            Published::Nothing => {
+                let a = shard.entries.remove(id).is_some();
+                let b = shard.revocations.remove(id).is_some();
+                a || b
+            }
+            Published::Entry(entry) => {
+                let b = shard.revocations.remove(id).is_some();
+                let a = shard.entries.get(id) != Some(entry);
+                if a {
+                    shard.entries.insert(id.to_string(), entry.clone());
+                }
+                a || b
+            }
+            Published::Revocation(revocation) => {
+                let a = shard.entries.remove(id).is_some();
+                let b = shard.revocations.get(id) != Some(revocation);
+                if b {
+                    shard.revocations.insert(id.to_string(), revocation.clone());
+                }
+                a || b
+            }
+        };
+        shard.dirty |= changed;
+    }
+
+    /// Renders differ although the items did not (an entry's start passed:
+    /// the plain lists hold only what is in force).
+    pub fn touch(&mut self, id: &str) {
+        let index = self.index_of(id) as usize;
+        self.shards[index].dirty = true;
+    }
+
+    /// Exemptions travel in shard 0.
+    pub fn touch_exemptions(&mut self) {
+        self.shards[0].dirty = true;
+    }
+
+    /// Spreads every item over `count` shards; every shard must be written again.
+    pub fn regroup(&mut self, count: u32) {
+        let old = std::mem::replace(
+            &mut self.shards,
+            (0..count.max(1)).map(|_| Shard::default()).collect(),
+        );
+        for shard in old {
+            for (id, entry) in shard.entries {
+                let index = shard_of(&id, self.count()) as usize;
+                self.shards[index].entries.insert(id, entry);
+            }
+            for (id, revocation) in shard.revocations {
+                let index = shard_of(&id, self.count()) as usize;
+                self.shards[index].revocations.insert(id, revocation);
+            }
+        }
+        for shard in &mut self.shards {
+            shard.dirty = true;
+        }
+    }
+
+    pub fn dirty(&self) -> Vec<u32> {
+        (0..self.count())
+            .filter(|i| self.shards[*i as usize].dirty)
+            .collect()
+    }
+
+    pub fn clean(&mut self, index: u32) {
+        self.shards[index as usize].dirty = false;
+    }
+
+    pub fn mark_all_dirty(&mut self) {
+        for shard in &mut self.shards {
+            shard.dirty = true;
+        }
+    }
+
+    /// One shard's contents, as the renderer takes them.
+    pub fn contents(&self, index: u32, exemptions: &[Exemption]) -> Contents {
+        let shard = &self.shards[index as usize];
+        Contents {
+            entries: shard.entries.values().cloned().collect(),
+            exemptions: if index == 0 {
+                exemptions.to_vec()
+            } else {
+                Vec::new()
+            },
+            revocations: shard.revocations.values().cloned().collect(),
+        }
+    }
+}
