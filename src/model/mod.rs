@@ -26,7 +26,7 @@ mod record;
 mod shards;
 mod timers;
 
-pub use namespace::{Change, Dirty, NamespaceModel};
+pub use namespace::{Change, Dirty, NamespaceModel, RenderedShard, TooLarge};
 pub use record::{BanFacts, BanKey, ExemptionFacts};
 pub use timers::Wake;
 

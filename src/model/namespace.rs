@@ -37,6 +37,9 @@ impl Dirty {
     }
 }
 
+/// One shard's ConfigMap data, rendered.
+pub type RenderedShard = (Shard, BTreeMap<String, String>);
+
 /// A namespace's blocklist needs more shards than allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TooLarge {
@@ -200,10 +203,10 @@ impl NamespaceModel {
         &mut self,
         now: DateTime<Utc>,
         limits: Limits,
-    ) -> Result<Vec<(Shard, BTreeMap<String, String>)>, TooLarge> {
+    ) -> Result<Vec<RenderedShard>, TooLarge> {
         let max_count = limits.max_count.max(1);
         loop {
-            let rendered: Vec<(Shard, BTreeMap<String, String>)> = self
+            let rendered: Vec<RenderedShard> = self
                 .shards
                 .dirty()
                 .into_iter()
@@ -243,7 +246,7 @@ impl NamespaceModel {
         self.shards.mark_all_dirty();
     }
 
-    fn render(&self, index: u32, now: DateTime<Utc>) -> (Shard, BTreeMap<String, String>) {
+    fn render(&self, index: u32, now: DateTime<Utc>) -> RenderedShard {
         let shard = Shard {
             index,
             count: self.shards.count(),
