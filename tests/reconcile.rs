@@ -342,6 +342,26 @@ async fn scheduled_ban_starts_on_time() {
     ns.cleanup().await;
 }
 
+/// A namespace the operator is told to serve gets a valid, empty blocklist
+/// before its first ban, so pods mounting it find one ("loaded and empty",
+/// not "nothing loaded").
+#[tokio::test]
+async fn a_listed_namespace_without_bans_gets_an_empty_blocklist() {
+    let ns = TestNamespace::new("reconcile-empty").await;
+    let _operator = ns.operator();
+    let cm = eventually("an empty blocklist", Duration::from_secs(20), || async {
+        blocklist(&ns).await
+    })
+    .await;
+    let document = document(&cm);
+    assert!(document.entries.is_empty() && document.exemptions.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    common::mount::kubelet_publish(dir.path(), cm.data.as_ref().unwrap());
+    let contents = interdict::reader::load_dir(dir.path()).expect("a valid blocklist");
+    assert!(contents.entries.is_empty());
+    ns.cleanup().await;
+}
+
 #[tokio::test]
 async fn edited_or_deleted_blocklist_is_repaired() {
     let ns = TestNamespace::new("reconcile-repair").await;

@@ -178,6 +178,7 @@ pub async fn reconcile(
         && exemption_objects.is_empty()
         && existing.is_empty()
         && !opted_in
+        && !stores.is_listed(namespace)
     {
         return Ok(None);
     }

@@ -109,13 +109,21 @@ impl Stores {
     }
 
     pub fn all_namespaces(&self) -> BTreeSet<String> {
-        let mut all = self.user_bans.namespaces();
+        let mut all: BTreeSet<String> = self.watched.iter().cloned().collect();
+        all.extend(self.user_bans.namespaces());
         all.extend(self.feature_blocks.namespaces());
         all.extend(self.exemptions.namespaces());
         all.extend(self.appeals.namespaces());
         all.extend(self.blocklists.namespaces());
         all.extend(self.opted_in());
         all
+    }
+
+    /// Namespaces named on the command line: each gets a blocklist from the
+    /// start, empty while it has no bans, so pods mounting it always find a
+    /// valid one.
+    pub fn is_listed(&self, namespace: &str) -> bool {
+        self.watched.iter().any(|ns| ns == namespace)
     }
 
     pub fn global_namespace(&self) -> Option<&str> {
