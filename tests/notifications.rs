@@ -153,6 +153,19 @@ async fn records(ns: &TestNamespace, name: &str) -> Vec<interdict::api::Notifica
         .unwrap_or_default()
 }
 
+async fn appeal_pending(ns: &TestNamespace, name: &str) {
+    eventually("appeal pending", Duration::from_secs(20), || async {
+        ns.api::<BanAppeal>()
+            .get(name)
+            .await
+            .ok()?
+            .status?
+            .phase
+            .filter(|p| *p == AppealPhase::Pending)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn every_transition_is_delivered_once_per_sink() {
     let ns = TestNamespace::new("notify").await;
@@ -181,16 +194,7 @@ async fn every_transition_is_delivered_once_per_sink() {
         &ns.name,
         "apiVersion: interdict.dev/v1alpha1\nkind: BanAppeal\nmetadata: {name: mine}\nspec:\n  banRef: {kind: UserBan, name: appealed}\n  statement: Sorry.\n",
     );
-    eventually("appeal pending", Duration::from_secs(20), || async {
-        ns.api::<BanAppeal>()
-            .get("mine")
-            .await
-            .ok()?
-            .status?
-            .phase
-            .filter(|p| *p == AppealPhase::Pending)
-    })
-    .await;
+    appeal_pending(&ns, "mine").await;
     let decision = json!({ "spec": { "decision": { "outcome": "Approved", "reviewer": "mod" } } });
     ns.api::<BanAppeal>()
         .patch("mine", &PatchParams::default(), &Patch::Merge(&decision))
@@ -333,16 +337,7 @@ async fn appeal_decisions_reach_the_appellant_with_the_reviewers_notes() {
         &ns.name,
         "apiVersion: interdict.dev/v1alpha1\nkind: BanAppeal\nmetadata: {name: plea}\nspec:\n  banRef: {kind: UserBan, name: contested}\n  statement: Not me.\n  contact: {email: appellant@example.org}\n",
     );
-    eventually("appeal pending", Duration::from_secs(20), || async {
-        ns.api::<BanAppeal>()
-            .get("plea")
-            .await
-            .ok()?
-            .status?
-            .phase
-            .filter(|p| *p == AppealPhase::Pending)
-    })
-    .await;
+    appeal_pending(&ns, "plea").await;
     let notes = "The logs show the same device on all three accounts.";
     let decision = json!({ "spec": { "decision": { "outcome": "Denied", "reviewer": "mod", "notes": notes } } });
     ns.api::<BanAppeal>()

@@ -263,35 +263,34 @@ proptest! {
     }
 }
 
+/// `ban-0` … `ban-(count-1)`, permanent and in force.
+fn add_active_bans(model: &mut NamespaceModel, count: u16, now: DateTime<Utc>) {
+    let template = Op::Ban {
+        slot: 0,
+        feature_block: false,
+        subject: 1,
+        from: -5,
+        length: None,
+        revokes: false,
+        lifted: None,
+        deleting: false,
+        invalid: false,
+    };
+    for slot in 0..count {
+        let facts = ban_facts(&template, now).expect("a ban");
+        let key = BanKey {
+            kind: EntryKind::UserBan,
+            name: format!("ban-{slot}"),
+        };
+        model.apply(Change::Ban(BanFacts { key, ..facts }), now);
+    }
+}
+
 #[test]
 fn a_change_renders_one_shard() {
     let now = at(0);
     let mut model = NamespaceModel::new(NAMESPACE, retention(), 8);
-    for slot in 0..200u16 {
-        let facts = ban_facts(
-            &Op::Ban {
-                slot: 0,
-                feature_block: false,
-                subject: 1,
-                from: -5,
-                length: None,
-                revokes: false,
-                lifted: None,
-                deleting: false,
-                invalid: false,
-            },
-            now,
-        )
-        .map(|f| BanFacts {
-            key: BanKey {
-                kind: EntryKind::UserBan,
-                name: format!("ban-{slot}"),
-            },
-            ..f
-        })
-        .unwrap();
-        model.apply(Change::Ban(facts), now);
-    }
+    add_active_bans(&mut model, 200, now);
     let first = model.render_dirty(now, limits(8)).unwrap();
     assert_eq!(first.len(), 8);
     let one = BanKey {
@@ -307,31 +306,7 @@ fn a_change_renders_one_shard() {
 fn shards_double_when_one_would_pass_the_limit_and_refuse_past_the_maximum() {
     let now = at(0);
     let mut model = NamespaceModel::new(NAMESPACE, retention(), 1);
-    for slot in 0..100u16 {
-        let facts = ban_facts(
-            &Op::Ban {
-                slot: 0,
-                feature_block: false,
-                subject: 1,
-                from: -5,
-                length: None,
-                revokes: false,
-                lifted: None,
-                deleting: false,
-                invalid: false,
-            },
-            now,
-        )
-        .map(|f| BanFacts {
-            key: BanKey {
-                kind: EntryKind::UserBan,
-                name: format!("ban-{slot}"),
-            },
-            ..f
-        })
-        .unwrap();
-        model.apply(Change::Ban(facts), now);
-    }
+    add_active_bans(&mut model, 100, now);
     let one = model.render_all(now)[0]
         .values()
         .map(String::len)
