@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 client for talking to the sidecar and example apps.
+//! A minimal HTTP/1.1 client for the sidecar, the example apps and the
+//! operator's `/metrics` and `/readyz`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,7 +17,8 @@ pub fn free_port() -> u16 {
 
 /// One HTTP/1.1 request on a fresh connection: (status, body).
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,

@@ -4,12 +4,12 @@
 //! pod's credentials would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 
 use super::cluster;
+use super::cluster::{client_for, kubectl_as, run_with_input};
 
 /// One RBAC rule: API group, resources, verbs.
 pub struct Rule<'a> {
@@ -93,32 +93,14 @@ impl Principal {
     }
 
     pub async fn client(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .expect("kubeconfig");
-        Client::try_from(config).expect("client")
+        client_for(&self.kubeconfig).await
     }
 
     /// `kubectl` with `args` and `stdin`, as this principal.
     pub fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = std::process::Command::new(super::kubectl_binary())
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        let mut command = kubectl_as(&self.kubeconfig);
+        command.args(args);
+        run_with_input(command, stdin)
     }
 
     /// `kubectl apply` of `manifest` in this principal's namespace.

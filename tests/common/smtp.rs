@@ -6,16 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use super::repo_root;
 
 /// The venv's python, created once per test binary by the project's script.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let output = Command::new("bash")
-            .arg(repo().join("hack/python-tools.sh"))
+            .arg(repo_root().join("hack/python-tools.sh"))
             .output()
             .expect("cannot run bash hack/python-tools.sh");
         assert!(
@@ -51,7 +49,7 @@ impl SmtpSink {
     pub fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(python())
-            .arg(repo().join("tests/fixtures/smtp_sink.py"))
+            .arg(repo_root().join("tests/fixtures/smtp_sink.py"))
             .arg("--dir")
             .arg(dir.path())
             .stdin(Stdio::piped())
@@ -83,7 +81,7 @@ impl SmtpSink {
         let eml = self.dir.path().join(format!("{n}.eml"));
         assert!(eml.is_file(), "no message {n} received");
         let output = Command::new(python())
-            .arg(repo().join("tests/fixtures/smtp_sink.py"))
+            .arg(repo_root().join("tests/fixtures/smtp_sink.py"))
             .arg("--decode")
             .arg(&eml)
             .output()

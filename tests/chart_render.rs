@@ -1,0 +1,394 @@
+//! The Helm chart (`charts/interdict`) rendered with `helm template`, no
+//! cluster: its CRDs are the checked-in ones, it lints, and it renders the
+//! least-privilege RBAC, arguments and pod settings for each mode.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::chart::docs::{
+    args, args_contain, container, documents, has_flag, kind, name, namespace, of_kind,
+    operator_cluster_roles, strings,
+};
+use common::chart::rbac::{
+    Permission, assert_bindings, assert_least_privilege, lease_permissions, permission,
+    permissions, watched_namespace_permissions,
+};
+use common::chart::{BLOCKLIST, KUBE_VERSION, NOTIFICATIONS, chart, helm, template, values_file};
+use common::{output_text, repo_root};
+use serde_yaml::Value;
+
+#[test]
+fn chart_crds_are_the_checked_in_crds() {
+    let listing = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let top = repo_root().join("crds");
+    let copy = chart().join("crds");
+    assert_eq!(
+        listing(&top),
+        listing(&copy),
+        "charts/interdict/crds/ must hold the same files as crds/"
+    );
+    for file in listing(&top) {
+        assert!(
+            std::fs::read(top.join(&file)).unwrap() == std::fs::read(copy.join(&file)).unwrap(),
+            "charts/interdict/crds/{file} differs from crds/{file}: run \
+             `cp crds/interdict.dev.yaml charts/interdict/crds/`"
+        );
+    }
+}
+
+#[test]
+fn helm_lint_passes() {
+    let (_dir, everything) = values_file(
+        "watchNamespaces: [apps, shop]\n\
+         globalBans:\n  namespace: interdict-global\n\
+         nudgePods:\n  enabled: true\n\
+         audit:\n  file:\n    enabled: true\n\
+         metrics:\n  serviceMonitor:\n    enabled: true\n    labels: {release: prometheus}\n",
+    );
+    let (_dir, notifications) = values_file(NOTIFICATIONS);
+    let chart = chart();
+    let chart = chart.to_str().unwrap();
+    for extra in [
+        vec![],
+        vec!["--set", "watchNamespaces={a,b}"],
+        vec!["-f", everything.as_str()],
+        vec!["-f", everything.as_str(), "-f", notifications.as_str()],
+        vec!["--set", "replicas=1,leaderElection.enabled=false"],
+    ] {
+        let mut full = vec!["lint", "--strict", chart, "--kube-version", KUBE_VERSION];
+        full.extend_from_slice(&extra);
+        let output = helm(&full);
+        assert!(
+            output.status.success(),
+            "helm {full:?} failed: {}",
+            output_text(&output)
+        );
+    }
+}
+
+#[test]
+fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() {
+    let docs = documents(&template("interdict", "interdict-system", &[]));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "interdict");
+
+    let cluster_roles = operator_cluster_roles(&docs);
+    assert_eq!(cluster_roles.len(), 1, "one ClusterRole without globalBans");
+    assert_eq!(
+        permissions(cluster_roles[0]),
+        watched_namespace_permissions(BLOCKLIST, false)
+    );
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 1);
+
+    // The only Role: the leader Lease, in the release namespace.
+    let roles = of_kind(&docs, "Role");
+    assert_eq!(roles.len(), 1);
+    assert_eq!(namespace(roles[0]), "interdict-system");
+    assert_eq!(permissions(roles[0]), lease_permissions("interdict-leader"));
+
+    // Every namespaced object lands in the release namespace.
+    for doc in &docs {
+        if !matches!(kind(doc), "ClusterRole" | "ClusterRoleBinding") {
+            assert_eq!(namespace(doc), "interdict-system", "{}", name(doc));
+        }
+    }
+
+    let deployment = of_kind(&docs, "Deployment")[0];
+    assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(2));
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"].as_str(), Some("interdict"));
+    assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(true));
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(65532));
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"].as_str(),
+        Some("RuntimeDefault")
+    );
+    let container = container(&docs);
+    assert_eq!(container["image"].as_str(), Some("interdict:0.1.0"));
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(strings(&security["capabilities"]["drop"]), ["ALL"]);
+    assert_eq!(
+        container["resources"]["requests"]["cpu"].as_str(),
+        Some("50m")
+    );
+    assert_eq!(
+        container["resources"]["requests"]["memory"].as_str(),
+        Some("64Mi")
+    );
+    assert_eq!(
+        container["resources"]["limits"]["memory"].as_str(),
+        Some("256Mi")
+    );
+    assert_eq!(
+        container["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(container["ports"][0]["name"].as_str(), Some("metrics"));
+    assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(9090));
+    let env: BTreeSet<&str> = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        env,
+        BTreeSet::from(["RUST_LOG", "POD_NAME", "POD_NAMESPACE"])
+    );
+
+    let args = args(&docs);
+    assert_eq!(args[0], "run");
+    assert!(!args.contains(&"--namespace".to_string()), "{args:?}");
+    assert!(has_flag(&args, "--blocklist-name", BLOCKLIST), "{args:?}");
+    assert!(has_flag(&args, "--log-format", "json"), "{args:?}");
+    assert!(
+        has_flag(&args, "--metrics-addr", "0.0.0.0:9090"),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(
+        has_flag(&args, "--lease-name", "interdict-leader"),
+        "{args:?}"
+    );
+    for absent in [
+        "--global-namespace",
+        "--global-opt-in-label",
+        "--nudge-pods",
+        "--audit-log",
+        "--notify-config",
+    ] {
+        assert!(!args.contains(&absent.to_string()), "{absent}: {args:?}");
+    }
+    assert!(
+        has_flag(&args, "--session-revocation-retention", "7d"),
+        "{args:?}"
+    );
+    // No notifications: no config, nothing mounted, no checksum.
+    assert!(of_kind(&docs, "ConfigMap").is_empty());
+    assert!(container["volumeMounts"].is_null());
+    assert!(pod["volumes"].is_null());
+    assert!(deployment["spec"]["template"]["metadata"]["annotations"].is_null());
+
+    let services = of_kind(&docs, "Service");
+    assert_eq!(services.len(), 1);
+    assert_eq!(
+        services[0]["spec"]["ports"][0]["name"].as_str(),
+        Some("metrics")
+    );
+    assert_eq!(services[0]["spec"]["ports"][0]["port"].as_u64(), Some(9090));
+    assert!(of_kind(&docs, "ServiceMonitor").is_empty());
+    let pdbs = of_kind(&docs, "PodDisruptionBudget");
+    assert_eq!(pdbs.len(), 1);
+    assert_eq!(pdbs[0]["spec"]["minAvailable"].as_u64(), Some(1));
+    assert_eq!(of_kind(&docs, "ServiceAccount").len(), 1);
+
+    for doc in &docs {
+        let labels = &doc["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/name"].as_str(), Some("interdict"));
+        assert_eq!(
+            labels["app.kubernetes.io/instance"].as_str(),
+            Some("interdict")
+        );
+        assert_eq!(labels["app.kubernetes.io/version"].as_str(), Some("0.1.0"));
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"].as_str(),
+            Some("Helm")
+        );
+        assert_eq!(
+            labels["app.kubernetes.io/part-of"].as_str(),
+            Some("interdict")
+        );
+    }
+}
+
+#[test]
+fn listed_namespaces_get_roles_and_no_cluster_role() {
+    let docs = documents(&template(
+        "ops",
+        "interdict-system",
+        &["--set", "watchNamespaces={apps,shop}"],
+    ));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "ops-interdict");
+    assert!(operator_cluster_roles(&docs).is_empty());
+    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
+
+    let roles = of_kind(&docs, "Role");
+    let by_namespace = |ns: &str| -> Vec<&Value> {
+        roles
+            .iter()
+            .copied()
+            .filter(|r| namespace(r) == ns)
+            .collect()
+    };
+    for ns in ["apps", "shop"] {
+        let roles = by_namespace(ns);
+        assert_eq!(roles.len(), 1, "one Role in {ns}");
+        assert_eq!(
+            permissions(roles[0]),
+            watched_namespace_permissions(BLOCKLIST, false)
+        );
+    }
+    let lease = by_namespace("interdict-system");
+    assert_eq!(lease.len(), 1);
+    assert_eq!(
+        permissions(lease[0]),
+        lease_permissions("ops-interdict-leader")
+    );
+    assert_eq!(roles.len(), 3);
+    assert_eq!(of_kind(&docs, "RoleBinding").len(), 3);
+
+    let args = args(&docs);
+    assert!(has_flag(&args, "--namespace", "apps"), "{args:?}");
+    assert!(has_flag(&args, "--namespace", "shop"), "{args:?}");
+    assert!(
+        has_flag(&args, "--lease-name", "ops-interdict-leader"),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn global_bans_nudge_pods_and_audit_file() {
+    let (_dir, values) = values_file(
+        "watchNamespaces: [apps]\n\
+         blocklistName: bans.example\n\
+         globalBans:\n  namespace: interdict-global\n\
+         nudgePods:\n  enabled: true\n\
+         audit:\n  file:\n    enabled: true\n",
+    );
+    let docs = documents(&template("interdict", "interdict-system", &["-f", &values]));
+    assert_least_privilege(&docs);
+    assert_bindings(&docs, "interdict-system", "interdict");
+
+    // Namespaces are cluster-scoped: reading their labels takes a ClusterRole,
+    // and that is all it grants.
+    let cluster_roles = operator_cluster_roles(&docs);
+    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(
+        permissions(cluster_roles[0]),
+        BTreeSet::from([permission("", "namespaces", &["list", "watch"], &[])])
+    );
+    // The bans' namespace is watched too: a Role there as in every listed namespace.
+    for ns in ["apps", "interdict-global"] {
+        let roles: Vec<_> = of_kind(&docs, "Role")
+            .into_iter()
+            .filter(|r| namespace(r) == ns)
+            .collect();
+        assert_eq!(roles.len(), 1, "one Role in {ns}");
+        assert_eq!(
+            permissions(roles[0]),
+            watched_namespace_permissions("bans.example", true)
+        );
+    }
+
+    let args = args(&docs);
+    assert!(
+        has_flag(&args, "--global-namespace", "interdict-global"),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(
+            &args,
+            "--global-opt-in-label",
+            "interdict.dev/global-bans=true"
+        ),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--nudge-pods".to_string()), "{args:?}");
+    assert!(
+        has_flag(&args, "--audit-log", "/var/log/interdict/audit.jsonl"),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(&args, "--blocklist-name", "bans.example"),
+        "{args:?}"
+    );
+    // The root filesystem is read-only: the audit file is on an emptyDir.
+    let mount = &container(&docs)["volumeMounts"][0];
+    assert_eq!(mount["mountPath"].as_str(), Some("/var/log/interdict"));
+    let pod = &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"][0]["name"], mount["name"]);
+    assert!(pod["volumes"][0]["emptyDir"].is_mapping());
+}
+
+#[test]
+fn a_single_replica_without_leader_election() {
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &["--set", "replicas=1,leaderElection.enabled=false"],
+    ));
+    let args = args(&docs);
+    assert!(!args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(!args.contains(&"--lease-name".to_string()), "{args:?}");
+    assert!(of_kind(&docs, "Role").is_empty(), "no Lease role");
+    assert!(of_kind(&docs, "PodDisruptionBudget").is_empty());
+
+    // More than one replica always elects a leader.
+    let docs = documents(&template(
+        "interdict",
+        "interdict-system",
+        &["--set", "replicas=3,leaderElection.enabled=false"],
+    ));
+    assert!(args_contain(&docs, "--leader-elect"));
+}
+
+#[test]
+fn max_shards_grants_exactly_the_shard_configmaps() {
+    let docs = documents(&template(
+        "sharded",
+        "interdict-system",
+        &["--set", "maxShards=4"],
+    ));
+    let role = of_kind(&docs, "ClusterRole")
+        .into_iter()
+        .find(|r| name(r) == "sharded-interdict")
+        .expect("the operator's ClusterRole");
+    let configmaps: Vec<Permission> = permissions(role)
+        .into_iter()
+        .filter(|(_, resource, _, _)| resource == "configmaps")
+        .collect();
+    let names = [
+        "interdict-blocklist",
+        "interdict-blocklist-1",
+        "interdict-blocklist-2",
+        "interdict-blocklist-3",
+    ];
+    assert_eq!(
+        configmaps,
+        vec![permission(
+            "",
+            "configmaps",
+            &["create", "list", "watch", "patch"],
+            &names
+        )]
+    );
+    let arguments = args(&docs);
+    assert!(has_flag(&arguments, "--max-shards", "4"), "{arguments:?}");
+    let output = helm(&[
+        "template",
+        "bad",
+        chart().to_str().unwrap(),
+        "--set",
+        "maxShards=0",
+    ]);
+    assert!(
+        !output.status.success() && output_text(&output).contains("maxShards"),
+        "{}",
+        output_text(&output)
+    );
+}
