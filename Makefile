@@ -27,7 +27,7 @@ python-test:
 ## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader,
 ## then the operator end to end on its own local control plane (writes the "Operator at scale"
 ## section of docs/performance.md; INTERDICT_BENCH_SCALE=quick for a two-minute smoke run that
-## leaves the docs alone; other INTERDICT_BENCH_* knobs at the top of benches/operator.rs).
+## leaves the docs alone; other INTERDICT_BENCH_* knobs at the top of benches/operator/main.rs).
 bench: control-plane
 	$(CARGO) bench --bench reader
 	python3 clients/python/bench.py

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the path of a `helm` (v3) binary, building it from its Go module when it
-# is not cached. Used by tests/chart.rs and docs/install.md.
+# is not cached. Used by the chart tests (tests/chart_*.rs) and docs/install.md.
 #
 # Order of preference:
 #   1. $HELM, when it is set and executable;
