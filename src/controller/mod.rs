@@ -12,6 +12,8 @@ mod error;
 mod events;
 mod failpoint;
 mod finalizer;
+mod incremental;
+mod ingest;
 mod leader;
 mod metrics;
 mod namespace;
@@ -80,6 +82,10 @@ pub struct Context {
     status_workers: status_worker::StatusWorkers,
     published: publish::Published,
     compiled: compiled::CompiledBans,
+    /// What changed in each namespace since its last pass.
+    changes: Arc<ingest::Changes>,
+    /// Each namespace's model, kept between passes.
+    models: Mutex<HashMap<String, incremental::NamespaceState>>,
 }
 
 /// Entry point of `interdict run`.
@@ -173,6 +179,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let watches = Arc::new(watch_health::WatchHealth::default());
+    let changes = Arc::new(ingest::Changes::default());
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -193,6 +200,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         sources::Observers {
             own: written.clone(),
             health: watches.clone(),
+            changes: changes.clone(),
         },
         &args.namespaces,
         &shard_names(&args.blocklist_name, args.max_shards),
@@ -273,6 +281,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         status_workers: status_worker::StatusWorkers::default(),
         published: publish::Published::default(),
         compiled: compiled::CompiledBans::default(),
+        changes,
+        models: Mutex::default(),
     });
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let lost = async {

@@ -131,9 +131,15 @@ fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<
         .collect()
 }
 
-fn entry_counts(entries: &[Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64> {
+pub(super) fn entry_counts<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    now: DateTime<Utc>,
+) -> HashMap<ModePhase, i64> {
     let mut counts: HashMap<(Option<crate::core::Mode>, bool), i64> = HashMap::new();
-    for entry in entries.iter().filter(|e| e.until.is_none_or(|u| now < u)) {
+    for entry in entries
+        .into_iter()
+        .filter(|e| e.until.is_none_or(|u| now < u))
+    {
         *counts.entry((entry.mode, entry.in_force(now))).or_insert(0) += 1;
     }
     counts
@@ -156,6 +162,24 @@ fn entry_counts(entries: &[Entry], now: DateTime<Utc>) -> HashMap<ModePhase, i64
 /// Returns when the namespace next needs a look (the next start, expiry, end of
 /// a session-revocation window, review date or exemption expiry).
 pub async fn reconcile(
+    ctx: &Arc<Context>,
+    namespace: &str,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    // Global bans reach every opted-in namespace from another namespace's
+    // objects: those namespaces are still recomputed whole, each pass.
+    let global = ctx
+        .stores
+        .global_namespace()
+        .is_some_and(|g| g == namespace || ctx.stores.opted_in().contains(namespace));
+    if global {
+        full_pass(ctx, namespace).await
+    } else {
+        super::incremental::pass(ctx, namespace).await
+    }
+}
+
+/// The whole namespace, recomputed from the stores.
+async fn full_pass(
     ctx: &Arc<Context>,
     namespace: &str,
 ) -> Result<Option<DateTime<Utc>>, Error> {
@@ -230,6 +254,7 @@ pub async fn reconcile(
         .min();
 
     let counts = entry_counts(&entries, now);
+    super::incremental::forget(ctx, namespace);
     let contents = Contents {
         entries,
         exemptions,

@@ -169,7 +169,7 @@ pub async fn publish(
 /// of our field manager (which survives someone editing the label away, so
 /// that edit is repaired). An application's own data, never to be
 /// overwritten. The first by name, so the report is stable.
-fn foreign(existing: &HashMap<String, Arc<ConfigMap>>) -> Option<&str> {
+pub(super) fn foreign(existing: &HashMap<String, Arc<ConfigMap>>) -> Option<&str> {
     existing
         .iter()
         .filter(|(_, cm)| !is_ours(cm))

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
+use super::ingest::Changes;
 use super::watch_health::{WatchBackoff, WatchHealth};
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
@@ -29,6 +30,15 @@ impl<K> ScopedStores<K>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
+    /// One object by namespace and name, without scanning.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let reference = ObjectRef::new(name).within(namespace);
+        self.stores
+            .iter()
+            .filter(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
+            .find_map(|(_, store)| store.get(&reference))
+    }
+
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         self.stores
             .iter()
@@ -157,7 +167,15 @@ enum Trigger {
 fn triggers<K: Resource<DynamicType = ()>>(
     event: &watcher::Event<K>,
     own: &OwnWrites,
+    changes: &Changes,
 ) -> Option<Trigger> {
+    // Every change is recorded for the model, echoes of this process's own
+    // writes too (they carry the status it reads); only others trigger a pass.
+    let record = |meta: &ObjectMeta| match (&meta.namespace, &meta.name) {
+        (Some(namespace), Some(name)) => changes.object(&K::kind(&()), namespace, name),
+        (None, Some(name)) => changes.everything(name),
+        _ => {}
+    };
     let concerned = |meta: &ObjectMeta| {
         // A Namespace object (opting in to global bans) concerns itself.
         meta.namespace
@@ -174,6 +192,7 @@ fn triggers<K: Resource<DynamicType = ()>>(
     match event {
         watcher::Event::Apply(o) => {
             let meta = o.meta();
+            record(meta);
             own.catch_up(meta);
             if own.is_echo(&own_key(meta), meta) {
                 return None;
@@ -181,10 +200,12 @@ fn triggers<K: Resource<DynamicType = ()>>(
             concerned(meta)
         }
         watcher::Event::InitApply(o) => {
+            record(o.meta());
             own.catch_up(o.meta());
             concerned(o.meta())
         }
         watcher::Event::Delete(o) => {
+            record(o.meta());
             own.forget(&own_key(o.meta()), o.meta());
             concerned(o.meta())
         }
@@ -198,8 +219,7 @@ type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
-    own: Arc<OwnWrites>,
-    health: Arc<WatchHealth>,
+    observers: Observers,
 ) -> (Store<K>, TriggerStream)
 where
     K: Resource<DynamicType = ()>
@@ -211,6 +231,11 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    let Observers {
+        own,
+        health,
+        changes,
+    } = observers;
     let kind = K::kind(&()).to_string();
     let is_configmap = kind == "ConfigMap";
     let seed = std::time::SystemTime::now()
@@ -251,7 +276,7 @@ where
     )
     .filter_map(move |event| {
         let trigger = match event {
-            Ok(event) => triggers(&event, &own),
+            Ok(event) => triggers(&event, &own, &changes),
             Err(error) => {
                 tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
                 health.failed(&kind, error.to_string());
@@ -265,8 +290,7 @@ where
 
 fn scoped<K>(
     client: &Client,
-    own: &Arc<OwnWrites>,
-    health: &Arc<WatchHealth>,
+    observers: &Observers,
     namespaces: &[String],
     config: &watcher::Config,
     streams: &mut Vec<TriggerStream>,
@@ -292,7 +316,7 @@ where
                 Some(ns) => Api::<K>::namespaced(client.clone(), ns),
                 None => Api::<K>::all(client.clone()),
             };
-            let (store, stream) = reflect(api, config.clone(), own.clone(), health.clone());
+            let (store, stream) = reflect(api, config.clone(), observers.clone());
             streams.push(stream);
             (scope, store)
         })
@@ -303,10 +327,13 @@ where
 /// Starts the watches. The returned future drives them and feeds `queue`; it
 /// must be polled for the stores to fill.
 /// Who learns from every watch event besides the queue: the record of this
-/// process's own writes (to skip their echoes) and the watches' health.
+/// process's own writes (to skip their echoes), the watches' health, and the
+/// changes the namespace model folds in.
+#[derive(Clone)]
 pub struct Observers {
     pub own: Arc<OwnWrites>,
     pub health: Arc<WatchHealth>,
+    pub changes: Arc<Changes>,
 }
 
 pub fn watch(
@@ -321,7 +348,7 @@ pub fn watch(
     Arc<Stores>,
     impl std::future::Future<Output = ()> + Send + use<>,
 ) {
-    let Observers { own, health } = observers;
+    let changes = observers.changes.clone();
     let mut streams = Vec::new();
     let all = watcher::Config::default();
     // The global namespace is watched too, whatever the list says.
@@ -337,8 +364,7 @@ pub fn watch(
         let (opted_in, stream) = reflect(
             Api::<Namespace>::all(client.clone()),
             config,
-            own.clone(),
-            health.clone(),
+            observers.clone(),
         );
         streams.push(stream);
         GlobalSource {
@@ -347,10 +373,10 @@ pub fn watch(
         }
     });
     let stores = Arc::new(Stores {
-        user_bans: scoped(client, &own, &health, &scopes, &all, &mut streams),
-        feature_blocks: scoped(client, &own, &health, &scopes, &all, &mut streams),
-        exemptions: scoped(client, &own, &health, &scopes, &all, &mut streams),
-        appeals: scoped(client, &own, &health, &scopes, &all, &mut streams),
+        user_bans: scoped(client, &observers, &scopes, &all, &mut streams),
+        feature_blocks: scoped(client, &observers, &scopes, &all, &mut streams),
+        exemptions: scoped(client, &observers, &scopes, &all, &mut streams),
+        appeals: scoped(client, &observers, &scopes, &all, &mut streams),
         // One watch per shard name: a metadata.name field selector is what lets
         // RBAC restrict the operator to its own ConfigMaps.
         blocklists: ScopedStores {
@@ -358,7 +384,7 @@ pub fn watch(
                 .iter()
                 .flat_map(|name| {
                     let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
-                    scoped::<ConfigMap>(client, &own, &health, &scopes, &only, &mut streams).stores
+                    scoped::<ConfigMap>(client, &observers, &scopes, &only, &mut streams).stores
                 })
                 .collect(),
         },
@@ -380,6 +406,7 @@ pub fn watch(
                     Trigger::Namespace(ns) => queue.schedule_change(&ns, debounce),
                     Trigger::Everything => {
                         for ns in stores.all_namespaces() {
+                            changes.everything(&ns);
                             queue.schedule_change(&ns, debounce);
                         }
                     }

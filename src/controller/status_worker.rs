@@ -47,6 +47,24 @@ pub struct StatusWork {
     pub unpublished: Option<(&'static str, String)>,
 }
 
+impl StatusWork {
+    /// This snapshot, plus the bans of an older one it does not hold.
+    fn after(mut self, older: StatusWork) -> StatusWork {
+        fn keep<K: kube::Resource>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {
+            let names: std::collections::HashSet<String> =
+                newer.iter().filter_map(|r| r.object.meta().name.clone()).collect();
+            newer.extend(
+                older
+                    .into_iter()
+                    .filter(|r| r.object.meta().name.as_ref().is_none_or(|n| !names.contains(n))),
+            );
+        }
+        keep(&mut self.user_bans, older.user_bans);
+        keep(&mut self.feature_blocks, older.feature_blocks);
+        self
+    }
+}
+
 #[derive(Default)]
 pub struct StatusWorkers {
     /// By namespace: the snapshot waiting for its worker. A namespace is in the
@@ -62,6 +80,11 @@ impl StatusWorkers {
         let workers = &ctx.status_workers;
         let mut pending = workers.pending.lock().expect("status workers lock");
         let start = !pending.contains_key(namespace);
+        // A snapshot not yet taken holds bans this one may not: keep them.
+        let work = match pending.get_mut(namespace).and_then(Option::take) {
+            Some(older) => work.after(older),
+            None => work,
+        };
         pending.insert(namespace.to_string(), Some(work));
         drop(pending);
         if start {
@@ -125,7 +148,7 @@ async fn work_on(ctx: Arc<Context>, namespace: String) {
         let Some(work) = ctx.status_workers.take(&namespace) else {
             break;
         };
-        let outcome = sync_all(&ctx, &namespace, work).await;
+        let outcome = sync_all(&ctx, work).await;
         if !ctx.status_workers.superseded(&namespace) {
             deferred_since = None;
         }
@@ -152,18 +175,15 @@ fn status_key(namespace: &str) -> String {
     format!("{namespace} (statuses)")
 }
 
-/// Ban `index` of the snapshot (UserBans, then FeatureBlocks). A newer
-/// snapshot stops this one between two bans: the rest is done from it.
+/// Ban `index` of the snapshot (UserBans, then FeatureBlocks). Every ban of
+/// a snapshot is done: a pass hands over only the bans it changed, so a newer
+/// snapshot does not hold the rest.
 async fn sync_nth(
     ctx: &Context,
-    namespace: &str,
     work: &StatusWork,
     appeal_events: &AppealEvents,
     index: usize,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    if ctx.status_workers.superseded(namespace) {
-        return Ok(None);
-    }
     match work.user_bans.get(index) {
         Some(ban) => match &work.unpublished {
             Some((reason, why)) => not_published(ctx, ban, reason, why, work.now).await,
@@ -182,7 +202,6 @@ async fn sync_nth(
 /// Returns the earliest notification retry.
 async fn sync_all(
     ctx: &Context,
-    namespace: &str,
     work: StatusWork,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     let now = work.now;
@@ -193,7 +212,7 @@ async fn sync_all(
     // when a slot frees up: made all at once, 100k of them took over a GiB.
     let total = work.user_bans.len() + work.feature_blocks.len();
     let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(0..total)
-        .map(|i| sync_nth(ctx, namespace, &work, &appeal_events, i))
+        .map(|i| sync_nth(ctx, &work, &appeal_events, i))
         .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
         .collect()
         .await;
@@ -206,7 +225,9 @@ async fn sync_all(
             Err(error) => failures.push(error),
         }
     }
-    if !ctx.status_workers.superseded(namespace) && work.unpublished.is_none() {
+    // Appeals and exemptions are few, and a snapshot may be the last one to
+    // hold a change of theirs: they are always looked at.
+    if work.unpublished.is_none() {
         for appeal in &work.appeals {
             failures.extend(sync_appeal(ctx, appeal, &work.verdicts).await.err());
         }

@@ -94,6 +94,22 @@ impl NamespaceModel {
         self.shards.count()
     }
 
+    /// Every published entry (in force or scheduled).
+    pub fn entries(&self) -> impl Iterator<Item = &crate::core::Entry> {
+        self.shards.entries()
+    }
+
+    /// The bans the model holds.
+    pub fn ban_keys(&self) -> impl Iterator<Item = &BanKey> {
+        self.bans.keys()
+    }
+
+    /// The exemption this ban is held back by at `now`, if any.
+    pub fn exempted_by(&self, key: &BanKey, now: DateTime<Utc>) -> Option<String> {
+        let subject = self.bans.get(key)?.facts.subject()?;
+        self.exempting(subject, now).map(|x| x.id.clone())
+    }
+
     /// The earliest time at which something changes by itself.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
         self.timers.next()

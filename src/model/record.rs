@@ -38,10 +38,14 @@ pub struct BanFacts {
     pub compiled: Arc<Result<CompiledBan, CompileError>>,
     /// When the ban was lifted (its status, `spec.lift` or an approved appeal).
     pub lifted_at: Option<DateTime<Utc>>,
+    /// Who or what lifted it (`spec.lift`, `BanAppeal/<name>`, a moderator).
+    pub lifted_by: Option<String>,
     /// Being deleted: publishes nothing any more.
     pub deleting: bool,
     /// When a permanent ban is due for review.
     pub review_at: Option<DateTime<Utc>>,
+    /// When a notification of it is due to be tried again.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// What ingest extracts from an exemption object.
@@ -127,7 +131,7 @@ impl BanFacts {
             .flatten()
             .filter(|_| compiled.entry.revoke_sessions_before.is_some())
             .map(|end| end + retention);
-        [Some(window.from), self.review_at]
+        [Some(window.from), self.review_at, self.retry_at]
             .into_iter()
             .chain(ends)
             .flatten()

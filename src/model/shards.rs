@@ -98,6 +98,11 @@ impl Shards {
         }
     }
 
+    /// Every published entry, shard by shard.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.shards.iter().flat_map(|s| s.entries.values())
+    }
+
     pub fn dirty(&self) -> Vec<u32> {
         (0..self.count())
             .filter(|i| self.shards[*i as usize].dirty)

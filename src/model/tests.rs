@@ -120,8 +120,10 @@ fn ban_facts(op: &Op, now: DateTime<Utc>) -> Option<BanFacts> {
         generation: Some(1),
         compiled: Arc::new(compiled),
         lifted_at: lifted.map(|l| now + Duration::seconds(l)),
+        lifted_by: lifted.map(|_| "spec.lift".to_string()),
         deleting: *deleting,
         review_at: None,
+        retry_at: None,
     })
 }
 

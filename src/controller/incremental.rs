@@ -1,0 +1,318 @@
+//! One namespace's pass, in proportion to what changed: the objects changed
+//! since the last pass are folded into the namespace's model, time is
+//! advanced, only the shards that changed are rendered and written, and only
+//! the bans that changed go to the status worker.
+//!
+//! The model is rebuilt from the stores on the first pass of a namespace and
+//! after a watch re-listed (deletions while a watch was down produce no
+//! event), which costs what a whole-namespace pass costs; every other pass
+//! costs what its changes cost.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::ResourceExt;
+
+use super::Context;
+use super::appeals::{self, Appealable};
+use super::assess::{self, Assessment};
+use super::ban::BanResource;
+use super::error::Error;
+use super::finalizer;
+use super::ingest::{self, AppealLifts, Pending};
+use super::namespace::{Reviewed, entry_counts};
+use super::status_worker::{StatusWork, StatusWorkers};
+use super::{notifications, nudge, publish};
+use crate::api::{BanAppeal, BanKind, FeatureBlock, UserBan};
+use crate::core::EntryKind;
+use crate::model::{BanKey, Change, Dirty, ExemptionFacts, NamespaceModel};
+
+/// What the operator keeps of one namespace between passes.
+pub struct NamespaceState {
+    model: NamespaceModel,
+    /// Bans lifted by approved appeals, as of the last pass.
+    lifts: AppealLifts,
+    /// Bytes of each shard as last rendered, for the size metric.
+    bytes: HashMap<u32, usize>,
+}
+
+/// Drops a namespace's model (it is recomputed whole elsewhere, or gone).
+pub fn forget(ctx: &Context, namespace: &str) {
+    ctx.changes.take(namespace);
+    ctx.models.lock().expect("models lock").remove(namespace);
+}
+
+pub async fn pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
+    let pending = ctx.changes.take(namespace);
+    let existing: HashMap<String, Arc<ConfigMap>> = ctx
+        .stores
+        .blocklists
+        .in_namespace(namespace)
+        .into_iter()
+        .map(|cm| (cm.name_any(), cm))
+        .collect();
+    let kept = ctx.models.lock().expect("models lock").remove(namespace);
+    let rebuild = kept.is_none() || pending.everything;
+    let mut state = match kept {
+        Some(state) if !pending.everything => state,
+        _ => {
+            if nothing_here(ctx, namespace, &existing) {
+                return Ok(None);
+            }
+            let count = shard_count(ctx, &existing);
+            let mut model = NamespaceModel::new(namespace, ctx.session_retention, count);
+            // A new model checks every shard once against what is in place.
+            model.mark_all_dirty();
+            NamespaceState {
+                model,
+                lifts: AppealLifts::new(),
+                bytes: HashMap::new(),
+            }
+        }
+    };
+    let result = run(ctx, namespace, &mut state, pending, rebuild, &existing).await;
+    if result.is_err() {
+        // What was rendered may not have been written: write it all again.
+        state.model.mark_all_dirty();
+    }
+    ctx.models
+        .lock()
+        .expect("models lock")
+        .insert(namespace.to_string(), state);
+    result
+}
+
+/// A namespace with no Interdict object and no blocklist needs no model.
+fn nothing_here(ctx: &Context, namespace: &str, existing: &HashMap<String, Arc<ConfigMap>>) -> bool {
+    let stores = &ctx.stores;
+    stores.user_bans.in_namespace(namespace).is_empty()
+        && stores.feature_blocks.in_namespace(namespace).is_empty()
+        && stores.exemptions.in_namespace(namespace).is_empty()
+        && existing.is_empty()
+        && !stores.is_listed(namespace)
+}
+
+/// The shard count in place: it never shrinks on its own.
+fn shard_count(ctx: &Context, existing: &HashMap<String, Arc<ConfigMap>>) -> u32 {
+    (0..ctx.shards.max_count.max(1))
+        .rev()
+        .find(|i| existing.contains_key(&ctx.shard_name(*i)))
+        .map_or(1, |i| i + 1)
+}
+
+async fn run(
+    ctx: &Arc<Context>,
+    namespace: &str,
+    state: &mut NamespaceState,
+    pending: Pending,
+    rebuild: bool,
+    existing: &HashMap<String, Arc<ConfigMap>>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let now = Utc::now();
+    let stores = &ctx.stores;
+    let appeal_objects = stores.appeals.in_namespace(namespace);
+    let appeal_refs: Vec<&BanAppeal> = appeal_objects.iter().map(Arc::as_ref).collect();
+    let appealable = |kind: BanKind, name: &str| -> Option<Appealable> {
+        let allowed = |appeal: Option<&crate::api::Appeal>| appeal.is_some_and(|a| a.allowed);
+        match kind {
+            BanKind::UserBan => live(stores.user_bans.get(namespace, name)).map(|b| allowed(b.appeal())),
+            BanKind::FeatureBlock => {
+                live(stores.feature_blocks.get(namespace, name)).map(|b| allowed(b.appeal()))
+            }
+        }
+        .map(|allowed| Appealable { allowed })
+    };
+    let verdicts = appeals::assess(&appeal_refs, appealable, now);
+    let lifts = appeals::lifts(&appeal_refs, &verdicts);
+
+    let mut keys: BTreeSet<BanKey> = pending.bans;
+    let mut exemption_names: BTreeSet<String> = pending.exemptions;
+    if rebuild {
+        keys.extend(stores.user_bans.in_namespace(namespace).iter().map(|b| ingest::key(BanKind::UserBan, &b.name_any())));
+        keys.extend(
+            stores
+                .feature_blocks
+                .in_namespace(namespace)
+                .iter()
+                .map(|b| ingest::key(BanKind::FeatureBlock, &b.name_any())),
+        );
+        exemption_names.extend(stores.exemptions.in_namespace(namespace).iter().map(|x| x.name_any()));
+    }
+    // A lift granted or withdrawn by an appeal changes its ban.
+    for (kind, name) in lifts
+        .iter()
+        .filter(|(k, v)| state.lifts.get(*k) != Some(*v))
+        .map(|(k, _)| k)
+        .chain(state.lifts.keys().filter(|k| !lifts.contains_key(*k)))
+    {
+        keys.insert(ingest::key(*kind, name));
+    }
+    state.lifts = lifts;
+
+    let mut dirty = Dirty::default();
+    for name in exemption_names {
+        let change = match stores.exemptions.get(namespace, &name) {
+            Some(object) => Change::Exemption(ExemptionFacts {
+                name: name.clone(),
+                compiled: assess::compile_exemption(&object),
+                deleting: finalizer::is_deleting(object.as_ref()),
+            }),
+            None => Change::ExemptionGone(name),
+        };
+        merge(&mut dirty, state.model.apply(change, now));
+    }
+    for key in keys {
+        let change = match ingest::ban_kind(key.kind) {
+            BanKind::UserBan => ban_change(stores.user_bans.get(namespace, &key.name), &key, &state.lifts, now),
+            BanKind::FeatureBlock => {
+                ban_change(stores.feature_blocks.get(namespace, &key.name), &key, &state.lifts, now)
+            }
+        };
+        merge(&mut dirty, state.model.apply(change, now));
+    }
+    merge(&mut dirty, state.model.advance(now));
+    if pending.blocklists {
+        // Someone else's edit, or a deletion: render again and compare.
+        state.model.mark_all_dirty();
+    }
+
+    let exemption_objects = stores.exemptions.in_namespace(namespace);
+    let unpublished = |model: &NamespaceModel, error: &Error| StatusWork {
+        user_bans: reviewed::<UserBan>(ctx, namespace, model, model.ban_keys(), now),
+        feature_blocks: reviewed::<FeatureBlock>(ctx, namespace, model, model.ban_keys(), now),
+        appeals: appeal_objects.clone(),
+        verdicts: verdicts.clone(),
+        exemptions: exemption_objects.clone(),
+        now,
+        unpublished: Some((error.reason(), error.to_string())),
+    };
+    if let Some(foreign) = publish::foreign(existing) {
+        let conflict = Error::BlocklistConflict {
+            namespace: namespace.to_string(),
+            name: foreign.to_string(),
+        };
+        ctx.metrics.blocklist_conflict(namespace, conflict.configmap());
+        StatusWorkers::submit(ctx, namespace, unpublished(&state.model, &conflict));
+        return Err(conflict);
+    }
+    let rendered = match state.model.render_dirty(now, ctx.shards) {
+        Ok(rendered) => rendered,
+        Err(too_large) => {
+            let error = Error::BlocklistTooLarge {
+                namespace: namespace.to_string(),
+                shards: too_large.shards,
+                bytes: too_large.bytes,
+                limit: ctx.shards.max_bytes,
+            };
+            ctx.metrics.blocklist_too_large(namespace, true);
+            StatusWorkers::submit(ctx, namespace, unpublished(&state.model, &error));
+            return Err(error);
+        }
+    };
+    ctx.metrics.blocklist_conflict(namespace, None);
+    ctx.metrics.blocklist_too_large(namespace, false);
+
+    let mut written = Vec::new();
+    let rendered_any = !rendered.is_empty();
+    for (shard, data) in rendered {
+        let name = ctx.shard_name(shard.index);
+        state.bytes.insert(shard.index, data.values().map(String::len).sum());
+        let found = existing.get(&name).map(Arc::as_ref);
+        if super::blocklist::ensure(ctx, namespace, &name, found, data)
+            .await?
+            .is_some()
+        {
+            written.push(name);
+        }
+    }
+    if rendered_any {
+        state.bytes.retain(|index, _| *index < state.model.shard_count());
+        ctx.metrics.blocklist_published(
+            namespace,
+            state.bytes.values().sum(),
+            entry_counts(state.model.entries(), now),
+        );
+    }
+    if ctx.nudge_pods && !written.is_empty() {
+        let marker: Vec<u64> = vec![now.timestamp_millis() as u64];
+        nudge::nudge(&ctx.client, namespace, &written, &nudge::content_hash(&marker)).await;
+    }
+
+    // Statuses after the blocklist: Ready=True then means "readers can see it".
+    let user_bans = reviewed::<UserBan>(ctx, namespace, &state.model, dirty.bans.iter(), now);
+    let feature_blocks = reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
+    let mut next = state.model.next_wake();
+    let statuses = user_bans
+        .iter()
+        .map(|r| r.object.ban_status())
+        .chain(feature_blocks.iter().map(|r| r.object.ban_status()));
+    if let Some(retry) = notifications::next_attempt(statuses) {
+        let retry = retry.max(now + chrono::Duration::seconds(1));
+        next = Some(next.map_or(retry, |n| n.min(retry)));
+    }
+    StatusWorkers::submit(
+        ctx,
+        namespace,
+        StatusWork {
+            user_bans,
+            feature_blocks,
+            appeals: appeal_objects,
+            verdicts,
+            exemptions: exemption_objects,
+            now,
+            unpublished: None,
+        },
+    );
+    Ok(next)
+}
+
+/// An object not being deleted.
+fn live<K: BanResource>(object: Option<Arc<K>>) -> Option<Arc<K>> {
+    object.filter(|o| !finalizer::is_deleting(o.as_ref()))
+}
+
+fn merge(into: &mut Dirty, more: Dirty) {
+    into.bans.extend(more.bans);
+    into.shards = more.shards;
+}
+
+fn ban_change<K: BanResource>(
+    object: Option<Arc<K>>,
+    key: &BanKey,
+    lifts: &AppealLifts,
+    now: DateTime<Utc>,
+) -> Change {
+    match object {
+        Some(object) => Change::Ban(ingest::ban_facts(object.as_ref(), lifts, now)),
+        None => Change::BanGone(key.clone()),
+    }
+}
+
+/// The bans of kind `K` among `keys`, with their assessment from the model,
+/// as the status worker takes them.
+fn reviewed<'a, K: BanResource>(
+    ctx: &Context,
+    namespace: &str,
+    model: &NamespaceModel,
+    keys: impl Iterator<Item = &'a BanKey>,
+    now: DateTime<Utc>,
+) -> Vec<Reviewed<K>> {
+    let kind: EntryKind = ingest::entry_kind(K::KIND);
+    keys.filter(|key| key.kind == kind)
+        .filter_map(|key| {
+            let object = K::store(&ctx.stores).get(namespace, &key.name)?;
+            let facts = model.ban(key)?;
+            let assessment = Assessment {
+                compiled: facts.compiled.clone(),
+                lifted: facts
+                    .lifted_at
+                    .map(|at| (at, facts.lifted_by.clone().unwrap_or_default())),
+                exempted_by: model.exempted_by(key, now),
+                review_at: facts.review_at,
+            };
+            Some(Reviewed { object, assessment })
+        })
+        .collect()
+}
