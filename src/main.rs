@@ -20,10 +20,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Check(args) => match reader::load_dir(&args.dir) {
-            Ok(contents) => {
+        Command::Check(args) => match reader::load(&args.dir) {
+            Ok(loaded) => {
+                // `check` runs without a log subscriber, so the reader's own
+                // warnings would be lost: an answer that ignores an item says so.
+                for skipped in &loaded.skipped {
+                    eprintln!(
+                        "warning: {skipped}; item skipped, the rest of the document is in force"
+                    );
+                }
                 let now = args.at.unwrap_or_else(chrono::Utc::now);
-                let decision = core::decide_contents(&contents, &args.query(), now);
+                let decision = core::decide_contents(&loaded.contents, &args.query(), now);
                 println!(
                     "{}",
                     serde_json::to_string(&decision).expect("decisions serialise")

@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::entry::Mode;
 use super::entry::{Entry, EntryKind, Exemption, Revocation, SubjectKey};
 
+mod items;
+pub mod time;
+mod tree;
+
+pub use items::{ItemList, SkippedItem};
+
 /// The `format` every v1 document carries. Readers refuse other majors.
 pub const FORMAT_V1: &str = "interdict.dev/blocklist/v1";
 /// Data key of the JSON document in an unsharded blocklist.
@@ -41,6 +47,10 @@ pub struct BlocklistDocument {
     /// Added within v1: readers that predate it ignore it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revocations: Vec<Revocation>,
+    /// Items [`BlocklistDocument::parse`] left out because it could not
+    /// understand them; never written.
+    #[serde(skip)]
+    pub skipped: Vec<SkippedItem>,
 }
 
 /// What a blocklist directory (or one namespace's blocklist) holds.
@@ -94,21 +104,17 @@ impl BlocklistDocument {
             entries,
             exemptions,
             revocations,
+            skipped: Vec::new(),
         }
     }
 
+    /// Reads a v1 document. Malformed JSON, another `format` or a document
+    /// without its own fields (`namespace`, `shard`, `entries`) is an error;
+    /// an entry, exemption or revocation that cannot be understood is left out
+    /// and listed in [`BlocklistDocument::skipped`], so one odd item never
+    /// costs the others (see `docs/blocklist-format.md`).
     pub fn parse(text: &str) -> Result<Self, DocumentError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: String,
-        }
-        let header: Header = serde_json::from_str(text)?;
-        if header.format != FORMAT_V1 {
-            return Err(DocumentError::Format {
-                found: header.format,
-            });
-        }
-        Ok(serde_json::from_str(text)?)
+        items::parse(text)
     }
 
     /// One entry per line: readable in `kubectl get cm -o yaml` and in diffs.

@@ -3,6 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+// Times are read with the document's grammar, which the Python reader shares,
+// not chrono's more lenient one.
+use super::document::time;
+
 /// The subject as published: emails only as `sha256:` hashes, IPs normalised.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "camelCase")]
@@ -91,16 +95,25 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<Scope>,
     /// In force from this second (inclusive).
+    #[serde(deserialize_with = "time::deserialize")]
     pub from: DateTime<Utc>,
     /// In force until this second (exclusive); absent for permanent bans.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "time::deserialize_option"
+    )]
     pub until: Option<DateTime<Utc>>,
     /// The reason code.
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Sessions issued before this time are invalid for the subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "time::deserialize_option"
+    )]
     pub revoke_sessions_before: Option<DateTime<Utc>>,
     /// How to appeal, when the ban allows appeals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,7 +132,11 @@ pub struct Exemption {
     pub id: String,
     pub subject: SubjectKey,
     /// Exempt until this second (exclusive); absent means until deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "time::deserialize_option"
+    )]
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -132,7 +149,9 @@ pub struct Revocation {
     /// The ended ban, `<Kind>/<name>`.
     pub id: String,
     pub subject: SubjectKey,
+    #[serde(deserialize_with = "time::deserialize")]
     pub before: DateTime<Utc>,
+    #[serde(deserialize_with = "time::deserialize")]
     pub until: DateTime<Utc>,
 }
 

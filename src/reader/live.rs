@@ -1,6 +1,7 @@
 //! A blocklist that follows its directory: kubelet replaces a mounted ConfigMap
 //! by swapping the `..data` symlink, so the directory (not a file) is watched.
-//! A copy that fails to load never replaces the last good one.
+//! A copy that fails to load never replaces the last good one; a copy with
+//! items the reader cannot understand is used without them, and says so.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,13 +10,15 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use super::{ReadError, document_names, load_dir};
+use super::{ReadError, Skipped, document_names, load, warn_skipped};
 use crate::core::{Decision, Entry, Index, Query};
 
 /// One loaded version of the directory.
 pub struct Snapshot {
     pub index: Index,
     pub loaded_at: SystemTime,
+    /// The items this copy's documents held but the reader left out.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Counters for health checks and metrics.
@@ -25,6 +28,10 @@ pub struct Stats {
     pub reloads: u64,
     pub reload_failures: u64,
     pub entries: usize,
+    /// Entries, exemptions and revocations left out of the copy in force
+    /// because the reader could not understand them (each logged when the
+    /// copy was loaded).
+    pub skipped: usize,
     pub last_error: Option<String>,
 }
 
@@ -81,6 +88,7 @@ impl Blocklist {
                 current: RwLock::new(Arc::new(Snapshot {
                     index: Index::default(),
                     loaded_at: SystemTime::now(),
+                    skipped: Vec::new(),
                 })),
                 loaded: AtomicBool::new(false),
                 reloads: AtomicU64::new(0),
@@ -136,18 +144,23 @@ impl Blocklist {
             }
             *seen = Some(now_seen);
         }
-        match load_dir(&shared.dir) {
-            Ok(entries) => {
-                let count = entries.entries.len();
+        match load(&shared.dir) {
+            Ok(loaded) => {
+                let count = loaded.contents.entries.len();
+                let skipped = loaded.skipped.len();
+                // Once per copy: an unchanged directory is not read again.
+                warn_skipped(&loaded.skipped);
                 let snapshot = Arc::new(Snapshot {
-                    index: Index::new(entries),
+                    index: Index::new(loaded.contents),
                     loaded_at: SystemTime::now(),
+                    skipped: loaded.skipped,
                 });
                 *shared.current.write().expect("snapshot lock") = snapshot;
                 shared.loaded.store(true, Ordering::Release);
                 shared.reloads.fetch_add(1, Ordering::Relaxed);
                 *shared.last_error.lock().expect("error lock") = None;
-                tracing::info!(dir = %shared.dir.display(), entries = count, "blocklist loaded");
+                let dir = shared.dir.display();
+                tracing::info!(%dir, entries = count, skipped, "blocklist loaded");
                 Ok(true)
             }
             Err(error) => {
@@ -191,11 +204,13 @@ impl Blocklist {
 
     pub fn stats(&self) -> Stats {
         let shared = &self.shared;
+        let snapshot = self.snapshot();
         Stats {
             loaded: shared.loaded.load(Ordering::Acquire),
             reloads: shared.reloads.load(Ordering::Relaxed),
             reload_failures: shared.failures.load(Ordering::Relaxed),
-            entries: self.snapshot().index.len(),
+            entries: snapshot.index.len(),
+            skipped: snapshot.skipped.len(),
             last_error: shared.last_error.lock().expect("error lock").clone(),
         }
     }

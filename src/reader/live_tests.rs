@@ -166,3 +166,34 @@ fn an_incomplete_or_mixed_shard_set_keeps_the_last_good_copy() {
     assert!(!denied(&blocklist, "a") && denied(&blocklist, "b") && denied(&blocklist, "c"));
     assert_eq!(blocklist.stats().last_error, None);
 }
+
+#[test]
+fn a_copy_with_an_odd_entry_is_loaded_without_it_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // document() writes permanent bans: an end past year 9999 is spliced in.
+    let odd = document(&["a", "b"]).replacen(
+        "\"id\":\"b\",",
+        "\"id\":\"b\",\"until\":\"+21192-01-01T00:00:00Z\",",
+        1,
+    );
+    assert!(odd.contains("+21192"), "{odd}");
+    kubelet_publish(dir.path(), 1, &[("blocklist.json", odd)]);
+    let blocklist = Blocklist::new(dir.path());
+    let stats = blocklist.stats();
+    assert!(stats.loaded && stats.last_error.is_none(), "{stats:?}");
+    assert_eq!(
+        (stats.entries, stats.skipped, stats.reload_failures),
+        (1, 1, 0)
+    );
+    assert!(denied(&blocklist, "a") && !denied(&blocklist, "b"));
+    let snapshot = blocklist.snapshot();
+    assert_eq!(snapshot.skipped[0].item.id.as_deref(), Some("b"));
+    assert_eq!(snapshot.skipped[0].file, dir.path().join("blocklist.json"));
+
+    kubelet_publish(dir.path(), 2, &[("blocklist.json", document(&["a", "b"]))]);
+    assert!(blocklist.reload().unwrap());
+    assert_eq!(
+        (blocklist.stats().entries, blocklist.stats().skipped),
+        (2, 0)
+    );
+}

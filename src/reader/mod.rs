@@ -2,6 +2,7 @@
 //! ConfigMap, where kubelet publishes files through a `..data` symlink that it
 //! swaps atomically, possibly several ConfigMaps projected into one directory.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod live;
@@ -12,6 +13,7 @@ pub use shards::ShardProblem;
 
 use crate::core::Contents;
 use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
+pub use crate::core::document::{ItemList, SkippedItem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -52,21 +54,69 @@ fn document_names(dir: &Path) -> Result<Vec<String>, ReadError> {
     Ok(names)
 }
 
-/// Every entry of every blocklist document in `dir`, merged.
+/// An item a document of the directory held but the reader left out (see
+/// [`BlocklistDocument::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The document, under the directory as the application sees it.
+    pub file: PathBuf,
+    pub item: SkippedItem,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "blocklist file {}: {}", self.file.display(), self.item)
+    }
+}
+
+/// What [`load`] read: the merged contents, and the items left out of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub contents: Contents,
+    /// In file name order, then list and position within each document.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every entry of every blocklist document in `dir`, merged; each item left
+/// out is logged (a warning naming the file and the item's `id`). [`load`]
+/// returns them as well.
+pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
+    let loaded = load(dir)?;
+    warn_skipped(&loaded.skipped);
+    Ok(loaded.contents)
+}
+
+/// Logs one warning per item left out, so an operator finds the odd item.
+pub(crate) fn warn_skipped(skipped: &[Skipped]) {
+    for skipped in skipped {
+        tracing::warn!(
+            file = %skipped.file.display(),
+            list = skipped.item.list.as_str(),
+            index = skipped.item.index,
+            id = skipped.item.id.as_deref().unwrap_or(""),
+            reason = %skipped.item.reason,
+            "blocklist item skipped; the rest of the document is in force"
+        );
+    }
+}
+
+/// Every entry of every blocklist document in `dir`, merged, and the items
+/// the documents held but the reader could not understand (left out, never
+/// the whole document: see `docs/blocklist-format.md`).
 ///
 /// In a kubelet mount the documents are read from the version `..data` points
 /// at, so shards always come from one version; if kubelet swaps versions during
 /// the read, the read starts again on the new one. The documents must form one
 /// complete shard set ([`ReadError::Shards`] otherwise).
-pub fn load_dir(dir: &Path) -> Result<Contents, ReadError> {
+pub fn load(dir: &Path) -> Result<Loaded, ReadError> {
     load_dir_with(dir, &mut |path| std::fs::read_to_string(path))
 }
 
-/// [`load_dir`] reading each document with `read`, so tests can act between reads.
+/// [`load`] reading each document with `read`, so tests can act between reads.
 fn load_dir_with(
     dir: &Path,
     read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
-) -> Result<Contents, ReadError> {
+) -> Result<Loaded, ReadError> {
     let data_link = dir.join("..data");
     let mut attempts = 0;
     loop {
@@ -78,8 +128,17 @@ fn load_dir_with(
         let swapped = version.is_some() && std::fs::read_link(&data_link).ok() != version;
         attempts += 1;
         if !swapped || attempts >= 3 {
-            // Errors name the file as the application sees it, not kubelet's version directory.
-            return result.map_err(|error| error.relative_to(&base, dir));
+            // Errors and skipped items name the file as the application sees
+            // it, not kubelet's version directory.
+            return match result {
+                Ok(mut loaded) => {
+                    for skipped in &mut loaded.skipped {
+                        skipped.file = rebase(&base, dir, std::mem::take(&mut skipped.file));
+                    }
+                    Ok(loaded)
+                }
+                Err(error) => Err(error.relative_to(&base, dir)),
+            };
         }
     }
 }
@@ -87,7 +146,7 @@ fn load_dir_with(
 fn load_documents(
     dir: &Path,
     read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
-) -> Result<Contents, ReadError> {
+) -> Result<Loaded, ReadError> {
     let names = document_names(dir)?;
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
@@ -111,21 +170,33 @@ fn load_documents(
         dir: dir.into(),
         problem,
     })?;
-    let mut contents = Contents::default();
-    for (_, document) in documents {
-        contents.extend(document);
+    let mut loaded = Loaded::default();
+    for (name, mut document) in documents {
+        let file = dir.join(&name);
+        loaded
+            .skipped
+            .extend(document.skipped.drain(..).map(|item| Skipped {
+                file: file.clone(),
+                item,
+            }));
+        loaded.contents.extend(document);
     }
-    Ok(contents)
+    Ok(loaded)
+}
+
+/// `path` under `shown` instead of `base`.
+fn rebase(base: &Path, shown: &Path, path: PathBuf) -> PathBuf {
+    // `join("")` would append a separator to the directory itself.
+    match path.strip_prefix(base) {
+        Ok(rest) if rest.as_os_str().is_empty() => shown.to_path_buf(),
+        Ok(rest) => shown.join(rest),
+        Err(_) => path,
+    }
 }
 
 impl ReadError {
     fn relative_to(self, base: &Path, shown: &Path) -> Self {
-        // `join("")` would append a separator to the directory itself.
-        let rebase = |path: PathBuf| match path.strip_prefix(base) {
-            Ok(rest) if rest.as_os_str().is_empty() => shown.to_path_buf(),
-            Ok(rest) => shown.join(rest),
-            Err(_) => path,
-        };
+        let rebase = |path: PathBuf| rebase(base, shown, path);
         match self {
             ReadError::Dir { path, source } => ReadError::Dir {
                 path: rebase(path),
@@ -229,6 +300,7 @@ mod tests {
             swap(reads);
             text
         })
+        .map(|loaded| loaded.contents)
     }
 
     const OLD: [&str; 2] = ["old0", "old1"];
@@ -367,5 +439,35 @@ mod tests {
             "{error}"
         );
         assert!(!error.to_string().contains("..2026_gone"), "{error}");
+    }
+
+    #[test]
+    fn odd_items_are_left_out_and_named_under_the_mounted_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = generation("old", 2);
+        let shard = data.get_mut("blocklist-1.json").unwrap();
+        *shard = shard.replacen(
+            "\"entries\":[",
+            "\"entries\":[{\"id\":\"UserBan/far\",\"kind\":\"UserBan\",\"subject\":{\"userId\":\"far\"},\
+             \"from\":\"2027-01-15T08:00:00Z\",\"until\":\"+21192-01-01T00:00:00Z\",\"reason\":\"spam\"},",
+            1,
+        );
+        publish(dir.path(), &data, false);
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(ids(&loaded.contents), OLD, "the other entries are kept");
+        assert_eq!(loaded.skipped.len(), 1);
+        let skipped = &loaded.skipped[0];
+        assert_eq!(skipped.file, dir.path().join("blocklist-1.json"));
+        assert_eq!(skipped.item.list, ItemList::Entries);
+        assert_eq!(skipped.item.index, 0);
+        assert_eq!(skipped.item.id.as_deref(), Some("UserBan/far"));
+        let text = skipped.to_string();
+        assert!(
+            text.contains("entries[0] \"UserBan/far\"")
+                && text.contains("+21192")
+                && !text.contains("..2026"),
+            "{text}"
+        );
+        assert_eq!(ids(&load_dir(dir.path()).unwrap()), OLD);
     }
 }

@@ -158,6 +158,12 @@ fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
         &[("", stats.entries as u64)],
     );
     metric(
+        "interdict_blocklist_skipped_items",
+        "gauge",
+        "Items of the blocklist copy in force left out because the reader could not understand them.",
+        &[("", stats.skipped as u64)],
+    );
+    metric(
         "interdict_blocklist_loaded",
         "gauge",
         "1 once a blocklist copy has been loaded.",

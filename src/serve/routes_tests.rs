@@ -105,3 +105,62 @@ fn readiness_follows_the_first_load() {
     blocklist.reload().unwrap();
     assert_eq!(get(&blocklist, &counters, "/readyz").0, 200);
 }
+
+#[test]
+fn metrics_count_the_items_left_out_of_the_copy_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = vec![
+        user_ban("UserBan/ok", SubjectKey::UserId("1".into()), Mode::Suspend),
+        user_ban("UserBan/far", SubjectKey::UserId("2".into()), Mode::Suspend),
+    ];
+    let data = render_data("apps", entries.into(), at(0));
+    // The operator never writes an end past year 9999 any more; an older one did.
+    let odd = data["blocklist.json"].replacen(
+        "\"id\":\"UserBan/far\",",
+        "\"id\":\"UserBan/far\",\"until\":\"+21192-01-01T00:00:00Z\",",
+        1,
+    );
+    assert!(odd.contains("+21192"), "{odd}");
+    std::fs::write(dir.path().join("blocklist.json"), odd).unwrap();
+    let blocklist = Blocklist::new(dir.path());
+    let counters = Counters::default();
+
+    let (status, metrics) = get(&blocklist, &counters, "/metrics");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("# HELP interdict_blocklist_skipped_items ")
+            && metrics.contains("# TYPE interdict_blocklist_skipped_items gauge\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ninterdict_blocklist_skipped_items 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ninterdict_blocklist_entries 1\n"),
+        "{metrics}"
+    );
+    assert_eq!(get(&blocklist, &counters, "/readyz").0, 200);
+
+    let good = render_data(
+        "apps",
+        vec![user_ban(
+            "UserBan/ok",
+            SubjectKey::UserId("1".into()),
+            Mode::Suspend,
+        )]
+        .into(),
+        at(1),
+    );
+    std::fs::write(dir.path().join("blocklist.json"), &good["blocklist.json"]).unwrap();
+    assert!(blocklist.reload().unwrap(), "a shorter file is a new copy");
+    let (_, metrics) = get(&blocklist, &counters, "/metrics");
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("\ninterdict_blocklist_skipped_items 0\n"),
+        "{metrics}"
+    );
+}

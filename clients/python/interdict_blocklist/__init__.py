@@ -31,6 +31,8 @@ from .model import (
     Query,
     Revocation,
     Scope,
+    Skipped,
+    SkippedItem,
 )
 from .reader import (
     DOCUMENT_KEY,
@@ -65,6 +67,8 @@ __all__ = [
     "SILENCE_ALLOWED_FEATURES",
     "SUBJECT_KINDS",
     "Scope",
+    "Skipped",
+    "SkippedItem",
     "blocks_of",
     "canonical_email",
     "decide",

@@ -1,4 +1,5 @@
-"""RFC 3339 times, read and written the way the Rust side (chrono) does."""
+"""RFC 3339 times, read by the grammar of `interdict::core::document::time` and
+written the way the Rust side (chrono) does."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ TimeLike = Union[datetime, str]
 def parse_time(text: str) -> datetime:
     """Parses an RFC 3339 time (`2027-01-15T08:00:00Z`, `...+02:00`) into an aware UTC datetime.
 
-    Accepts what chrono's `DateTime` parser accepts in practice: `T`, `t` or a space
-    between date and time, any number of fraction digits (kept to the microsecond),
-    `Z`, `UTC` or a `+hh:mm` / `+hhmm` offset.
+    The grammar of the Rust reader (`interdict::core::document::time::parse_time`):
+    `T`, `t` or a space between date and time, any number of fraction digits (kept
+    to the microsecond), optional ASCII spaces, then `Z`, `UTC` (any case) or a
+    `+hh:mm` / `+hhmm` offset. The instant must fall in the years 0001 to 9999 once
+    converted to UTC (`+21192-01-01T00:00:00Z`, year 0000, or `9999-12-31T23:30:00-01:00`
+    are refused); so are leap seconds (`:60`). Raises `ValueError`.
     """
     if not isinstance(text, str):
         raise ValueError(f"expected an RFC 3339 time string, got {type(text).__name__}")
@@ -38,17 +42,26 @@ def parse_time(text: str) -> datetime:
         tz = timezone(sign * timedelta(hours=oh, minutes=om))
     else:
         tz = timezone.utc
+    if year == 0:
+        raise ValueError(f"{text!r} is outside the years 0001 to 9999 (UTC)")
     try:
         value = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
     except ValueError as e:
-        raise ValueError(f"not an RFC 3339 time ({e}): {text!r}") from None
-    return value.astimezone(timezone.utc)
+        raise ValueError(f"not a valid date and time ({e}): {text!r}") from None
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # the offset moves it into year 0 or 10000
+        raise ValueError(f"{text!r} is outside the years 0001 to 9999 (UTC)") from None
 
 
 def format_time(value: datetime) -> str:
     """UTC with `Z`, fraction only when non-zero (3 or 6 digits), like chrono's serde output."""
     value = value.astimezone(timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: its %Y drops the leading zeros of years before 1000 on glibc.
+    text = (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    )
     micro = value.microsecond
     if micro:
         text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
 
 from ._time import format_time
 from .ipnet import IPAddress, IpNet, parse_address, parse_net
@@ -196,21 +196,60 @@ class Revocation:
         }
 
 
+#: The lists of a document that hold items (`interdict::core::document::ItemList`).
+ItemList = Literal["entries", "exemptions", "revocations"]
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An entry, exemption or revocation of a document that the reader could not
+    understand (a time outside the years 0001-9999, an unknown mode, a bad address, a
+    missing or ill-typed field, ...) and left out, keeping the rest of the document
+    (`interdict::core::document::SkippedItem`)."""
+
+    list: ItemList
+    index: int  # position in its list, from 0
+    id: Optional[str]  # the item's `id` when it has one that is a string
+    reason: str
+
+    def __str__(self) -> str:
+        named = "" if self.id is None else " " + json.dumps(self.id, ensure_ascii=False)
+        return f"{self.list}[{self.index}]{named}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A `SkippedItem` and the document it was in, named under the directory the
+    application gave (`interdict::reader::Skipped`)."""
+
+    file: str
+    item: SkippedItem
+
+    def __str__(self) -> str:
+        return f"blocklist file {self.file}: {self.item}"
+
+
 @dataclass(frozen=True)
 class Contents:
     """What a blocklist directory holds (`interdict::core::Contents`): the entries, the
     exemptions and the revocations of every document, merged. `load_dir` returns one;
     `decide`, `silence_of`, `blocks_of` and `Index` take one wherever they take
-    entries."""
+    entries.
+
+    `skipped` lists the items the documents held but the reader could not understand
+    and left out (in file name order, then list and position), as Rust's
+    `interdict::reader::load` reports them; decisions never depend on it."""
 
     entries: Tuple[Entry, ...] = ()
     exemptions: Tuple[Exemption, ...] = ()
     revocations: Tuple[Revocation, ...] = ()
+    skipped: Tuple[Skipped, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", tuple(self.entries))
         object.__setattr__(self, "exemptions", tuple(self.exemptions))
         object.__setattr__(self, "revocations", tuple(self.revocations))
+        object.__setattr__(self, "skipped", tuple(self.skipped))
 
 
 @dataclass
@@ -336,9 +375,12 @@ __all__: List[str] = [
     "Decision",
     "Entry",
     "Exemption",
+    "ItemList",
     "Query",
     "Revocation",
     "Scope",
     "SILENCE_ALLOWED_FEATURES",
+    "Skipped",
+    "SkippedItem",
     "SUBJECT_KINDS",
 ]

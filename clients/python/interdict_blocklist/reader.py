@@ -10,14 +10,24 @@ Parsing is as strict as the Rust reader's: a document that the Rust reader refus
 is refused here too, and unknown fields are ignored by both. A document's optional
 `exemptions` and `revocations` (added within v1; absent means none) merge across
 shards like entries.
+
+An entry, exemption or revocation that cannot be understood (a time outside the
+years 0001-9999, an unknown kind or mode, an address that is not one, a missing,
+repeated or ill-typed field) is left out of its document, listed in
+`Document.skipped` / `Contents.skipped` and logged; the rest of the document is used.
+Refusing the whole document for it would leave every other ban unenforced (or frozen
+at a stale copy) until someone repaired the one item. The Rust reader leaves out the
+same items (`interdict::core::document::SkippedItem`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._time import parse_time
 from .model import (
@@ -29,9 +39,16 @@ from .model import (
     Contents,
     Entry,
     Exemption,
+    ItemList,
     Revocation,
     Scope,
+    Skipped,
+    SkippedItem,
 )
+from .ipnet import parse_net
+
+log = logging.getLogger("interdict_blocklist")
+log.addHandler(logging.NullHandler())  # the application configures logging
 
 #: The `format` every v1 document carries. Readers refuse any other value.
 FORMAT_V1 = "interdict.dev/blocklist/v1"
@@ -74,6 +91,9 @@ class Document:
     entries: Tuple[Entry, ...]
     exemptions: Tuple[Exemption, ...] = ()
     revocations: Tuple[Revocation, ...] = ()
+    #: The items left out because they could not be understood, in list order
+    #: (entries, exemptions, revocations), then by position.
+    skipped: Tuple[SkippedItem, ...] = ()
 
 
 def is_document_file(name: str) -> bool:
@@ -106,9 +126,25 @@ def _no_constants(name: str) -> Any:
     raise DocumentError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # `1e400`: serde_json refuses it as out of range
+        raise DocumentError(f"number {text} is out of range")
+    return value
+
+
+def _integer(text: str) -> int:
+    _finite(text)  # serde_json reads integers past u64 as floats, which must be finite
+    return int(text)
+
+
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_object_hook, parse_constant=_no_constants)
+        return json.loads(
+            text, object_pairs_hook=_object_hook, parse_constant=_no_constants,
+            parse_float=_finite,
+            parse_int=_integer,
+        )
     except json.JSONDecodeError as e:
         raise DocumentError(f"not a blocklist document: {e}") from None
     except RecursionError:
@@ -187,19 +223,23 @@ def _list(obj: _Object, key: str, what: str) -> list:
 
 _ENTRY_FIELDS = (
     "id", "kind", "subject", "mode", "features", "scopes", "from", "until", "reason",
-    "message", "revokeSessionsBefore", "appealInstructions",
+    "message", "revokeSessionsBefore", "appealInstructions", "global",
 )
 
 
 def _subject(obj: _Object, what: str) -> Tuple[str, str]:
-    """`{"userId": "123"}`: exactly one member, a known kind, a string value."""
+    """`{"userId": "123"}`: exactly one member, a known kind, a string value; an
+    `ip` must be an address or a network (one that is neither could never match)."""
     subject = _required(obj, "subject", what)
     if not isinstance(subject, _Object) or subject.members != 1:
         raise DocumentError(f"{what}.subject: expected exactly one of {', '.join(SUBJECT_KINDS)}")
     ((subject_kind, subject_value),) = subject.items()
     if subject_kind not in SUBJECT_KINDS:
         raise DocumentError(f"{what}.subject: unknown subject kind {subject_kind!r}")
-    return subject_kind, _string(subject_value, f"{what}.subject.{subject_kind}")
+    value = _string(subject_value, f"{what}.subject.{subject_kind}")
+    if subject_kind == "ip" and parse_net(value) is None:
+        raise DocumentError(f"{what}.subject.ip: {value!r} is not an IPv4/IPv6 address or CIDR")
+    return subject_kind, value
 
 
 def parse_entry(value: Any, what: str = "entry") -> Entry:
@@ -214,6 +254,8 @@ def parse_entry(value: Any, what: str = "entry") -> Entry:
     mode = obj.get("mode")
     if mode is not None and mode not in (SUSPEND, SILENCE):
         raise DocumentError(f"{what}.mode: expected Suspend or Silence, got {mode!r}")
+    if "global" in obj and not isinstance(obj["global"], bool):
+        raise DocumentError(f"{what}.global: expected a boolean, got {_type(obj['global'])}")
     features = tuple(
         _string(f, f"{what}.features[{i}]") for i, f in enumerate(_list(obj, "features", what))
     )
@@ -300,16 +342,38 @@ def parse_document(text: str) -> Document:
     raw_entries = _required(top, "entries", "document")
     if not isinstance(raw_entries, list):
         raise DocumentError(f"document.entries: expected an array, got {_type(raw_entries)}")
-    entries = tuple(parse_entry(e, f"entries[{i}]") for i, e in enumerate(raw_entries))
-    exemptions = tuple(
-        parse_exemption(x, f"exemptions[{i}]")
-        for i, x in enumerate(_list(top, "exemptions", "document"))
+    raw_exemptions = _list(top, "exemptions", "document")
+    raw_revocations = _list(top, "revocations", "document")
+    skipped: List[SkippedItem] = []
+    entries = _items(raw_entries, "entries", parse_entry, skipped)
+    exemptions = _items(raw_exemptions, "exemptions", parse_exemption, skipped)
+    revocations = _items(raw_revocations, "revocations", parse_revocation, skipped)
+    return Document(
+        fmt, namespace, index, count, entries, exemptions, revocations, tuple(skipped)
     )
-    revocations = tuple(
-        parse_revocation(r, f"revocations[{i}]")
-        for i, r in enumerate(_list(top, "revocations", "document"))
-    )
-    return Document(fmt, namespace, index, count, entries, exemptions, revocations)
+
+
+T = TypeVar("T")
+
+
+def _items(
+    values: list, name: ItemList, parse: Callable[[Any, str], T], skipped: List[SkippedItem]
+) -> Tuple[T, ...]:
+    """The items of one list that parse; the others are appended to `skipped`."""
+    kept = []
+    for i, value in enumerate(values):
+        try:
+            kept.append(parse(value, f"{name}[{i}]"))
+        except DocumentError as e:
+            skipped.append(SkippedItem(name, i, _item_id(value), str(e)))
+    return tuple(kept)
+
+
+def _item_id(value: Any) -> Optional[str]:
+    """The `id` a skipped item is named by: the last `id` member, when a string."""
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]
+    return None
 
 
 # --------------------------------------------------------------------------- directories
@@ -371,7 +435,10 @@ def load_dir(directory: PathLike) -> Contents:
     to (`snapshot_dir`); if kubelet swaps versions during the read, the new version is
     read instead. Raises `BlocklistError` naming the file (under `directory`) on an
     unreadable or malformed document or an unknown format, when there is no document
-    at all, and when the documents are not one complete shard set (`check_shards`)."""
+    at all, and when the documents are not one complete shard set (`check_shards`).
+
+    Items the documents hold but that cannot be understood are left out, listed in
+    `Contents.skipped` and logged as warnings (logger `interdict_blocklist`)."""
     shown = os.fspath(directory)
     attempts = 0
     while True:
@@ -386,7 +453,14 @@ def load_dir(directory: PathLike) -> Contents:
                 raise
             continue
         if attempts >= _SNAPSHOT_ATTEMPTS or snapshot_dir(shown) == version:
+            warn_skipped(contents.skipped)
             return contents
+
+
+def warn_skipped(skipped: Sequence[Skipped], logger: Optional[logging.Logger] = None) -> None:
+    """One warning per item left out, so an operator finds the odd item."""
+    for item in skipped:
+        (logger or log).warning("interdict blocklist: item skipped: %s", item)
 
 
 def _load(read_dir: str, shown_dir: str) -> Contents:
@@ -414,11 +488,14 @@ def _load(read_dir: str, shown_dir: str) -> Contents:
     entries: List[Entry] = []
     exemptions: List[Exemption] = []
     revocations: List[Revocation] = []
-    for _, document in documents:
+    skipped: List[Skipped] = []
+    for name, document in documents:
         entries.extend(document.entries)
         exemptions.extend(document.exemptions)
         revocations.extend(document.revocations)
-    return Contents(tuple(entries), tuple(exemptions), tuple(revocations))
+        shown = os.path.join(shown_dir, name)
+        skipped.extend(Skipped(shown, item) for item in document.skipped)
+    return Contents(tuple(entries), tuple(exemptions), tuple(revocations), tuple(skipped))
 
 
 def shard_file(index: int) -> str:
@@ -497,4 +574,5 @@ __all__ = [
     "parse_revocation",
     "shard_file",
     "snapshot_dir",
+    "warn_skipped",
 ]

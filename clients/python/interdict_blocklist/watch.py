@@ -10,8 +10,10 @@ the same version (and reads again if the directory changed meanwhile).
 
 A version that cannot be loaded (malformed JSON, unknown format, ...) never replaces
 the last good entries: it is counted in `reload_failures`, kept in `last_error`,
-logged, and not retried until the directory changes again. The semantics follow the
-Rust reader (`interdict::reader::Blocklist`, used by `interdict serve`).
+logged, and not retried until the directory changes again. A version with items the
+reader cannot understand is loaded without them; they are logged once per version
+and listed in `skipped`. The semantics follow the Rust reader
+(`interdict::reader::Blocklist`, used by `interdict serve`).
 
 Every loaded copy is indexed (`index.Index`) before it is swapped in, so a decision
 costs a few dict lookups whatever the number of entries; the answers are those of
@@ -30,11 +32,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._time import TimeLike, format_time, to_utc
 from .index import Index
-from .model import Contents, Decision, Entry, Exemption, Query, Revocation
-from .reader import BlocklistError, PathLike, _load, is_document_file
-
-log = logging.getLogger("interdict_blocklist")
-log.addHandler(logging.NullHandler())  # the application configures logging
+from .model import Contents, Decision, Entry, Exemption, Query, Revocation, Skipped
+from .reader import BlocklistError, PathLike, _load, is_document_file, log, warn_skipped
 
 Fingerprint = Tuple[Any, ...]
 
@@ -104,6 +103,9 @@ class Blocklist:
         self._lock = threading.Lock()
         # The copy in force and its lookup tables, swapped as one object.
         self._index = Index()
+        # The copy in force with the items left out of it, swapped as one object
+        # (`_index` alone is what decisions read).
+        self._copy: Tuple[Index, Tuple[Skipped, ...]] = (self._index, ())
         self._loaded_at: Optional[datetime] = None
         self._seen: Optional[Fingerprint] = None
         self._last_check = 0.0
@@ -154,11 +156,18 @@ class Blocklist:
 
     @property
     def contents(self) -> Contents:
-        """The entries, exemptions and revocations in force, as `load_dir` returns them
-        (one copy)."""
+        """The entries, exemptions and revocations in force, and the items left out of
+        them, as `load_dir` returns them (one copy)."""
         self._maybe_poll()
-        index = self._index
-        return Contents(index.entries, index.exemptions, index.revocations)
+        index, skipped = self._copy
+        return Contents(index.entries, index.exemptions, index.revocations, skipped)
+
+    @property
+    def skipped(self) -> Tuple[Skipped, ...]:
+        """The items the copy in force held but the reader could not understand and
+        left out (each logged as a warning when the copy was loaded)."""
+        self._maybe_poll()
+        return self._copy[1]
 
     @property
     def index(self) -> Index:
@@ -180,8 +189,8 @@ class Blocklist:
 
     def stats(self) -> Dict[str, Any]:
         """`{loaded, loadedAt, reloads, reloadFailures, entries, exemptions, revocations,
-        lastError}` for health endpoints and metrics (`entries`, `exemptions` and
-        `revocations` count the copy in force)."""
+        skipped, lastError}` for health endpoints and metrics (`entries`, `exemptions`,
+        `revocations` and `skipped`, the items left out, count the copy in force)."""
         index = self._index
         return {
             "loaded": self.loaded,
@@ -191,6 +200,7 @@ class Blocklist:
             "entries": len(index.entries),
             "exemptions": len(index.exemptions),
             "revocations": len(index.revocations),
+            "skipped": len(self._copy[1]),
             "lastError": self.last_error,
         }
 
@@ -331,16 +341,21 @@ class Blocklist:
             raise
         index = Index(contents)  # built before the swap: readers never wait for it
         self._seen = seen
+        self._copy = (index, contents.skipped)
         self._index = index
         self._loaded_at = datetime.now(timezone.utc)
         self.last_error = None
         self.reloads += 1
+        # Once per copy: an unchanged directory is not read again.
+        warn_skipped(contents.skipped, self._log)
         self._log.info(
-            "interdict blocklist: loaded %s: %d entries, %d exemptions, %d revocations",
+            "interdict blocklist: loaded %s: %d entries, %d exemptions, %d revocations, "
+            "%d skipped",
             self.path,
             len(index.entries),
             len(index.exemptions),
             len(index.revocations),
+            len(contents.skipped),
         )
         return True
 

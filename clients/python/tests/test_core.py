@@ -99,7 +99,8 @@ class DecisionJsonTests(unittest.TestCase):
 
 
 class DocumentStrictnessTests(unittest.TestCase):
-    """The Rust (serde) reader refuses these; so does this one."""
+    """The Rust reader refuses these documents, or leaves out these entries; so does
+    this one."""
 
     def doc(self, entry_overrides=None, **top):
         entry = {"id": "UserBan/x", "kind": "UserBan", "subject": {"userId": "1"}, "mode": "Suspend",
@@ -116,26 +117,71 @@ class DocumentStrictnessTests(unittest.TestCase):
 
     def test_refused(self):
         cases = {
-            "mode": self.doc({"mode": "Mute"}),
-            "features null": self.doc({"features": None}),
-            "feature not string": self.doc({"features": [1]}),
-            "scope without name": self.doc({"scopes": [{"kind": "a"}]}),
-            "subject unknown": self.doc({"subject": {"phone": "1"}}),
-            "subject empty": self.doc({"subject": {}}),
-            "subject number": self.doc({"subject": {"userId": 1}}),
-            "until bad": self.doc({"until": "tomorrow"}),
             "shard negative": self.doc(shard={"count": 1, "index": -1}),
             "shard float": self.doc(shard={"count": 1.0, "index": 0}),
             "entries not list": self.doc(entries={}),
             "format not string": self.doc(format=1),
             "top array": "[]",
             "NaN": self.doc().replace('"index": 0', '"index": NaN'),
-            "duplicate field": self.doc().replace('"reason": "spam"', '"reason": "spam", "reason": "x"'),
-            "subject repeated key": self.doc().replace('{"userId": "1"}', '{"userId": "1", "userId": "2"}'),
+            "infinite number": self.doc().replace('"index": 0', '"index": 0, "x": 1e400'),
+            "infinite number in an entry": self.doc({"weight": [1e400]}).replace("Infinity", "1e400"),
+            "huge integer": self.doc().replace('"index": 0', '"index": 0, "x": 1' + "0" * 400),
+            "duplicate top-level field": self.doc().replace('"namespace": "apps"', '"namespace": "apps", "namespace": "b"'),
         }
         for name, text in cases.items():
             with self.subTest(name), self.assertRaises(DocumentError):
                 parse_document(text)
+
+    def test_odd_entries_are_skipped(self):
+        cases = {
+            "mode": self.doc({"mode": "Mute"}),
+            "mode as an object": self.doc({"mode": {"Suspend": None}}),
+            "features null": self.doc({"features": None}),
+            "feature not string": self.doc({"features": [1]}),
+            "scope without name": self.doc({"scopes": [{"kind": "a"}]}),
+            "subject unknown": self.doc({"subject": {"phone": "1"}}),
+            "subject empty": self.doc({"subject": {}}),
+            "subject number": self.doc({"subject": {"userId": 1}}),
+            "subject not an address": self.doc({"subject": {"ip": "10.0.0.0/33"}}),
+            "until bad": self.doc({"until": "tomorrow"}),
+            "until past year 9999": self.doc({"until": "+21192-01-01T00:00:00Z"}),
+            "from in year 0": self.doc({"from": "0000-12-31T23:00:00-02:00"}),
+            "until past year 9999 by its offset": self.doc({"until": "9999-12-31T23:30:00-01:00"}),
+            "global not a boolean": self.doc({"global": "yes"}),
+            "global null": self.doc({"global": None}),
+            "duplicate field": self.doc().replace('"reason": "spam"', '"reason": "spam", "reason": "x"'),
+            "subject repeated key": self.doc().replace('{"userId": "1"}', '{"userId": "1", "userId": "2"}'),
+        }
+        for name, text in cases.items():
+            with self.subTest(name):
+                document = parse_document(text)
+                self.assertEqual(document.entries, ())
+                (skipped,) = document.skipped
+                self.assertEqual((skipped.list, skipped.index, skipped.id), ("entries", 0, "UserBan/x"))
+                self.assertTrue(skipped.reason)
+
+    def test_an_odd_entry_costs_only_itself(self):
+        import json
+        good = json.loads(self.doc())["entries"][0]
+        far = dict(good, id="UserBan/far", until="+21192-01-01T00:00:00Z")
+        text = self.doc(entries=["not an entry", far, dict(good, id="UserBan/y")])
+        document = parse_document(text)
+        self.assertEqual([e.id for e in document.entries], ["UserBan/y"])
+        self.assertEqual(
+            [(s.list, s.index, s.id) for s in document.skipped],
+            [("entries", 0, None), ("entries", 1, "UserBan/far")],
+        )
+        self.assertIn("+21192-01-01T00:00:00Z", str(document.skipped[1]))
+        self.assertTrue(str(document.skipped[1]).startswith('entries[1] "UserBan/far": '))
+
+    def test_the_year_bounds_of_times(self):
+        self.assertEqual(format_time(parse_time("9999-12-31T23:59:59Z")), "9999-12-31T23:59:59Z")
+        self.assertEqual(format_time(parse_time("0001-01-01T00:00:00Z")), "0001-01-01T00:00:00Z")
+        self.assertEqual(format_time(parse_time("0999-06-01T00:00:00+01:00")), "0999-05-31T23:00:00Z")
+        for text in ("+21192-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "0000-06-01T00:00:00Z",
+                     "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "2027-12-31T23:59:60Z"):
+            with self.subTest(text), self.assertRaises(ValueError):
+                parse_time(text)
 
     def test_unknown_duplicates_are_ignored(self):
         text = self.doc().replace('"reason": "spam"', '"reason": "spam", "x": 1, "x": 2')
@@ -169,24 +215,38 @@ class ExemptionDocumentTests(unittest.TestCase):
                                             "until": "2027-01-15T08:00:00Z"})
 
     def test_refused(self):
-        ok = {"id": "BanExemption/x", "subject": {"userId": "1"}}
         cases = {
             "null": self.doc("null", raw=True),
             "object": self.doc({}),
-            "item not object": self.doc(["x"]),
-            "missing id": self.doc([{"subject": {"userId": "1"}}]),
-            "id not string": self.doc([dict(ok, id=1)]),
-            "missing subject": self.doc([{"id": "BanExemption/x"}]),
-            "two subjects": self.doc([dict(ok, subject={"userId": "1", "ip": "10.0.0.1"})]),
-            "subject unknown": self.doc([dict(ok, subject={"phone": "1"})]),
-            "subject number": self.doc([dict(ok, subject={"userId": 1})]),
-            "until bad": self.doc([dict(ok, until="tomorrow")]),
-            "duplicate field": self.doc('[{"id": "BanExemption/x", "id": "y", "subject": {"userId": "1"}}]', raw=True),
             "duplicate exemptions": self.doc("[]", raw=True).replace("}", ', "exemptions": []}'),
         }
         for name, text in cases.items():
             with self.subTest(name), self.assertRaises(DocumentError):
                 parse_document(text)
+
+    def test_odd_exemptions_are_skipped(self):
+        ok = {"id": "BanExemption/x", "subject": {"userId": "1"}}
+        cases = {
+            "item not object": (self.doc(["x"]), None),
+            "missing id": (self.doc([{"subject": {"userId": "1"}}]), None),
+            "id not string": (self.doc([dict(ok, id=1)]), None),
+            "missing subject": (self.doc([{"id": "BanExemption/x"}]), "BanExemption/x"),
+            "two subjects": (self.doc([dict(ok, subject={"userId": "1", "ip": "10.0.0.1"})]), "BanExemption/x"),
+            "subject unknown": (self.doc([dict(ok, subject={"phone": "1"})]), "BanExemption/x"),
+            "subject number": (self.doc([dict(ok, subject={"userId": 1})]), "BanExemption/x"),
+            "subject not an address": (self.doc([dict(ok, subject={"ip": "10.0.0.256"})]), "BanExemption/x"),
+            "until bad": (self.doc([dict(ok, until="tomorrow")]), "BanExemption/x"),
+            "until past year 9999": (self.doc([dict(ok, until="10000-01-01T00:00:00Z")]), "BanExemption/x"),
+            # The id reported is the last one, as with the Rust reader.
+            "duplicate field": (
+                self.doc('[{"id": "BanExemption/x", "id": "y", "subject": {"userId": "1"}}]', raw=True), "y"),
+        }
+        for name, (text, named) in cases.items():
+            with self.subTest(name):
+                document = parse_document(text)
+                self.assertEqual(document.exemptions, ())
+                (skipped,) = document.skipped
+                self.assertEqual((skipped.list, skipped.index, skipped.id), ("exemptions", 0, named))
 
 
 class RevocationDocumentTests(unittest.TestCase):
@@ -226,11 +286,19 @@ class RevocationDocumentTests(unittest.TestCase):
         self.assertEqual(len(parse_document(text).revocations), 1)
 
     def test_refused(self):
-        ok = self.OK
-        without = lambda key: {k: v for k, v in ok.items() if k != key}  # noqa: E731
         cases = {
             "null": self.doc("null", raw=True),
             "object": self.doc({}),
+            "duplicate revocations": self.doc("[]", raw=True).replace("}", ', "revocations": []}'),
+        }
+        for name, text in cases.items():
+            with self.subTest(name), self.assertRaises(DocumentError):
+                parse_document(text)
+
+    def test_odd_revocations_are_skipped(self):
+        ok = self.OK
+        without = lambda key: {k: v for k, v in ok.items() if k != key}  # noqa: E731
+        cases = {
             "item not object": self.doc(["x"]),
             "missing id": self.doc([without("id")]),
             "id not string": self.doc([dict(ok, id=1)]),
@@ -245,14 +313,19 @@ class RevocationDocumentTests(unittest.TestCase):
             "null until": self.doc([dict(ok, until=None)]),
             "before bad": self.doc([dict(ok, before="yesterday")]),
             "until bad": self.doc([dict(ok, until=1)]),
+            "until past year 9999": self.doc([dict(ok, until="+21192-01-01T00:00:00Z")]),
             "duplicate field": self.doc(
                 '[{"id": "UserBan/x", "subject": {"userId": "1"}, "before": "2027-01-15T08:00:00Z", '
                 '"until": "2027-01-16T08:00:00Z", "until": "2027-01-17T08:00:00Z"}]', raw=True),
-            "duplicate revocations": self.doc("[]", raw=True).replace("}", ', "revocations": []}'),
         }
         for name, text in cases.items():
-            with self.subTest(name), self.assertRaises(DocumentError):
-                parse_document(text)
+            with self.subTest(name):
+                document = parse_document(text)
+                self.assertEqual(document.revocations, ())
+                (skipped,) = document.skipped
+                self.assertEqual((skipped.list, skipped.index), ("revocations", 0))
+                expected_id = None if name in ("item not object", "missing id", "id not string") else "UserBan/x"
+                self.assertEqual(skipped.id, expected_id)
 
 
 class RevocationRuleTests(unittest.TestCase):

@@ -112,11 +112,15 @@ class KubeletLayoutTests(unittest.TestCase):
         self.assertTrue(bl.reload())
         self.assertEqual(bl.decide(query, AT).ban, "UserBan/net")
         self.assertEqual(bl.exemptions, ())
-        # An ill-formed exemption refuses the version, like an ill-formed entry.
-        self.kubelet.publish({"blocklist.json": document([], exemptions=[{"id": "BanExemption/x"}])})
-        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
-            bl.reload()
-        self.assertEqual(bl.decide(query, AT).ban, "UserBan/net")
+        # An ill-formed exemption is left out of the version, which is loaded, like
+        # an ill-formed entry; the warning names it.
+        self.kubelet.publish({"blocklist.json": document([net], exemptions=[{"id": "BanExemption/x"}, office])})
+        with self.assertLogs("interdict_blocklist", "WARNING") as logged:
+            self.assertTrue(bl.reload())
+        self.assertIn('exemptions[0] "BanExemption/x"', "\n".join(logged.output))
+        self.assertEqual(bl.decide(query, AT).to_json(), {"allowed": True})
+        self.assertEqual((bl.stats()["exemptions"], bl.stats()["skipped"], bl.reload_failures), (1, 1, 0))
+        self.assertEqual([s.item.id for s in bl.skipped], ["BanExemption/x"])
 
     def test_revocations_come_and_go_with_versions(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)
@@ -134,12 +138,15 @@ class KubeletLayoutTests(unittest.TestCase):
         self.assertTrue(bl.reload())
         self.assertEqual(bl.decide(query, AT).to_json(), {"allowed": True})
         self.assertEqual(bl.revocations, ())
-        # A revocation without `until` refuses the version, like an ill-formed entry.
-        self.kubelet.publish({"blocklist.json": document([], revocations=[dict(ended, until=None)])})
-        with self.assertLogs("interdict_blocklist", "WARNING"), self.assertRaises(BlocklistError):
-            bl.reload()
-        self.assertEqual(bl.stats()["revocations"], 0)
-        self.assertEqual(bl.reload_failures, 1)
+        # A revocation without `until` is left out of the version, like an
+        # ill-formed entry; the rest of the version is loaded.
+        self.kubelet.publish({"blocklist.json": document([], revocations=[dict(ended, until=None), ended])})
+        with self.assertLogs("interdict_blocklist", "WARNING") as logged:
+            self.assertTrue(bl.reload())
+        self.assertIn('revocations[0] "UserBan/ended"', "\n".join(logged.output))
+        self.assertEqual((bl.stats()["revocations"], bl.stats()["skipped"]), (1, 1))
+        self.assertEqual(bl.reload_failures, 0)
+        self.assertEqual(bl.contents.skipped, bl.skipped)
 
     def test_shards_added_and_removed(self):
         bl = Blocklist(self.dir, poll_interval=3600, background=False)

@@ -56,10 +56,24 @@ class VectorTests(unittest.TestCase):
                     Blocklist(tmp, background=False, require_initial=True)
                 return
             contents = load_dir(tmp)
+            # Items left out: by file (under the given directory), list, position and id.
+            skipped = [
+                {
+                    "file": os.path.relpath(s.file, tmp),
+                    "list": s.item.list,
+                    "index": s.item.index,
+                    "id": s.item.id,
+                }
+                for s in contents.skipped
+            ]
+            self.assertEqual(skipped, vector.get("expectSkipped", []), filename)
+            self.assertTrue(all(s.item.reason for s in contents.skipped))
             entries, exemptions = list(contents.entries), list(contents.exemptions)
             revocations = list(contents.revocations)
             watched = Blocklist(tmp, background=False)
             self.assertEqual(watched.contents, contents)
+            self.assertEqual(watched.skipped, contents.skipped)
+            self.assertEqual(watched.stats()["skipped"], len(skipped))
             self.assertEqual(list(watched.entries), entries)
             self.assertEqual(list(watched.exemptions), exemptions)
             self.assertEqual(list(watched.revocations), revocations)
