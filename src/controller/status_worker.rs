@@ -210,13 +210,21 @@ async fn sync_all(
     // Independent API calls: a burst of new bans is written several at a time
     // instead of one round trip after another. Each ban's future is made only
     // when a slot frees up: made all at once, 100k of them took over a GiB.
+    let mut failures = Vec::new();
+    // Exemptions first: each gets the finalizer that records its deletion
+    // before any ban of the snapshot is written, so one deleted soon after
+    // it was created is still on the record.
+    if work.unpublished.is_none() {
+        for exemption in &work.exemptions {
+            failures.extend(sync_exemption(ctx, exemption, now).await.err());
+        }
+    }
     let total = work.user_bans.len() + work.feature_blocks.len();
     let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(0..total)
         .map(|i| sync_nth(ctx, &work, &appeal_events, i))
         .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
         .collect()
         .await;
-    let mut failures = Vec::new();
     let mut retry: Option<DateTime<Utc>> = None;
     for result in results {
         match result {
@@ -225,14 +233,11 @@ async fn sync_all(
             Err(error) => failures.push(error),
         }
     }
-    // Appeals and exemptions are few, and a snapshot may be the last one to
-    // hold a change of theirs: they are always looked at.
+    // Appeals are few, and a snapshot may be the last one to hold a change
+    // of theirs: they are always looked at.
     if work.unpublished.is_none() {
         for appeal in &work.appeals {
             failures.extend(sync_appeal(ctx, appeal, &work.verdicts).await.err());
-        }
-        for exemption in &work.exemptions {
-            failures.extend(sync_exemption(ctx, exemption, now).await.err());
         }
     }
     if !failures.is_empty() {
