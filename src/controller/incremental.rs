@@ -85,7 +85,11 @@ pub async fn pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTime
 }
 
 /// A namespace with no Interdict object and no blocklist needs no model.
-fn nothing_here(ctx: &Context, namespace: &str, existing: &HashMap<String, Arc<ConfigMap>>) -> bool {
+fn nothing_here(
+    ctx: &Context,
+    namespace: &str,
+    existing: &HashMap<String, Arc<ConfigMap>>,
+) -> bool {
     let stores = &ctx.stores;
     stores.user_bans.in_namespace(namespace).is_empty()
         && stores.feature_blocks.in_namespace(namespace).is_empty()
@@ -117,7 +121,9 @@ async fn run(
     let appealable = |kind: BanKind, name: &str| -> Option<Appealable> {
         let allowed = |appeal: Option<&crate::api::Appeal>| appeal.is_some_and(|a| a.allowed);
         match kind {
-            BanKind::UserBan => live(stores.user_bans.get(namespace, name)).map(|b| allowed(b.appeal())),
+            BanKind::UserBan => {
+                live(stores.user_bans.get(namespace, name)).map(|b| allowed(b.appeal()))
+            }
             BanKind::FeatureBlock => {
                 live(stores.feature_blocks.get(namespace, name)).map(|b| allowed(b.appeal()))
             }
@@ -130,7 +136,13 @@ async fn run(
     let mut keys: BTreeSet<BanKey> = pending.bans;
     let mut exemption_names: BTreeSet<String> = pending.exemptions;
     if rebuild {
-        keys.extend(stores.user_bans.in_namespace(namespace).iter().map(|b| ingest::key(BanKind::UserBan, &b.name_any())));
+        keys.extend(
+            stores
+                .user_bans
+                .in_namespace(namespace)
+                .iter()
+                .map(|b| ingest::key(BanKind::UserBan, &b.name_any())),
+        );
         keys.extend(
             stores
                 .feature_blocks
@@ -138,7 +150,13 @@ async fn run(
                 .iter()
                 .map(|b| ingest::key(BanKind::FeatureBlock, &b.name_any())),
         );
-        exemption_names.extend(stores.exemptions.in_namespace(namespace).iter().map(|x| x.name_any()));
+        exemption_names.extend(
+            stores
+                .exemptions
+                .in_namespace(namespace)
+                .iter()
+                .map(|x| x.name_any()),
+        );
     }
     // A lift granted or withdrawn by an appeal changes its ban.
     for (kind, name) in lifts
@@ -165,10 +183,18 @@ async fn run(
     }
     for key in keys {
         let change = match ingest::ban_kind(key.kind) {
-            BanKind::UserBan => ban_change(stores.user_bans.get(namespace, &key.name), &key, &state.lifts, now),
-            BanKind::FeatureBlock => {
-                ban_change(stores.feature_blocks.get(namespace, &key.name), &key, &state.lifts, now)
-            }
+            BanKind::UserBan => ban_change(
+                stores.user_bans.get(namespace, &key.name),
+                &key,
+                &state.lifts,
+                now,
+            ),
+            BanKind::FeatureBlock => ban_change(
+                stores.feature_blocks.get(namespace, &key.name),
+                &key,
+                &state.lifts,
+                now,
+            ),
         };
         merge(&mut dirty, state.model.apply(change, now));
     }
@@ -193,7 +219,8 @@ async fn run(
             namespace: namespace.to_string(),
             name: foreign.to_string(),
         };
-        ctx.metrics.blocklist_conflict(namespace, conflict.configmap());
+        ctx.metrics
+            .blocklist_conflict(namespace, conflict.configmap());
         StatusWorkers::submit(ctx, namespace, unpublished(&state.model, &conflict));
         return Err(conflict);
     }
@@ -218,7 +245,9 @@ async fn run(
     let rendered_any = !rendered.is_empty();
     for (shard, data) in rendered {
         let name = ctx.shard_name(shard.index);
-        state.bytes.insert(shard.index, data.values().map(String::len).sum());
+        state
+            .bytes
+            .insert(shard.index, data.values().map(String::len).sum());
         let found = existing.get(&name).map(Arc::as_ref);
         if super::blocklist::ensure(ctx, namespace, &name, found, data)
             .await?
@@ -228,7 +257,9 @@ async fn run(
         }
     }
     if rendered_any {
-        state.bytes.retain(|index, _| *index < state.model.shard_count());
+        state
+            .bytes
+            .retain(|index, _| *index < state.model.shard_count());
         ctx.metrics.blocklist_published(
             namespace,
             state.bytes.values().sum(),
@@ -237,12 +268,19 @@ async fn run(
     }
     if ctx.nudge_pods && !written.is_empty() {
         let marker: Vec<u64> = vec![now.timestamp_millis() as u64];
-        nudge::nudge(&ctx.client, namespace, &written, &nudge::content_hash(&marker)).await;
+        nudge::nudge(
+            &ctx.client,
+            namespace,
+            &written,
+            &nudge::content_hash(&marker),
+        )
+        .await;
     }
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
     let user_bans = reviewed::<UserBan>(ctx, namespace, &state.model, dirty.bans.iter(), now);
-    let feature_blocks = reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
+    let feature_blocks =
+        reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
     let mut next = state.model.next_wake();
     let statuses = user_bans
         .iter()

@@ -179,10 +179,7 @@ pub async fn reconcile(
 }
 
 /// The whole namespace, recomputed from the stores.
-async fn full_pass(
-    ctx: &Arc<Context>,
-    namespace: &str,
-) -> Result<Option<DateTime<Utc>>, Error> {
+async fn full_pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
     let now = Utc::now();
     let retention = ctx.session_retention;
     let stores = &ctx.stores;

@@ -14,9 +14,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use super::ingest::Changes;
 use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
-use super::ingest::Changes;
 use super::watch_health::{WatchBackoff, WatchHealth};
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 

@@ -51,13 +51,17 @@ impl StatusWork {
     /// This snapshot, plus the bans of an older one it does not hold.
     fn after(mut self, older: StatusWork) -> StatusWork {
         fn keep<K: kube::Resource>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {
-            let names: std::collections::HashSet<String> =
-                newer.iter().filter_map(|r| r.object.meta().name.clone()).collect();
-            newer.extend(
-                older
-                    .into_iter()
-                    .filter(|r| r.object.meta().name.as_ref().is_none_or(|n| !names.contains(n))),
-            );
+            let names: std::collections::HashSet<String> = newer
+                .iter()
+                .filter_map(|r| r.object.meta().name.clone())
+                .collect();
+            newer.extend(older.into_iter().filter(|r| {
+                r.object
+                    .meta()
+                    .name
+                    .as_ref()
+                    .is_none_or(|n| !names.contains(n))
+            }));
         }
         keep(&mut self.user_bans, older.user_bans);
         keep(&mut self.feature_blocks, older.feature_blocks);
@@ -200,10 +204,7 @@ async fn sync_nth(
 }
 
 /// Returns the earliest notification retry.
-async fn sync_all(
-    ctx: &Context,
-    work: StatusWork,
-) -> Result<Option<DateTime<Utc>>, Error> {
+async fn sync_all(ctx: &Context, work: StatusWork) -> Result<Option<DateTime<Utc>>, Error> {
     let now = work.now;
     let appeal_refs: Vec<&BanAppeal> = work.appeals.iter().map(Arc::as_ref).collect();
     let appeal_events = appeal_events(&appeal_refs, &work.verdicts);
