@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use interdict::api::UserBan;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 
 use crate::bench::{Bench, Cells};
 use crate::format::{fmt_ms, fmt_s, millis, pct, samples_line, size_label, verdict};
@@ -17,6 +18,11 @@ pub struct Series {
     pub bans: Vec<f64>,
     pub creates: Vec<f64>,
     pub floors: Vec<f64>,
+    /// A ConfigMap the size of one blocklist shard rewritten (server-side
+    /// apply, one value changed) → seen on the watch: what publishing one
+    /// change costs the API server alone.
+    pub shard_floors: Vec<f64>,
+    pub shard_bytes: usize,
     pub timeouts: usize,
     pub unsettled: usize,
     /// Namespace passes during the samples, and their mean duration.
@@ -60,6 +66,8 @@ impl Bench {
             bans: Vec::new(),
             creates: Vec::new(),
             floors: Vec::new(),
+            shard_floors: Vec::new(),
+            shard_bytes: 0,
             timeouts: 0,
             unsettled: 0,
             passes: 0.0,
@@ -72,6 +80,15 @@ impl Bench {
         let _ = create_one(&cms, &config_map(&warm, 16)).await;
         obs.wait(Duration::from_secs(30), |v| v.others.get(&warm).copied())
             .await;
+        // The shard floor's ConfigMap is as large as the blocklist's shards
+        // are on average now (a new ban lands in one of them).
+        series.shard_bytes = obs
+            .with(|view| {
+                let shards = view.shards.len().max(1);
+                view.shards.values().map(|s| s.bytes).sum::<usize>() / shards
+            })
+            .max(16);
+        let shard_floor = format!("shard-floor-{label}");
         let before = op.scrape().await.map(|s| s.activity());
         for i in 0..self.s.samples {
             if self.left() < Duration::from_secs(20) {
@@ -116,6 +133,12 @@ impl Bench {
                     }
                 }
             }
+            match rewrite_seen(&cms, obs, &shard_floor, series.shard_bytes, i).await {
+                // The first write creates the ConfigMap: not a rewrite.
+                Some(ms) if i > 0 => series.shard_floors.push(ms),
+                Some(_) => {}
+                None => series.timeouts += 1,
+            }
         }
         let after = op.scrape().await.map(|s| s.activity());
         if let (Some(before), Some(after)) = (before, after)
@@ -126,7 +149,45 @@ impl Bench {
         }
         series
     }
+}
 
+/// Server-side applies a ConfigMap of `bytes` with a value that differs
+/// from the last one; milliseconds until the watch delivers it.
+async fn rewrite_seen(
+    cms: &Api<ConfigMap>,
+    obs: &Observer,
+    name: &str,
+    bytes: usize,
+    round: usize,
+) -> Option<f64> {
+    let before = obs.with(|v| v.others_latest.get(name).map(|(rv, _)| rv.clone()));
+    let mut object = config_map(name, bytes);
+    let stamp = format!("{round:08}");
+    object.data.as_mut()?.insert("round".into(), stamp);
+    let t0 = Instant::now();
+    let written = cms
+        .patch(
+            name,
+            &PatchParams::apply("interdict-bench").force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot write ConfigMap {name}: {e}"));
+    let rv = written.metadata.resource_version;
+    if rv.is_some() && rv == before {
+        return None;
+    }
+    obs.wait(Duration::from_secs(30), |v| {
+        v.others_latest
+            .get(name)
+            .filter(|(seen, _)| Some(seen) == rv.as_ref())
+            .map(|(_, at)| *at)
+    })
+    .await
+    .map(|at| millis(at.saturating_duration_since(t0)))
+}
+
+impl Bench {
     pub fn report_latency(&mut self, size: usize, series: &Series, with_target: bool) {
         let label = size_label(size);
         self.raw(format!(
@@ -194,6 +255,35 @@ impl Bench {
         self.row(
             "single-ban latency p50 / p99",
             &format!("{label} ({} samples)", series.bans.len()),
+            cells,
+        );
+        self.report_shard_floor(&label, series, p99, f99);
+    }
+
+    /// What bounds the latency once the blocklist is large: the API server
+    /// rewriting one shard. Compared with the two floors together (the ban's
+    /// create and the shard's rewrite, both seen on a watch).
+    fn report_shard_floor(&mut self, label: &str, series: &Series, p99: f64, f99: f64) {
+        self.raw(format!(
+            "single-ban latency at {label}: shard rewrite floor samples ({} B) (ms): {}",
+            series.shard_bytes,
+            samples_line(&series.shard_floors)
+        ));
+        if series.shard_floors.is_empty() {
+            return;
+        }
+        let (s50, s99) = (
+            pct(&series.shard_floors, 0.5),
+            pct(&series.shard_floors, 0.99),
+        );
+        let bound = f99 + s99;
+        let cells = Cells::new(format!("{} / {}", fmt_ms(s50), fmt_ms(s99))).floor(
+            format!("create + rewrite p99 {}", fmt_ms(bound)),
+            format!("ban p99 {:.1}× that", p99 / bound),
+        );
+        self.row(
+            "shard rewrite floor p50 / p99 (one shard-sized ConfigMap)",
+            &format!("{label} ({} B)", series.shard_bytes),
             cells,
         );
     }

@@ -35,6 +35,8 @@ pub struct View {
     pub removed_at: HashMap<String, DateTime<Utc>>,
     /// Other ConfigMaps (the floor's), first seen.
     pub others: HashMap<String, Instant>,
+    /// Other ConfigMaps, the resourceVersion last seen and when.
+    pub others_latest: HashMap<String, (String, Instant)>,
     pub max_bytes: usize,
     pub max_bytes_name: String,
     pub parse_errors: usize,
@@ -86,6 +88,8 @@ impl View {
             listing.insert(seen.name.clone());
         }
         let Some(ids) = seen.ids else {
+            self.others_latest
+                .insert(seen.name.clone(), (seen.rv.clone(), at));
             self.others.entry(seen.name).or_insert(at);
             return;
         };
