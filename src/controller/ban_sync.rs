@@ -14,9 +14,9 @@ use super::ban::BanResource;
 use super::error::Error;
 use super::failpoint;
 use super::finalizer;
-use super::namespace::Reviewed;
 use super::reasons;
 use super::record::{Happening, record, transition_id};
+use super::reviewed::Reviewed;
 use super::status::{READY, Transition, condition, desired_status, subject_display, transitions};
 use super::{notifications, status_write};
 use crate::api::{

@@ -19,10 +19,11 @@ use super::Context;
 use super::appeals::{self, Appealable};
 use super::assess::{self, Assessment};
 use super::ban::BanResource;
+use super::changes::{self, Pending};
 use super::error::Error;
 use super::finalizer;
-use super::ingest::{self, AppealLifts, Pending};
-use super::namespace::{Reviewed, entry_counts};
+use super::ingest::{self, AppealLifts};
+use super::reviewed::{Reviewed, entry_counts};
 use super::status_worker::{StatusWork, StatusWorkers};
 use super::{notifications, nudge, publish};
 use crate::api::{BanAppeal, BanKind, FeatureBlock, UserBan};
@@ -141,14 +142,14 @@ async fn run(
                 .user_bans
                 .in_namespace(namespace)
                 .iter()
-                .map(|b| ingest::key(BanKind::UserBan, &b.name_any())),
+                .map(|b| changes::key(BanKind::UserBan, &b.name_any())),
         );
         keys.extend(
             stores
                 .feature_blocks
                 .in_namespace(namespace)
                 .iter()
-                .map(|b| ingest::key(BanKind::FeatureBlock, &b.name_any())),
+                .map(|b| changes::key(BanKind::FeatureBlock, &b.name_any())),
         );
         exemption_names.extend(
             stores
@@ -165,7 +166,7 @@ async fn run(
         .map(|(k, _)| k)
         .chain(state.lifts.keys().filter(|k| !lifts.contains_key(*k)))
     {
-        keys.insert(ingest::key(*kind, name));
+        keys.insert(changes::key(*kind, name));
     }
     state.lifts = lifts;
 
@@ -182,7 +183,7 @@ async fn run(
         merge(&mut dirty, state.model.apply(change, now));
     }
     for key in keys {
-        let change = match ingest::ban_kind(key.kind) {
+        let change = match changes::ban_kind(key.kind) {
             BanKind::UserBan => ban_change(
                 stores.user_bans.get(namespace, &key.name),
                 &key,
@@ -337,7 +338,7 @@ fn reviewed<'a, K: BanResource>(
     keys: impl Iterator<Item = &'a BanKey>,
     now: DateTime<Utc>,
 ) -> Vec<Reviewed<K>> {
-    let kind: EntryKind = ingest::entry_kind(K::KIND);
+    let kind: EntryKind = changes::entry_kind(K::KIND);
     keys.filter(|key| key.kind == kind)
         .filter_map(|key| {
             let object = K::store(&ctx.stores).get(namespace, &key.name)?;

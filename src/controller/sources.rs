@@ -14,7 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use super::ingest::Changes;
+use super::changes::Changes;
 use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
 use super::watch_health::{WatchBackoff, WatchHealth};
@@ -192,9 +192,14 @@ fn triggers<K: Resource<DynamicType = ()>>(
     match event {
         watcher::Event::Apply(o) => {
             let meta = o.meta();
-            record(meta);
             own.catch_up(meta);
-            if own.is_echo(&own_key(meta), meta) {
+            let echo = own.is_echo(&own_key(meta), meta);
+            // A blocklist's echo says nothing new (the model wrote it); noted,
+            // it would have the next pass render and compare every shard.
+            if !(echo && K::kind(&()) == "ConfigMap") {
+                record(meta);
+            }
+            if echo {
                 return None;
             }
             concerned(meta)

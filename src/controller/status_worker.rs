@@ -15,13 +15,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::Context;
 use super::appeals::Verdict;
 use super::ban_sync::{
     AppealEvents, appeal_events, not_published, sync_appeal, sync_ban, sync_exemption,
 };
 use super::error::Error;
-use super::namespace::Reviewed;
-use super::{Context, after_failure, instant_at};
+use super::retry::{after_failure, instant_at};
+use super::reviewed::Reviewed;
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
 /// Status writes in flight at once within one namespace.

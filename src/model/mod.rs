@@ -17,9 +17,15 @@
 //! timer set.
 //!
 //! Of the controller's per-process memo tables, the compiled-ban cache and
-//! the published-shard fingerprints become fields of this model; own-write
-//! echoes, settled bans, failure counts and the queue's maps stay where they
-//! are until the controller is wired to the model.
+//! the published-shard fingerprints are fields of this model for every
+//! namespace the controller passes over incrementally; they remain as tables
+//! only for the whole-namespace pass that global bans still take
+//! (`controller/compiled.rs`, `controller/publish.rs`). Three stay on
+//! purpose, being about this process's I/O rather than the namespace: the
+//! echoes of its own writes (a watch event it caused must not start a pass),
+//! the bans whose status it last wrote and found settled (the status worker
+//! skips them with one lookup), and the failure counts behind each
+//! namespace's back-off. The queue keeps one entry per namespace.
 
 mod namespace;
 mod record;

@@ -71,10 +71,38 @@ impl ExemptionFacts {
 pub enum Published {
     Nothing,
     /// In force or scheduled.
-    Entry(Entry),
+    Entry(SharedEntry),
     /// Ended, but its session revocation still holds.
     Revocation(Revocation),
 }
+
+/// A published entry, shared with the ban's compiled form rather than
+/// copied: the record and the shard hold a pointer each, so 100k bans keep
+/// one copy of their entries, not three.
+#[derive(Clone, Debug)]
+pub struct SharedEntry(Arc<Result<CompiledBan, CompileError>>);
+
+impl SharedEntry {
+    /// `None` for a ban that did not compile: it publishes nothing.
+    fn of(compiled: &Arc<Result<CompiledBan, CompileError>>) -> Option<SharedEntry> {
+        compiled.is_ok().then(|| SharedEntry(compiled.clone()))
+    }
+
+    pub fn entry(&self) -> &Entry {
+        match self.0.as_ref() {
+            Ok(compiled) => &compiled.entry,
+            Err(_) => unreachable!("only compiled bans are shared as entries"),
+        }
+    }
+}
+
+impl PartialEq for SharedEntry {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.entry() == other.entry()
+    }
+}
+
+impl Eq for SharedEntry {}
 
 impl BanFacts {
     pub fn subject(&self) -> Option<&SubjectKey> {
@@ -101,7 +129,7 @@ impl BanFacts {
         }
         let entry = &compiled.entry;
         match self.ended_at(now) {
-            None => Published::Entry(entry.clone()),
+            None => SharedEntry::of(&self.compiled).map_or(Published::Nothing, Published::Entry),
             Some(end) => match entry.revoke_sessions_before {
                 Some(before) if now < end + retention => Published::Revocation(Revocation {
                     id: entry.id.clone(),

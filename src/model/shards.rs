@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use crate::core::shard::shard_of;
 use crate::core::{Contents, Entry, Exemption, Revocation};
 
-use super::record::Published;
+use super::record::{Published, SharedEntry};
 
 #[derive(Default)]
 struct Shard {
-    entries: BTreeMap<String, Entry>,
+    entries: BTreeMap<String, SharedEntry>,
     revocations: BTreeMap<String, Revocation>,
     dirty: bool,
 }
@@ -47,10 +47,19 @@ impl Shards {
             }
             Published::Entry(entry) => {
                 let b = shard.revocations.remove(id).is_some();
-                let a = shard.entries.get(id) != Some(entry);
-                if a {
-                    shard.entries.insert(id.to_string(), entry.clone());
-                }
+                // The newest compiled form replaces an equal older one, so
+                // the older one is freed rather than kept alive by the shard.
+                let a = match shard.entries.get_mut(id) {
+                    Some(slot) => {
+                        let changed = slot != entry;
+                        *slot = entry.clone();
+                        changed
+                    }
+                    None => {
+                        shard.entries.insert(id.to_string(), entry.clone());
+                        true
+                    }
+                };
                 a || b
             }
             Published::Revocation(revocation) => {
@@ -100,7 +109,9 @@ impl Shards {
 
     /// Every published entry, shard by shard.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.shards.iter().flat_map(|s| s.entries.values())
+        self.shards
+            .iter()
+            .flat_map(|s| s.entries.values().map(SharedEntry::entry))
     }
 
     pub fn dirty(&self) -> Vec<u32> {
@@ -123,7 +134,7 @@ impl Shards {
     pub fn contents(&self, index: u32, exemptions: &[Exemption]) -> Contents {
         let shard = &self.shards[index as usize];
         Contents {
-            entries: shard.entries.values().cloned().collect(),
+            entries: shard.entries.values().map(|e| e.entry().clone()).collect(),
             exemptions: if index == 0 {
                 exemptions.to_vec()
             } else {

@@ -13,23 +13,12 @@ use super::assess::{self, Assessment};
 use super::ban::BanResource;
 use super::error::Error;
 use super::finalizer;
-use super::metrics::ModePhase;
+use super::reviewed::{Reviewed, entry_counts};
 use super::status_worker::{StatusWork, StatusWorkers};
 use super::{Context, notifications, nudge, publish};
 use crate::api::{BanAppeal, BanExemption, BanKind};
 use crate::core::{Contents, Entry, Exemption};
 use k8s_openapi::api::core::v1::ConfigMap;
-
-pub struct Reviewed<K> {
-    pub object: Arc<K>,
-    pub assessment: Assessment,
-}
-
-impl<K: BanResource> Reviewed<K> {
-    pub fn deleting(&self) -> bool {
-        finalizer::is_deleting(self.object.as_ref())
-    }
-}
 
 type Lifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
 
@@ -131,55 +120,11 @@ fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<
         .collect()
 }
 
-pub(super) fn entry_counts<'a>(
-    entries: impl IntoIterator<Item = &'a Entry>,
-    now: DateTime<Utc>,
-) -> HashMap<ModePhase, i64> {
-    let mut counts: HashMap<(Option<crate::core::Mode>, bool), i64> = HashMap::new();
-    for entry in entries
-        .into_iter()
-        .filter(|e| e.until.is_none_or(|u| now < u))
-    {
-        *counts.entry((entry.mode, entry.in_force(now))).or_insert(0) += 1;
-    }
-    counts
-        .into_iter()
-        .map(|((mode, in_force), count)| {
-            let mode = match mode {
-                Some(mode) => format!("{mode:?}"),
-                None => "FeatureBlock".to_string(),
-            };
-            let phase = if in_force { "Active" } else { "Scheduled" };
-            let key = ModePhase {
-                mode,
-                phase: phase.to_string(),
-            };
-            (key, count)
-        })
-        .collect()
-}
-
-/// Returns when the namespace next needs a look (the next start, expiry, end of
-/// a session-revocation window, review date or exemption expiry).
-pub async fn reconcile(
+/// The whole namespace, recomputed from the stores.
+pub async fn full_pass(
     ctx: &Arc<Context>,
     namespace: &str,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    // Global bans reach every opted-in namespace from another namespace's
-    // objects: those namespaces are still recomputed whole, each pass.
-    let global = ctx
-        .stores
-        .global_namespace()
-        .is_some_and(|g| g == namespace || ctx.stores.opted_in().contains(namespace));
-    if global {
-        full_pass(ctx, namespace).await
-    } else {
-        super::incremental::pass(ctx, namespace).await
-    }
-}
-
-/// The whole namespace, recomputed from the stores.
-async fn full_pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTime<Utc>>, Error> {
     let now = Utc::now();
     let retention = ctx.session_retention;
     let stores = &ctx.stores;
@@ -251,7 +196,6 @@ async fn full_pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTim
         .min();
 
     let counts = entry_counts(&entries, now);
-    super::incremental::forget(ctx, namespace);
     let contents = Contents {
         entries,
         exemptions,

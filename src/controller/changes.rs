@@ -1,0 +1,86 @@
+//! Which objects changed in each namespace since its last pass. The watch
+//! feeder records every change here (its own writes' echoes too: they carry
+//! the status the model reads, such as a notification's retry time); the
+//! pass takes a namespace's changes and folds only those objects into its
+//! model.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use crate::api::BanKind;
+use crate::core::EntryKind;
+use crate::model::BanKey;
+
+/// What changed in one namespace since its last pass.
+#[derive(Default, Debug)]
+pub struct Pending {
+    pub bans: BTreeSet<BanKey>,
+    pub exemptions: BTreeSet<String>,
+    pub appeals: bool,
+    pub blocklists: bool,
+    /// Rebuild the model from the stores: after a re-list, or on first sight.
+    pub everything: bool,
+}
+
+#[derive(Default)]
+pub struct Changes {
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl Changes {
+    fn with(&self, namespace: &str, change: impl FnOnce(&mut Pending)) {
+        let mut pending = self.pending.lock().expect("changes lock");
+        change(pending.entry(namespace.to_string()).or_default());
+    }
+
+    /// Records that object `name` of kind `kind` changed in `namespace`.
+    pub fn object(&self, kind: &str, namespace: &str, name: &str) {
+        self.with(namespace, |p| match kind {
+            "UserBan" => {
+                p.bans.insert(key(BanKind::UserBan, name));
+            }
+            "FeatureBlock" => {
+                p.bans.insert(key(BanKind::FeatureBlock, name));
+            }
+            "BanExemption" => {
+                p.exemptions.insert(name.to_string());
+            }
+            "BanAppeal" => p.appeals = true,
+            "ConfigMap" => p.blocklists = true,
+            _ => p.everything = true,
+        });
+    }
+
+    pub fn everything(&self, namespace: &str) {
+        self.with(namespace, |p| p.everything = true);
+    }
+
+    pub fn take(&self, namespace: &str) -> Pending {
+        self.pending
+            .lock()
+            .expect("changes lock")
+            .remove(namespace)
+            .unwrap_or_default()
+    }
+}
+
+pub fn entry_kind(kind: BanKind) -> EntryKind {
+    match kind {
+        BanKind::UserBan => EntryKind::UserBan,
+        BanKind::FeatureBlock => EntryKind::FeatureBlock,
+    }
+}
+
+pub fn ban_kind(kind: EntryKind) -> BanKind {
+    match kind {
+        EntryKind::UserBan => BanKind::UserBan,
+        EntryKind::FeatureBlock => BanKind::FeatureBlock,
+    }
+}
+
+pub fn key(kind: BanKind, name: &str) -> BanKey {
+    BanKey {
+        kind: entry_kind(kind),
+        name: name.to_string(),
+    }
+}

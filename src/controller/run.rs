@@ -1,0 +1,222 @@
+//! `interdict run`: the watches, the leader election, and the loop that
+//! passes over namespaces as they change or come due.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::time::Instant;
+
+use super::health::health_handler;
+use super::queue::Queue;
+use super::retry::{after_failure, instant_at};
+use super::{
+    AuditSink, Context, changes, compiled, events, leader, metrics, own_writes, pass, publish,
+    settled, shard_names, sources, status_worker, watch_health,
+};
+use crate::cli::RunArgs;
+use crate::process::shutdown_signal;
+
+/// Namespaces reconciled at once; each pass is a handful of API calls.
+const CONCURRENCY: usize = 4;
+
+/// Resolves once the shutdown signal has been seen.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// This process's name in the lease and in Events.
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
+}
+
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let client = Client::try_default().await.map_err(|e| {
+        format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
+    })?;
+    let audit = AuditSink::open(args.audit_log.as_deref())
+        .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?;
+    let sinks = match &args.notify_config {
+        Some(path) => {
+            let config = crate::notify::NotifyConfig::from_file(path).map_err(|e| e.to_string())?;
+            let sinks = crate::notify::Sinks::from_config(&config).map_err(|e| e.to_string())?;
+            tracing::info!(sinks = ?sinks.configured(), "notifications enabled");
+            Some(Arc::new(sinks))
+        }
+        None => None,
+    };
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let watches = Arc::new(watch_health::WatchHealth::default());
+    let changes = Arc::new(changes::Changes::default());
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    if let Some(addr) = args.metrics_addr {
+        let handler = health_handler(metrics.clone(), ready.clone(), watches.clone());
+        let (bound, serving) = crate::http::bind(addr, handler, stopped(stop.clone())).await?;
+        tracing::info!(listen = %bound, "serving /metrics, /healthz and /readyz");
+        tokio::spawn(serving);
+    }
+
+    let queue = Arc::new(Queue::default());
+    let debounce = Duration::from_millis(args.debounce_ms);
+    let written = Arc::new(own_writes::OwnWrites::new(queue.clone(), debounce));
+    let (stores, feeding) = sources::watch(
+        &client,
+        sources::Observers {
+            own: written.clone(),
+            health: watches.clone(),
+            changes: changes.clone(),
+        },
+        &args.namespaces,
+        &shard_names(&args.blocklist_name, args.max_shards),
+        args.global_namespace
+            .clone()
+            .map(|namespace| sources::GlobalBans {
+                namespace,
+                opt_in_selector: args.global_opt_in_label.clone(),
+            }),
+        queue.clone(),
+        debounce,
+    );
+    let feeder = tokio::spawn(feeding);
+    let scope = if args.namespaces.is_empty() {
+        "all namespaces".to_string()
+    } else {
+        args.namespaces.join(",")
+    };
+    tracing::info!(%scope, blocklist = %args.blocklist_name, "starting; loading bans");
+    tokio::select! {
+        _ = stores.wait_until_ready() => {}
+        _ = stopped(stop.clone()) => return Ok(()),
+    }
+    ready.store(true, Ordering::Release);
+    tracing::info!("bans loaded");
+
+    // Standbys keep their caches warm, so a takeover starts from loaded bans.
+    let mut leadership = None;
+    if args.leader_elect {
+        let namespace = args
+            .lease_namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        let mut elector =
+            leader::LeaderElector::new(client.clone(), &namespace, &args.lease_name, &identity());
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = stopped(stop.clone()) => return Ok(()),
+        }
+        let (release_tx, release_rx) = oneshot::channel::<()>();
+        let holding = tokio::spawn(async move {
+            tokio::select! {
+                _ = elector.hold() => false,
+                _ = release_rx => {
+                    elector.release().await;
+                    true
+                }
+            }
+        });
+        leadership = Some((release_tx, holding));
+    }
+    metrics.set_leader(true);
+    // Whatever happened while standing by, every namespace gets a fresh look.
+    for namespace in stores.all_namespaces() {
+        queue.schedule(&namespace, Instant::now());
+    }
+    tracing::info!("reconciling");
+
+    let ctx = Arc::new(Context {
+        events: events::EventSink::new(client.clone(), identity()),
+        client,
+        audit,
+        blocklist_name: args.blocklist_name.clone(),
+        shards: crate::core::shard::Limits {
+            max_bytes: args.shard_max_bytes,
+            min_count: 1,
+            max_count: args.max_shards,
+        },
+        metrics: metrics.clone(),
+        nudge_pods: args.nudge_pods,
+        session_retention: args.session_revocation_retention,
+        settled: settled::Settled::default(),
+        written,
+        sinks,
+        stores,
+        queue: queue.clone(),
+        failures: Mutex::default(),
+        status_workers: status_worker::StatusWorkers::default(),
+        published: publish::Published::default(),
+        compiled: compiled::CompiledBans::default(),
+        changes,
+        models: Mutex::default(),
+    });
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let lost = async {
+        match leadership.as_mut() {
+            Some((_, holding)) => {
+                let _ = holding.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(lost);
+    let mut outcome = Ok(());
+    loop {
+        let batch = tokio::select! {
+            batch = queue.next_batch() => batch,
+            _ = stopped(stop.clone()) => break,
+            _ = &mut lost => {
+                outcome = Err("lost the leader lease; exiting so that a fresh start re-joins the election".to_string());
+                break;
+            }
+        };
+        for namespace in batch {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let (ctx, queue) = (ctx.clone(), queue.clone());
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let result = pass::reconcile(&ctx, &namespace).await;
+                ctx.metrics.reconciled(
+                    "Blocklist",
+                    result.is_ok(),
+                    Some(started.elapsed().as_secs_f64()),
+                );
+                let next = match result {
+                    Ok(next) => {
+                        ctx.forget_failures(&namespace);
+                        next.map(instant_at)
+                    }
+                    Err(error) => Some(after_failure(&ctx, &namespace, &namespace, error).await),
+                };
+                if let Some(at) = next {
+                    queue.schedule(&namespace, at);
+                }
+                queue.done(&namespace);
+                drop(slot);
+            });
+        }
+    }
+    tracing::info!("shutting down; finishing reconciles in progress");
+    let _ = slots.acquire_many(CONCURRENCY as u32).await;
+    ctx.status_workers.stop().await;
+    metrics.set_leader(false);
+    if outcome.is_ok()
+        && let Some((release, holding)) = leadership
+    {
+        // Only now, with nothing in flight, may a standby start writing.
+        let _ = release.send(());
+        let _ = holding.await;
+    }
+    feeder.abort();
+    outcome
+}
