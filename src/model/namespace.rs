@@ -133,8 +133,12 @@ impl NamespaceModel {
             .collect()
     }
 
+    /// Folds one change in at `now`. Timers already due fire first: a change
+    /// re-arms its ban's timers from `now`, and would otherwise drop a start
+    /// or an end that passed since the last wake-up (the plain lists change
+    /// at a start although the entry does not).
     pub fn apply(&mut self, change: Change, now: DateTime<Utc>) -> Dirty {
-        let mut dirty = Dirty::default();
+        let mut dirty = self.advance(now);
         match change {
             Change::Ban(facts) => {
                 let key = facts.key.clone();

@@ -53,6 +53,11 @@ enum Op {
     },
     Unexempt(u8),
     Wait(i64),
+    /// Time passes with no wake-up in between: the next pass's changes are
+    /// folded in after timers came due.
+    Jump(i64),
+    /// The same ban seen again, unchanged (the echo of a status write).
+    Echo(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,6 +72,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(slot, subject, length, deleting)| Op::Exempt { slot, subject, length, deleting }),
         1 => (0u8..3).prop_map(Op::Unexempt),
         3 => (0i64..40).prop_map(Op::Wait),
+        1 => (1i64..40).prop_map(Op::Jump),
+        2 => (0u8..10).prop_map(Op::Echo),
     ]
 }
 
@@ -253,7 +260,22 @@ proptest! {
                     now = target;
                     model.advance(now);
                 }
+                Op::Jump(seconds) => {
+                    // No pass yet: the next op's pass sees the time passed.
+                    now += Duration::seconds(*seconds);
+                    continue;
+                }
+                Op::Echo(slot) => {
+                    for kind in [EntryKind::UserBan, EntryKind::FeatureBlock] {
+                        let key = BanKey { kind, name: format!("b{slot}") };
+                        if let Some(facts) = bans.get(&key) {
+                            model.apply(Change::Ban(facts.clone()), now);
+                        }
+                    }
+                }
             }
+            // As a pass does: changes first, then time.
+            model.advance(now);
             for (shard, data) in model.render_dirty(now, limits(count)).unwrap() {
                 published[shard.index as usize] = data;
             }
@@ -338,4 +360,44 @@ fn shards_double_when_one_would_pass_the_limit_and_refuse_past_the_maximum() {
         !model.render_dirty(now, limit).unwrap().is_empty(),
         "still dirty after a refusal"
     );
+}
+
+/// A ban seen again (its status echo, say) after its start passed and before
+/// the wake-up for that start: the start still reaches the plain lists.
+#[test]
+fn a_start_passed_before_a_change_is_folded_in_is_rendered() {
+    let created = at(1_000);
+    let mut model = NamespaceModel::new(NAMESPACE, retention(), 1);
+    let scheduled = Op::Ban {
+        slot: 0,
+        feature_block: false,
+        subject: 1,
+        from: 5,
+        length: None,
+        revokes: false,
+        lifted: None,
+        deleting: false,
+        invalid: false,
+    };
+    let facts = ban_facts(&scheduled, created).expect("a ban");
+    model.apply(Change::Ban(facts.clone()), created);
+    model.advance(created);
+    model.render_dirty(created, limits(1)).unwrap();
+    let later = created + Duration::seconds(6);
+    model.apply(Change::Ban(facts.clone()), later);
+    model.advance(later);
+    let rendered = model.render_dirty(later, limits(1)).unwrap();
+    assert_eq!(
+        rendered.len(),
+        1,
+        "the shard is rendered again at the start"
+    );
+    let bans = BTreeMap::from([(facts.key.clone(), facts)]);
+    let expected = render_shards(
+        NAMESPACE,
+        from_scratch(&bans, &BTreeMap::new(), later),
+        later,
+        limits(1),
+    );
+    assert_eq!(rendered[0].1, expected[0]);
 }
