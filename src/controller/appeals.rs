@@ -20,6 +20,28 @@ pub struct Verdict {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
+/// How long an appeal whose ban is not (yet) seen waits for it before it is
+/// refused.
+pub const MISSING_BAN_GRACE_SECONDS: i64 = 10;
+
+/// When the appeals held back for a ban not yet seen are looked at again.
+pub fn recheck_at(
+    appeals: &[&BanAppeal],
+    verdicts: &HashMap<String, Verdict>,
+) -> Option<DateTime<Utc>> {
+    appeals
+        .iter()
+        .filter(|a| !verdicts.contains_key(a.metadata.name.as_deref().unwrap_or_default()))
+        .filter(|a| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_none_or(|p| p == AppealPhase::Pending)
+        })
+        .filter_map(|a| DateTime::from_timestamp(created(a) + MISSING_BAN_GRACE_SECONDS, 0))
+        .min()
+}
+
 fn created(appeal: &BanAppeal) -> i64 {
     appeal
         .metadata
@@ -62,6 +84,10 @@ pub fn assess(
                 decided_at: old.and_then(|s| s.decided_at),
             },
             _ => match ban(target.0, &target.1) {
+                // A ban created just before its appeal may not have reached
+                // this watch yet (each kind has its own): a refusal is final,
+                // so it waits until the appeal is older than that.
+                None if now.timestamp() < created(appeal) + MISSING_BAN_GRACE_SECONDS => continue,
                 None => refused(format!("{label} does not exist in this namespace")),
                 Some(found) if !found.allowed => refused(format!(
                     "{label} does not allow appeals (spec.appeal.allowed is false)"
@@ -179,7 +205,11 @@ mod tests {
         let not_allowed = appeal("a3", "closed", 3, None);
         let missing = appeal("a4", "gone", 4, None);
         let list = [&pending, &duplicate, &not_allowed, &missing];
-        let verdicts = assess(&list, bans, at(10));
+        // Its ban may still be on its way: no verdict yet.
+        let early = assess(&list, bans, at(10));
+        assert!(!early.contains_key("a4"));
+        assert_eq!(recheck_at(&list, &early), Some(at(14)));
+        let verdicts = assess(&list, bans, at(30));
         assert_eq!(verdicts["a1"].phase, AppealPhase::Pending);
         assert_eq!(verdicts["a2"].phase, AppealPhase::Refused);
         assert!(verdicts["a2"].message.contains("a1 is already open"));

@@ -283,6 +283,10 @@ async fn run(
     let feature_blocks =
         reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
     let mut next = state.model.next_wake();
+    if let Some(recheck) = appeals::recheck_at(&appeal_refs, &verdicts) {
+        let recheck = recheck.max(now + chrono::Duration::seconds(1));
+        next = Some(next.map_or(recheck, |n| n.min(recheck)));
+    }
     let statuses = user_bans
         .iter()
         .map(|r| r.object.ban_status())
