@@ -25,7 +25,7 @@ use super::finalizer;
 use super::ingest::{self, AppealLifts};
 use super::reviewed::{Reviewed, entry_counts};
 use super::status_worker::{StatusWork, StatusWorkers};
-use super::{notifications, nudge, publish};
+use super::{nudge, publish};
 use crate::api::{BanAppeal, BanKind, FeatureBlock, UserBan};
 use crate::core::EntryKind;
 use crate::model::{BanKey, Change, Dirty, ExemptionFacts, NamespaceModel};
@@ -282,32 +282,17 @@ async fn run(
     let user_bans = reviewed::<UserBan>(ctx, namespace, &state.model, dirty.bans.iter(), now);
     let feature_blocks =
         reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
-    let mut next = state.model.next_wake();
-    if let Some(recheck) = appeals::recheck_at(&appeal_refs, &verdicts) {
-        let recheck = recheck.max(now + chrono::Duration::seconds(1));
-        next = Some(next.map_or(recheck, |n| n.min(recheck)));
-    }
-    let statuses = user_bans
-        .iter()
-        .map(|r| r.object.ban_status())
-        .chain(feature_blocks.iter().map(|r| r.object.ban_status()));
-    if let Some(retry) = notifications::next_attempt(statuses) {
-        let retry = retry.max(now + chrono::Duration::seconds(1));
-        next = Some(next.map_or(retry, |n| n.min(retry)));
-    }
-    StatusWorkers::submit(
-        ctx,
-        namespace,
-        StatusWork {
-            user_bans,
-            feature_blocks,
-            appeals: appeal_objects,
-            verdicts,
-            exemptions: exemption_objects,
-            now,
-            unpublished: None,
-        },
-    );
+    let work = StatusWork {
+        user_bans,
+        feature_blocks,
+        appeals: appeal_objects,
+        verdicts,
+        exemptions: exemption_objects,
+        now,
+        unpublished: None,
+    };
+    let next = work.next_look(state.model.next_wake());
+    StatusWorkers::submit(ctx, namespace, work);
     Ok(next)
 }
 

@@ -16,11 +16,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::Context;
-use super::appeals::Verdict;
+use super::appeals::{self, Verdict};
+use super::ban::BanResource;
 use super::ban_sync::{
     AppealEvents, appeal_events, not_published, sync_appeal, sync_ban, sync_exemption,
 };
 use super::error::Error;
+use super::notifications;
 use super::retry::{after_failure, instant_at};
 use super::reviewed::Reviewed;
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
@@ -49,6 +51,26 @@ pub struct StatusWork {
 }
 
 impl StatusWork {
+    /// When the namespace must be looked at again for this work's sake, if
+    /// sooner than `next`: a notification to retry, or an appeal waiting for
+    /// its ban to be seen. Never earlier than a second from now.
+    pub fn next_look(&self, next: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let statuses = self
+            .user_bans
+            .iter()
+            .map(|r| r.object.ban_status())
+            .chain(self.feature_blocks.iter().map(|r| r.object.ban_status()));
+        let appeals: Vec<&BanAppeal> = self.appeals.iter().map(Arc::as_ref).collect();
+        let own = [
+            notifications::next_attempt(statuses),
+            appeals::recheck_at(&appeals, &self.verdicts),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|at| at.max(self.now + chrono::Duration::seconds(1)));
+        next.into_iter().chain(own).min()
+    }
+
     /// This snapshot, plus the bans of an older one it does not hold.
     fn after(mut self, older: StatusWork) -> StatusWork {
         fn keep<K: kube::Resource>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {

@@ -15,7 +15,7 @@ use super::error::Error;
 use super::finalizer;
 use super::reviewed::{Reviewed, entry_counts};
 use super::status_worker::{StatusWork, StatusWorkers};
-use super::{Context, notifications, nudge, publish};
+use super::{Context, nudge, publish};
 use crate::api::{BanAppeal, BanExemption, BanKind};
 use crate::core::{Contents, Entry, Exemption};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -189,7 +189,7 @@ pub async fn full_pass(
         .iter()
         .filter_map(|e| if now < e.from { Some(e.from) } else { e.until });
     let exemption_ends = exemptions.iter().filter_map(|x| x.until);
-    let mut next = reviews
+    let next = reviews
         .chain(entry_changes)
         .chain(exemption_ends)
         .filter(|at| *at > now)
@@ -239,27 +239,17 @@ pub async fn full_pass(
         .await;
     }
 
-    let statuses = user_bans
-        .iter()
-        .map(|r| r.object.ban_status())
-        .chain(feature_blocks.iter().map(|r| r.object.ban_status()));
-    if let Some(retry) = notifications::next_attempt(statuses) {
-        let retry = retry.max(now + chrono::Duration::seconds(1));
-        next = Some(next.map_or(retry, |n| n.min(retry)));
-    }
     // Statuses after the blocklist: Ready=True then means "readers can see it".
-    StatusWorkers::submit(
-        ctx,
-        namespace,
-        StatusWork {
-            user_bans,
-            feature_blocks,
-            appeals: appeal_objects,
-            verdicts,
-            exemptions: exemption_objects,
-            now,
-            unpublished: None,
-        },
-    );
+    let work = StatusWork {
+        user_bans,
+        feature_blocks,
+        appeals: appeal_objects,
+        verdicts,
+        exemptions: exemption_objects,
+        now,
+        unpublished: None,
+    };
+    let next = work.next_look(next);
+    StatusWorkers::submit(ctx, namespace, work);
     Ok(next)
 }
