@@ -1,6 +1,8 @@
 //! A tiny HTTP/1.1 server for plain GET endpoints (the sidecar's decisions, the
 //! operator's metrics and probes): handlers are plain functions of the request
-//! line, so every answer is unit-testable without sockets.
+//! line, so every answer is unit-testable without sockets. The few endpoints
+//! that take a body (offense reports) get it whole, bounded, with the
+//! `Authorization` header.
 //!
 //! The server must stay answerable when clients misbehave: a bounded number of
 //! connections, each closed when its request headers are late or when no byte
@@ -55,6 +57,27 @@ impl Response {
 /// `(method, path, query)` to a response.
 pub type Handler = Arc<dyn Fn(&str, &str, &str) -> Response + Send + Sync>;
 
+/// A request with a body (a POST), for the endpoints that take one.
+pub struct Posted {
+    pub path: String,
+    /// The `Authorization` header, as sent.
+    pub authorization: Option<String>,
+    /// Set by an operator replica that passed the request on to the leader.
+    pub forwarded: bool,
+    pub body: Bytes,
+}
+
+/// POSTed requests to a response, asynchronously (they may call the API server).
+pub type PostHandler =
+    Arc<dyn Fn(Posted) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The header a replica adds when it passes a request on to the leader: the
+/// leader must not pass it on again.
+pub const FORWARDED_HEADER: &str = "x-interdict-forwarded";
+
+/// Largest request body accepted: a batch of 10,000 offenses fits.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// What one server lets its clients hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -85,14 +108,21 @@ const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 async fn respond(
     request: hyper::Request<Incoming>,
     handler: Handler,
+    post: Option<PostHandler>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let uri = request.uri();
-    let answer = handler(
-        request.method().as_str(),
-        uri.path(),
-        uri.query().unwrap_or(""),
-    );
-    let body = if request.method() == hyper::Method::HEAD {
+    let head = request.method() == hyper::Method::HEAD;
+    let answer = match post {
+        Some(post) if request.method() == hyper::Method::POST => posted(request, post).await,
+        _ => {
+            let uri = request.uri();
+            handler(
+                request.method().as_str(),
+                uri.path(),
+                uri.query().unwrap_or(""),
+            )
+        }
+    };
+    let body = if head {
         Bytes::new()
     } else {
         Bytes::from(answer.body)
@@ -102,6 +132,42 @@ async fn respond(
         .header("content-type", answer.content_type)
         .body(Full::new(body))
         .expect("static response parts are valid"))
+}
+
+/// Reads a POST's body (bounded) and hands it to `post`.
+async fn posted(request: hyper::Request<Incoming>, post: PostHandler) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, body) = request.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            return if error.is::<http_body_util::LengthLimitError>() {
+                Response::error(
+                    413,
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"),
+                )
+            } else {
+                Response::error(400, format!("cannot read the body: {error}"))
+            };
+        }
+    };
+    post(Posted {
+        path: parts.uri.path().to_string(),
+        authorization: header("authorization"),
+        forwarded: header(FORWARDED_HEADER).is_some(),
+        body,
+    })
+    .await
 }
 
 /// [`bind_with_limits`] with [`Limits::default`].
@@ -118,6 +184,17 @@ pub async fn bind(
 pub async fn bind_with_limits(
     addr: SocketAddr,
     handler: Handler,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
+    bind_with_posts(addr, handler, None, limits, shutdown).await
+}
+
+/// [`bind_with_limits`], with POSTed requests going to `post` when given.
+pub async fn bind_with_posts(
+    addr: SocketAddr,
+    handler: Handler,
+    post: Option<PostHandler>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
@@ -160,7 +237,13 @@ pub async fn bind_with_limits(
                     }
                 }
             };
-            tokio::spawn(serve_connection(stream, handler.clone(), limits, slot));
+            tokio::spawn(serve_connection(
+                stream,
+                handler.clone(),
+                post.clone(),
+                limits,
+                slot,
+            ));
         }
     };
     Ok((local, serving))
@@ -186,12 +269,13 @@ fn listen(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     handler: Handler,
+    post: Option<PostHandler>,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
 ) {
     // Small request/response pairs: waiting to coalesce writes only adds latency.
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |request| respond(request, handler.clone()));
+    let service = service_fn(move |request| respond(request, handler.clone(), post.clone()));
     let io = TokioIo::new(Idle::new(stream, limits.idle_timeout));
     if let Err(error) = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

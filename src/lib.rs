@@ -11,9 +11,13 @@ pub mod core;
 #[cfg(feature = "operator")]
 pub mod http;
 #[cfg(feature = "operator")]
+pub mod http_post;
+#[cfg(feature = "operator")]
 pub mod model;
 #[cfg(feature = "operator")]
 pub mod notify;
+#[cfg(feature = "operator")]
+pub mod policy;
 #[cfg(feature = "operator")]
 pub mod process;
 pub mod reader;

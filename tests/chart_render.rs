@@ -13,8 +13,16 @@ use common::chart::docs::{
 };
 use common::chart::rbac::{
     Permission, assert_bindings, assert_least_privilege, lease_permissions, permission,
-    permissions, watched_namespace_permissions,
+    permissions, review_permissions, watched_namespace_permissions,
 };
+
+fn by_name<'a>(roles: &[&'a Value], wanted: &str) -> &'a Value {
+    roles
+        .iter()
+        .copied()
+        .find(|r| name(r) == wanted)
+        .unwrap_or_else(|| panic!("no ClusterRole {wanted}"))
+}
 use common::chart::{BLOCKLIST, KUBE_VERSION, NOTIFICATIONS, chart, helm, template, values_file};
 use common::{output_text, repo_root};
 use serde_yaml::Value;
@@ -80,12 +88,20 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
     assert_bindings(&docs, "interdict-system", "interdict");
 
     let cluster_roles = operator_cluster_roles(&docs);
-    assert_eq!(cluster_roles.len(), 1, "one ClusterRole without globalBans");
     assert_eq!(
-        permissions(cluster_roles[0]),
+        cluster_roles.len(),
+        2,
+        "the bans' ClusterRole and the reviews' without globalBans"
+    );
+    assert_eq!(
+        permissions(by_name(&cluster_roles, "interdict")),
         watched_namespace_permissions(BLOCKLIST, false)
     );
-    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 1);
+    assert_eq!(
+        permissions(by_name(&cluster_roles, "interdict-reviews")),
+        review_permissions()
+    );
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 2);
 
     // The only Role: the leader Lease, in the release namespace.
     let roles = of_kind(&docs, "Role");
@@ -147,7 +163,16 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
         .collect();
     assert_eq!(
         env,
-        BTreeSet::from(["RUST_LOG", "POD_NAME", "POD_NAMESPACE"])
+        BTreeSet::from(["RUST_LOG", "POD_NAME", "POD_NAMESPACE", "POD_IP"])
+    );
+    // The offense intake: a port, a Service, and the leader's address from POD_IP.
+    assert_eq!(container["ports"][1]["name"].as_str(), Some("intake"));
+    assert_eq!(container["ports"][1]["containerPort"].as_u64(), Some(8082));
+    assert!(
+        of_kind(&docs, "Service")
+            .iter()
+            .any(|s| name(s) == "interdict-intake"),
+        "an intake Service"
     );
 
     let args = args(&docs);
@@ -164,6 +189,7 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
         has_flag(&args, "--lease-name", "interdict-leader"),
         "{args:?}"
     );
+    assert!(has_flag(&args, "--intake-addr", "0.0.0.0:8082"), "{args:?}");
     for absent in [
         "--global-namespace",
         "--global-opt-in-label",
@@ -184,7 +210,8 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
     assert!(deployment["spec"]["template"]["metadata"]["annotations"].is_null());
 
     let services = of_kind(&docs, "Service");
-    assert_eq!(services.len(), 1);
+    assert_eq!(services.len(), 2, "metrics and the offense intake");
+    assert_eq!(services[1]["spec"]["ports"][0]["port"].as_u64(), Some(8082));
     assert_eq!(
         services[0]["spec"]["ports"][0]["name"].as_str(),
         Some("metrics")
@@ -224,8 +251,11 @@ fn listed_namespaces_get_roles_and_no_cluster_role() {
     ));
     assert_least_privilege(&docs);
     assert_bindings(&docs, "interdict-system", "ops-interdict");
-    assert!(operator_cluster_roles(&docs).is_empty());
-    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
+    // Only the reviews of offense reporters are cluster-wide (they have no namespace).
+    let cluster_roles = operator_cluster_roles(&docs);
+    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(permissions(cluster_roles[0]), review_permissions());
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 1);
 
     let roles = of_kind(&docs, "Role");
     let by_namespace = |ns: &str| -> Vec<&Value> {
@@ -277,9 +307,9 @@ fn global_bans_nudge_pods_and_audit_file() {
     // Namespaces are cluster-scoped: reading their labels takes a ClusterRole,
     // and that is all it grants.
     let cluster_roles = operator_cluster_roles(&docs);
-    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(cluster_roles.len(), 2);
     assert_eq!(
-        permissions(cluster_roles[0]),
+        permissions(by_name(&cluster_roles, "interdict-namespaces")),
         BTreeSet::from([permission("", "namespaces", &["list", "watch"], &[])])
     );
     // The bans' namespace is watched too: a Role there as in every listed namespace.

@@ -122,15 +122,16 @@ impl Bench {
     }
 
     pub fn start_operator(&mut self, namespace: &str, tag: &str) -> Metered {
+        self.start_operator_with(namespace, tag, &[])
+    }
+
+    /// The operator with flags beside the bench's own.
+    pub fn start_operator_with(&mut self, namespace: &str, tag: &str, extra: &[&str]) -> Metered {
         self.operators_started += 1;
         let stem = format!("{:02}-{tag}", self.operators_started);
-        Metered::start(
-            &self.cluster,
-            namespace,
-            &self.s.operator_args,
-            &self.logs,
-            &stem,
-        )
+        let mut args = self.s.operator_args.clone();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Metered::start(&self.cluster, namespace, &args, &self.logs, &stem)
     }
 
     pub async fn record_operator(&mut self, op: &Metered, label: &str) {

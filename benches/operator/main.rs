@@ -22,6 +22,7 @@
 //! | `INTERDICT_BENCH_DOCS` | 1 | 0 | write docs/performance.md |
 //! | `INTERDICT_BENCH_OPERATOR_ARGS` | auto | auto | extra `interdict run` flags |
 //! | `INTERDICT_BENCH_CLUSTER_DIR` | `target/bench-cluster` | | where the control plane lives |
+//! | `INTERDICT_BENCH_PHASES` | all | all | comma-separated subset of empty, medium, expiry, settling, propagation, large (docs are written only when all run) |
 
 // The support module of the integration tests: one way to start a control
 // plane, run kubectl and the operator, for tests and bench alike.
@@ -39,8 +40,10 @@ mod machine;
 mod metered;
 mod objects;
 mod observer;
+mod propagation;
 mod report;
 mod settings;
+mod settling;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -119,10 +122,26 @@ async fn run(root: PathBuf, s: Settings) {
         target_suffix: String::new(),
     };
     bench.warm_up().await;
-    bench.phase_empty().await;
-    let medium = bench.phase_medium().await;
-    bench.phase_expiry().await;
-    bench.phase_large(medium.as_ref()).await;
+    if bench.s.runs("empty") {
+        bench.phase_empty().await;
+    }
+    let medium = if bench.s.runs("medium") {
+        bench.phase_medium().await
+    } else {
+        None
+    };
+    if bench.s.runs("expiry") {
+        bench.phase_expiry().await;
+    }
+    if bench.s.runs("settling") {
+        bench.phase_settling().await;
+    }
+    if bench.s.runs("propagation") {
+        bench.phase_propagation().await;
+    }
+    if bench.s.runs("large") {
+        bench.phase_large(medium.as_ref()).await;
+    }
 
     let elapsed = bench.started.elapsed();
     println!(

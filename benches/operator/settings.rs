@@ -22,6 +22,8 @@ pub struct Settings {
     pub operator_args: Vec<String>,
     pub operator_args_note: String,
     pub cluster_dir: PathBuf,
+    /// The phases to run; `None`: all of them.
+    pub phases: Option<Vec<String>>,
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -52,7 +54,14 @@ impl Settings {
                 ),
                 Err(_) => default_operator_args(),
             };
+        let phases = std::env::var("INTERDICT_BENCH_PHASES").ok().map(|text| {
+            text.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        });
         Settings {
+            phases: phases.clone(),
             scale,
             large: env_num("INTERDICT_BENCH_LARGE", preset.0) as usize,
             medium: env_num("INTERDICT_BENCH_MEDIUM", preset.1) as usize,
@@ -62,13 +71,23 @@ impl Settings {
             concurrency: (env_num("INTERDICT_BENCH_CONCURRENCY", 16) as usize).max(1),
             budget: Duration::from_secs(env_num("INTERDICT_BENCH_BUDGET_SECS", preset.5)),
             adapt: env_num("INTERDICT_BENCH_ADAPT", 1) != 0,
-            write_docs: env_num("INTERDICT_BENCH_DOCS", u64::from(preset.6)) != 0,
+            // A partial run would replace the docs' figures with some of them.
+            write_docs: env_num("INTERDICT_BENCH_DOCS", u64::from(preset.6)) != 0
+                && phases.is_none(),
             operator_args,
             operator_args_note,
             cluster_dir: std::env::var_os("INTERDICT_BENCH_CLUSTER_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target/bench-cluster")),
         }
+    }
+}
+
+impl Settings {
+    pub fn runs(&self, phase: &str) -> bool {
+        self.phases
+            .as_ref()
+            .is_none_or(|phases| phases.iter().any(|p| p == phase))
     }
 }
 

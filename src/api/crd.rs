@@ -1,13 +1,14 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{BanAppeal, BanExemption, FeatureBlock, UserBan};
+use super::{BanAppeal, BanExemption, BanPolicy, FeatureBlock, UserBan};
 
 /// Every CRD the operator serves, ordered like the files in `crds/` (by name).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         BanAppeal::crd(),
         BanExemption::crd(),
+        BanPolicy::crd(),
         FeatureBlock::crd(),
         UserBan::crd(),
     ]

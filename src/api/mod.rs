@@ -7,6 +7,7 @@ mod common;
 mod crd;
 mod exemption;
 mod feature_block;
+mod policy;
 mod status;
 mod subject;
 mod user_ban;
@@ -20,6 +21,10 @@ pub use common::{Appeal, BanReason, Contact, Lift, Scope};
 pub use crd::{crd_yaml, crds};
 pub use exemption::{BanExemption, BanExemptionSpec, ExemptionStatus};
 pub use feature_block::{FeatureBlock, FeatureBlockSpec};
+pub use policy::{
+    BanPolicy, BanPolicySpec, BanPolicyStatus, FeatureBlockTemplate, PolicyAction, PolicyMode,
+    PolicyTemplate, SubjectKind, UserBanTemplate,
+};
 pub use status::{BanStatus, NotificationRecord, Phase};
 pub use subject::Subject;
 pub use user_ban::{BanMode, UserBan, UserBanSpec};

@@ -67,6 +67,26 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,
+
+    /// The operator's offense intake (`interdict run --intake-addr`), e.g.
+    /// `http://interdict-intake.interdict-system:8082`: `POST /v1/offenses`
+    /// on the sidecar passes reports on there. Unset: reporting answers 503.
+    #[arg(long, value_name = "URL", env = "INTERDICT_OPERATOR_URL")]
+    pub operator_url: Option<String>,
+
+    /// The pod's ServiceAccount token, sent with each report (re-read every
+    /// time: kubelet rotates it).
+    #[arg(
+        long,
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        value_name = "PATH",
+        env = "INTERDICT_TOKEN_FILE"
+    )]
+    pub token_file: PathBuf,
+
+    /// Namespace reports are filed in. Default: the pod's own namespace.
+    #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -155,6 +175,25 @@ pub struct RunArgs {
     /// Namespace of the leader Lease (in a pod: its own namespace). Default: `default`.
     #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
+
+    /// Take offense reports for BanPolicies (`POST /v1/offenses`) on this
+    /// address, e.g. 0.0.0.0:8082. Callers authenticate with their
+    /// ServiceAccount token and need `create` on `offenses.interdict.dev` in
+    /// the reported namespace. Unset: no intake, policies count nothing.
+    #[arg(long, value_name = "ADDR", env = "INTERDICT_INTAKE_ADDR")]
+    pub intake_addr: Option<std::net::SocketAddr>,
+
+    /// The URL other replicas use to pass reports on to this one while it
+    /// leads (written on the leader Lease). Default: `http://$POD_IP:<port>`
+    /// in a pod, else the bound address.
+    #[arg(long, value_name = "URL", env = "INTERDICT_INTAKE_ADVERTISE_URL")]
+    pub intake_advertise_url: Option<String>,
+
+    /// Most subjects one BanPolicy tracks at once; past it the subject whose
+    /// latest offense is oldest is dropped (counted in
+    /// `interdict_policy_subjects_dropped`). About 200 bytes each.
+    #[arg(long, default_value_t = 100_000, value_name = "COUNT")]
+    pub policy_max_subjects: usize,
 }
 
 fn parse_retention(text: &str) -> Result<chrono::Duration, String> {

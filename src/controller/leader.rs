@@ -28,7 +28,13 @@ pub struct LeaderElector {
     identity: String,
     /// The lease's resourceVersion when we first saw it, and when.
     observed: Option<(String, Instant)>,
+    /// Where the holder takes offense reports, written on the lease so a
+    /// standby can pass reports on to it.
+    intake_url: Option<String>,
 }
+
+/// The lease annotation that names the holder's offense intake URL.
+pub const INTAKE_URL_ANNOTATION: &str = "interdict.dev/intake-url";
 
 fn now() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
@@ -41,7 +47,20 @@ impl LeaderElector {
             name: name.to_string(),
             identity: identity.to_string(),
             observed: None,
+            intake_url: None,
         }
+    }
+
+    /// Advertises `url` on the lease while this process holds it.
+    pub fn advertising(mut self, url: Option<String>) -> Self {
+        self.intake_url = url;
+        self
+    }
+
+    fn annotations(&self) -> Option<std::collections::BTreeMap<String, String>> {
+        self.intake_url
+            .as_ref()
+            .map(|url| [(INTAKE_URL_ANNOTATION.to_string(), url.clone())].into())
     }
 
     /// One attempt to take or renew the lease. `Ok(true)`: we hold it now.
@@ -50,6 +69,7 @@ impl LeaderElector {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.name.clone()),
+                    annotations: self.annotations(),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {
@@ -90,6 +110,15 @@ impl LeaderElector {
         spec.holder_identity = Some(self.identity.clone());
         spec.lease_duration_seconds = Some(LEASE_DURATION.as_secs() as i32);
         spec.renew_time = Some(now());
+        let annotations = lease.metadata.annotations.get_or_insert_default();
+        match &self.intake_url {
+            Some(url) => {
+                annotations.insert(INTAKE_URL_ANNOTATION.to_string(), url.clone());
+            }
+            None => {
+                annotations.remove(INTAKE_URL_ANNOTATION);
+            }
+        }
         // resourceVersion makes this a compare-and-swap: of two candidates, one wins.
         match self
             .api

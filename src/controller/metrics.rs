@@ -53,6 +53,8 @@ pub struct Metrics {
     expiry_lag_seconds: Histogram,
     leader: Gauge,
     watches_healthy: Gauge,
+    /// The policy engine's figures.
+    pub policies: super::policy_metrics::PolicyMetrics,
     /// Published entries per namespace, so the totals can be recomputed when one changes.
     entries_by_namespace: Mutex<HashMap<String, HashMap<ModePhase, i64>>>,
     /// The foreign ConfigMap each conflicted namespace reports, to clear it later.
@@ -125,7 +127,9 @@ impl Default for Metrics {
             "1 while every watch works; 0 while one has failed within the last 5 s (the API server unreachable, say)",
             watches_healthy.clone(),
         );
+        let policies = super::policy_metrics::PolicyMetrics::register(&mut registry);
         Metrics {
+            policies,
             registry,
             watches_healthy,
             reconciles,

@@ -3,8 +3,9 @@
 //!
 //! One flow: `sources` (watches) → `changes` → `pass` (`incremental`, on the
 //! namespace's model) → `blocklist` (publish) / `status_worker` (statuses,
-//! Events, audit lines, notifications). This file only declares the modules
-//! and the context they share; `run` wires them together.
+//! Events, audit lines, notifications). Beside it, `policies`: the offense
+//! intake and the leader's automatic bans. This file only declares the
+//! modules and the context they share; `run` wires them together.
 
 mod appeals;
 mod assess;
@@ -27,6 +28,8 @@ mod notifications;
 mod nudge;
 mod own_writes;
 mod pass;
+mod policies;
+mod policy_metrics;
 mod publish;
 mod queue;
 mod reasons;
@@ -60,7 +63,7 @@ use sources::Stores;
 pub struct Context {
     pub client: Client,
     pub events: events::EventSink,
-    pub audit: AuditSink,
+    pub audit: Arc<AuditSink>,
     pub blocklist_name: String,
     /// Size limit and shard count of each namespace's blocklist.
     pub shards: crate::core::shard::Limits,

@@ -13,8 +13,8 @@ use super::health::health_handler;
 use super::queue::Queue;
 use super::retry::{after_failure, instant_at};
 use super::{
-    AuditSink, Context, changes, compiled, events, leader, metrics, own_writes, pass, publish,
-    settled, shard_names, sources, status_worker, watch_health,
+    AuditSink, Context, changes, compiled, events, leader, metrics, own_writes, pass, policies,
+    publish, settled, shard_names, sources, status_worker, watch_health,
 };
 use crate::cli::RunArgs;
 use crate::process::shutdown_signal;
@@ -39,8 +39,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let client = Client::try_default().await.map_err(|e| {
         format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
     })?;
-    let audit = AuditSink::open(args.audit_log.as_deref())
-        .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?;
+    let audit = Arc::new(
+        AuditSink::open(args.audit_log.as_deref())
+            .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?,
+    );
     let sinks = match &args.notify_config {
         Some(path) => {
             let config = crate::notify::NotifyConfig::from_file(path).map_err(|e| e.to_string())?;
@@ -88,6 +90,8 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         debounce,
     );
     let feeder = tokio::spawn(feeding);
+    let (policy_stores, policy_watch) = policies::watch_policies(&client, &args.namespaces);
+    let policy_feeder = tokio::spawn(policy_watch);
     let scope = if args.namespaces.is_empty() {
         "all namespaces".to_string()
     } else {
@@ -101,15 +105,66 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     ready.store(true, Ordering::Release);
     tracing::info!("bans loaded");
 
+    let leading = Arc::new(AtomicBool::new(false));
+    let engine = Arc::new(policies::PolicyEngine::new(
+        client.clone(),
+        policy_stores,
+        stores.clone(),
+        events::EventSink::new(client.clone(), identity()),
+        audit.clone(),
+        metrics.clone(),
+        args.policy_max_subjects,
+    ));
+    let lease_namespace = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let intake_url = match args.intake_addr {
+        Some(addr) => {
+            let lookup = args.leader_elect.then(|| {
+                policies::LeaderLookup::new(client.clone(), &lease_namespace, &args.lease_name)
+            });
+            let intake = Arc::new(policies::Intake::new(
+                engine.clone(),
+                client.clone(),
+                leading.clone(),
+                lookup,
+            ));
+            let (bound, serving) = crate::http::bind_with_posts(
+                addr,
+                Arc::new(|_: &str, _: &str, _: &str| {
+                    crate::http::Response::error(
+                        405,
+                        format!("POST offense batches to {}", policies::OFFENSES_PATH),
+                    )
+                }),
+                Some(intake.handler()),
+                crate::http::Limits::default(),
+                stopped(stop.clone()),
+            )
+            .await?;
+            tracing::info!(listen = %bound, "taking offense reports on POST {}", policies::OFFENSES_PATH);
+            tokio::spawn(serving);
+            Some(args.intake_advertise_url.clone().unwrap_or_else(|| {
+                match std::env::var("POD_IP") {
+                    Ok(ip) if !ip.is_empty() => format!("http://{ip}:{}", bound.port()),
+                    _ => format!("http://{bound}"),
+                }
+            }))
+        }
+        None => None,
+    };
+
     // Standbys keep their caches warm, so a takeover starts from loaded bans.
     let mut leadership = None;
     if args.leader_elect {
-        let namespace = args
-            .lease_namespace
-            .clone()
-            .unwrap_or_else(|| "default".to_string());
-        let mut elector =
-            leader::LeaderElector::new(client.clone(), &namespace, &args.lease_name, &identity());
+        let mut elector = leader::LeaderElector::new(
+            client.clone(),
+            &lease_namespace,
+            &args.lease_name,
+            &identity(),
+        )
+        .advertising(intake_url.clone());
         tokio::select! {
             _ = elector.acquire() => {}
             _ = stopped(stop.clone()) => return Ok(()),
@@ -127,6 +182,17 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         leadership = Some((release_tx, holding));
     }
     metrics.set_leader(true);
+    leading.store(true, Ordering::Release);
+    let policy_statuses = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                engine.write_statuses(chrono::Utc::now()).await;
+            }
+        })
+    };
     // Whatever happened while standing by, every namespace gets a fresh look.
     for namespace in stores.all_namespaces() {
         queue.schedule(&namespace, Instant::now());
@@ -210,6 +276,13 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let _ = slots.acquire_many(CONCURRENCY as u32).await;
     ctx.status_workers.stop().await;
     metrics.set_leader(false);
+    leading.store(false, Ordering::Release);
+    policy_statuses.abort();
+    // The counts since the last tick would otherwise be lost with this
+    // process (not after losing the lease: the new leader writes them now).
+    if outcome.is_ok() {
+        engine.write_statuses(chrono::Utc::now()).await;
+    }
     if outcome.is_ok()
         && let Some((release, holding)) = leadership
     {
@@ -218,5 +291,6 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         let _ = holding.await;
     }
     feeder.abort();
+    policy_feeder.abort();
     outcome
 }

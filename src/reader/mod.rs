@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod live;
+pub mod report;
 mod shards;
 
 pub use live::{Blocklist, Snapshot, Stats};

@@ -1,6 +1,8 @@
 //! `interdict serve`: the decision sidecar. Applications in any language ask over
-//! HTTP on loopback instead of linking a reader library.
+//! HTTP on loopback instead of linking a reader library, and report offenses
+//! for BanPolicies the same way (`offenses`).
 
+mod offenses;
 mod params;
 mod routes;
 
@@ -13,6 +15,9 @@ pub use routes::Counters;
 use crate::cli::ServeArgs;
 use crate::http::Limits;
 use crate::reader::Blocklist;
+
+/// The pod's namespace, as kubelet mounts it with the ServiceAccount token.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 fn limits(args: &ServeArgs) -> Limits {
     Limits {
@@ -40,9 +45,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             )
         })
     };
-    let (local, serving) = crate::http::bind_with_limits(
+    let namespace = args.namespace.clone().or_else(|| {
+        std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+            .ok()
+            .map(|ns| ns.trim().to_string())
+            .filter(|ns| !ns.is_empty())
+    });
+    let forwarder = Arc::new(offenses::Forwarder::new(
+        args.operator_url.clone(),
+        args.token_file.clone(),
+        namespace,
+    ));
+    let (local, serving) = crate::http::bind_with_posts(
         args.listen,
         handler,
+        Some(forwarder.handler()),
         limits,
         crate::process::shutdown_signal(),
     )

@@ -22,6 +22,8 @@ pub struct Principal {
     pub name: String,
     pub namespace: String,
     pub kubeconfig: PathBuf,
+    /// The bearer token (from the TokenRequest API), as a pod would hold it.
+    pub token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -83,6 +85,7 @@ impl Principal {
             name: name.to_string(),
             namespace: namespace.to_string(),
             kubeconfig,
+            token: token.trim().to_string(),
             _dir: dir,
         }
     }

@@ -97,6 +97,18 @@ comma-separated for a resourceNames list.
 - apiGroups: ["interdict.dev"]
   resources: ["userbans/status", "featureblocks/status", "banexemptions/status", "banappeals/status"]
   verbs: ["patch"]
+{{- if .Values.policies.enabled }}
+# policies: read the BanPolicies, write their statuses, and create the bans they decide on.
+- apiGroups: ["interdict.dev"]
+  resources: ["banpolicies"]
+  verbs: ["list", "watch"]
+- apiGroups: ["interdict.dev"]
+  resources: ["banpolicies/status"]
+  verbs: ["patch"]
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans", "featureblocks"]
+  verbs: ["create"]
+{{- end }}
 # The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
 # selector, which RBAC matches against resourceNames), write it, and create it the
 # first time a namespace has bans. The operator creates it by server-side apply,

@@ -44,6 +44,7 @@ from .reader import (
     load_dir,
     parse_document,
 )
+from .report import Offense, ReportError, report_offenses
 from .watch import Blocklist
 
 __version__ = "0.1.0"
@@ -61,8 +62,10 @@ __all__ = [
     "FORMAT_V1",
     "HASH_PREFIX",
     "Index",
+    "Offense",
     "IpNet",
     "Query",
+    "ReportError",
     "Revocation",
     "SILENCE_ALLOWED_FEATURES",
     "SUBJECT_KINDS",
@@ -79,6 +82,7 @@ __all__ = [
     "parse_document",
     "parse_time",
     "precedence",
+    "report_offenses",
     "silence_of",
     "subject_matcher",
 ]

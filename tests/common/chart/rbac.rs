@@ -89,6 +89,11 @@ pub fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTree
                 .collect::<Vec<_>>(),
         ),
         permission("events.k8s.io", "events", &["create"], &[]),
+        // BanPolicies: read them, write their statuses, create the bans they decide on.
+        permission("interdict.dev", "banpolicies", &["list", "watch"], &[]),
+        permission("interdict.dev", "banpolicies/status", &["patch"], &[]),
+        permission("interdict.dev", "userbans", &["create"], &[]),
+        permission("interdict.dev", "featureblocks", &["create"], &[]),
     ]
     .into_iter()
     .collect();
@@ -96,6 +101,21 @@ pub fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTree
         set.insert(permission("", "pods", &["list", "patch"], &[]));
     }
     set
+}
+
+/// Cluster-wide, for the offense intake: who sent a report, and may they.
+pub fn review_permissions() -> BTreeSet<Permission> {
+    [
+        permission("authentication.k8s.io", "tokenreviews", &["create"], &[]),
+        permission(
+            "authorization.k8s.io",
+            "subjectaccessreviews",
+            &["create"],
+            &[],
+        ),
+    ]
+    .into_iter()
+    .collect()
 }
 
 pub fn lease_permissions(lease: &str) -> BTreeSet<Permission> {

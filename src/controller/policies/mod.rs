@@ -1,0 +1,16 @@
+//! Automatic bans at run time: the BanPolicies of the watched namespaces, the
+//! offense intake endpoint (`intake`, authenticated by `auth`), the leader's
+//! counting and ban creation (`engine`, on the pure `crate::policy`), the
+//! escalation history read back from the bans (`history`) and the policies'
+//! statuses (`status`).
+
+mod auth;
+mod engine;
+mod history;
+mod intake;
+mod status;
+mod watch;
+
+pub use engine::PolicyEngine;
+pub use intake::{Intake, LeaderLookup, OFFENSES_PATH};
+pub use watch::watch_policies;
