@@ -487,3 +487,65 @@ async fn the_policy_examples_apply_to_the_api_server() {
     assert_eq!(policies.items.len(), 2);
     ns.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_report_reaching_a_standby_is_counted_by_the_leader() {
+    let ns = TestNamespace::new("policy-standby").await;
+    let (leader_port, standby_port) = (free_port(), free_port());
+    let elect = |port: u16| {
+        ns.operator_with(&[
+            "--leader-elect",
+            "--lease-name",
+            "policy-leader",
+            "--lease-namespace",
+            &ns.name,
+            "--intake-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+    };
+    apply_ok(&ns.name, &policy("brute-force", json!({})));
+    let reporter = Principal::new(&ns.name, "reporter", &[REPORTER]);
+    let bearer = format!("Bearer {}", reporter.token);
+    let _leader = elect(leader_port);
+    // The first replica takes reports itself once it leads.
+    eventually(
+        "the first replica leads and counts",
+        Duration::from_secs(60),
+        || {
+            let (bearer, ns) = (&bearer, &ns);
+            async move {
+                let body = json!({ "namespace": ns.name,
+                "offenses": [{ "type": "failed-login", "subject": { "userId": "warm-up" } }] });
+                let (status, _) = post(
+                    leader_port,
+                    "/v1/offenses",
+                    &[("Authorization", bearer)],
+                    &body.to_string(),
+                )?;
+                (status == 200).then_some(())
+            }
+        },
+    )
+    .await;
+    let _standby = elect(standby_port);
+    intake_up(standby_port).await;
+    let batch = json!({ "namespace": ns.name,
+        "offenses": (0..5).map(|_| json!({ "type": "failed-login", "subject": { "userId": "42" } })).collect::<Vec<_>>() })
+    .to_string();
+    let (status, body) = post(
+        standby_port,
+        "/v1/offenses",
+        &[("Authorization", &bearer)],
+        &batch,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["counted"], 5, "{answer}");
+    assert_eq!(answer["bans"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(policy_bans(&ns, "brute-force").await.len(), 1);
+    // Without a token the leader, not the standby, refuses it.
+    let (status, _) = post(standby_port, "/v1/offenses", &[], &batch).unwrap();
+    assert_eq!(status, 401);
+    ns.cleanup().await;
+}

@@ -149,6 +149,27 @@ impl Bench {
                 .target("≤ 1.5× floor", "FAIL".into()),
         };
         self.row("bulk: all bans published", &label, cells);
+        // Ready means the status written: three writes per ban (finalizer,
+        // status, Event), each costing the API server more than the create.
+        let ready_cells = match caught_up {
+            Some(ready) => {
+                let ratio = ready.as_secs_f64() / floor_ban.elapsed.as_secs_f64();
+                Cells::new(fmt_s(ready))
+                    .floor(
+                        format!("UserBans alone {}", fmt_s(floor_ban.elapsed)),
+                        format!("{ratio:.2}×"),
+                    )
+                    .target("≤ 2.5× floor", verdict(ratio <= 2.5))
+            }
+            None => {
+                Cells::new("not reached (see notes)".into()).target("≤ 2.5× floor", "FAIL".into())
+            }
+        };
+        self.row(
+            "bulk: every ban Ready (status written)",
+            &label,
+            ready_cells,
+        );
         if let Some(hwm) = hwm_bulk {
             self.raw(format!(
                 "operator VmHWM right after the bulk burst: {hwm} B"

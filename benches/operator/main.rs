@@ -22,7 +22,7 @@
 //! | `INTERDICT_BENCH_DOCS` | 1 | 0 | write docs/performance.md |
 //! | `INTERDICT_BENCH_OPERATOR_ARGS` | auto | auto | extra `interdict run` flags |
 //! | `INTERDICT_BENCH_CLUSTER_DIR` | `target/bench-cluster` | | where the control plane lives |
-//! | `INTERDICT_BENCH_PHASES` | all | all | comma-separated subset of empty, medium, expiry, settling, propagation, large (docs are written only when all run) |
+//! | `INTERDICT_BENCH_PHASES` | all | all | comma-separated subset of empty, medium, expiry, settling, policies, propagation, large (docs are written only when all run) |
 
 // The support module of the integration tests: one way to start a control
 // plane, run kubectl and the operator, for tests and bench alike.
@@ -40,6 +40,7 @@ mod machine;
 mod metered;
 mod objects;
 mod observer;
+mod policies;
 mod propagation;
 mod report;
 mod settings;
@@ -135,6 +136,9 @@ async fn run(root: PathBuf, s: Settings) {
     }
     if bench.s.runs("settling") {
         bench.phase_settling().await;
+    }
+    if bench.s.runs("policies") {
+        bench.phase_policies().await;
     }
     if bench.s.runs("propagation") {
         bench.phase_propagation().await;

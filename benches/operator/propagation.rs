@@ -18,7 +18,7 @@ use futures::StreamExt;
 use interdict::api::UserBan;
 use interdict::core::Query;
 use interdict::reader::Blocklist;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
@@ -48,6 +48,13 @@ impl Bench {
         eprintln!("bench: == propagation to a kubelet-style mount, with --nudge-pods");
         let ns = self.namespace("propagation").await;
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        // No controller-manager here creates the default ServiceAccount pods need.
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &ns);
+        let account: ServiceAccount =
+            serde_json::from_value(json!({ "metadata": { "name": "default" } })).unwrap();
+        create_one(&accounts, &account)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create the default ServiceAccount: {e}"));
         create_one(&pods, &mounting_pod(MAX_SHARDS))
             .await
             .unwrap_or_else(|e| panic!("cannot create the mounting pod: {e}"));
@@ -93,6 +100,10 @@ impl Bench {
                 self.note(format!("propagation: budget exhausted after {i} samples"));
                 break;
             }
+            // The reader polls every second: spread the creates over that
+            // second, or every sample would land at the same phase of it.
+            let offset = (i as u64 * 337) % READER_INTERVAL.as_millis() as u64;
+            tokio::time::sleep(Duration::from_millis(offset)).await;
             let user = format!("propagation-{i:03}");
             let seen_hashes = annotations.lock().unwrap().len();
             let t0 = Instant::now();

@@ -88,15 +88,18 @@ impl Bench {
     async fn write_all(&self, ns: &str, write: Write, names: Vec<String>) -> usize {
         let bans: Api<UserBan> = Api::namespaced(self.client.clone(), ns);
         let events: Api<Event> = Api::namespaced(self.client.clone(), ns);
-        let results: Vec<bool> = futures::stream::iter(names)
+        let results: Vec<Result<(), kube::Error>> = futures::stream::iter(names)
             .map(|name| {
                 let (bans, events) = (bans.clone(), events.clone());
-                async move { one(&bans, &events, write, &name).await.is_ok() }
+                async move { one(&bans, &events, write, &name, ns).await }
             })
             .buffer_unordered(self.s.concurrency)
             .collect()
             .await;
-        results.iter().filter(|ok| !**ok).count()
+        if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
+            eprintln!("bench: settling: {} failed: {error}", write.label());
+        }
+        results.iter().filter(|r| r.is_err()).count()
     }
 }
 
@@ -105,6 +108,7 @@ async fn one(
     events: &Api<Event>,
     write: Write,
     name: &str,
+    namespace: &str,
 ) -> Result<(), kube::Error> {
     let apply = PatchParams::apply(MANAGER).force();
     match write {
@@ -144,6 +148,7 @@ async fn one(
                     "apiVersion": "interdict.dev/v1alpha1",
                     "kind": "UserBan",
                     "name": name,
+                    "namespace": namespace,
                 },
             }))
             .expect("a valid Event");
