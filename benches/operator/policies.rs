@@ -133,8 +133,8 @@ impl Bench {
                 "1 offense",
                 Cells::new(format!(
                     "{} / {}",
-                    fmt_ms(pct(&singles, 50.0)),
-                    fmt_ms(pct(&singles, 99.0))
+                    fmt_ms(pct(&singles, 0.5)),
+                    fmt_ms(pct(&singles, 0.99))
                 )),
             );
         }
@@ -185,13 +185,13 @@ impl Bench {
             "policies: floor, ConfigMap created → seen (ms): {}",
             samples_line(&floors)
         ));
-        let (p99, floor_p99) = (pct(&bans, 99.0), pct(&floors, 99.0));
+        let (p99, floor_p99) = (pct(&bans, 0.99), pct(&floors, 0.99));
         self.row(
             "threshold-crossing report → ban published p50 / p99",
             &format!("{} samples", bans.len()),
-            Cells::new(format!("{} / {}", fmt_ms(pct(&bans, 50.0)), fmt_ms(p99)))
+            Cells::new(format!("{} / {}", fmt_ms(pct(&bans, 0.5)), fmt_ms(p99)))
                 .floor(
-                    format!("{} / {}", fmt_ms(pct(&floors, 50.0)), fmt_ms(floor_p99)),
+                    format!("{} / {}", fmt_ms(pct(&floors, 0.5)), fmt_ms(floor_p99)),
                     format!("{:.1}×", p99 / floor_p99.max(0.001)),
                 )
                 .target(

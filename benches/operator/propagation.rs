@@ -166,13 +166,8 @@ impl Bench {
                 samples.timeouts
             ));
         }
-        let summary = |v: &[f64]| {
-            format!(
-                "p50 {} / p99 {}",
-                fmt_ms(pct(v, 50.0)),
-                fmt_ms(pct(v, 99.0))
-            )
-        };
+        let summary =
+            |v: &[f64]| format!("p50 {} / p99 {}", fmt_ms(pct(v, 0.5)), fmt_ms(pct(v, 0.99)));
         self.row(
             "ban → app decision, mount written at once (+ kubelet: 60–90 s, or its pod sync with --nudge-pods)",
             &label,

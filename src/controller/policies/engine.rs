@@ -14,8 +14,9 @@ use kube::api::PostParams;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use super::history::{Earlier, earlier_bans};
+use super::records::policy_reference;
 use crate::api::{BanPolicy, BanPolicyStatus, FeatureBlock, PolicyAction, PolicyMode, UserBan};
-use crate::controller::audit::{AUDIT_FORMAT, AuditRecord, AuditSink};
+use crate::controller::audit::AuditSink;
 use crate::controller::events::EventSink;
 use crate::controller::metrics::Metrics;
 use crate::controller::policy_metrics::PolicyLabel;
@@ -91,7 +92,7 @@ pub struct PolicyEngine {
     client: Client,
     policies: super::watch::PolicyStores,
     stores: Arc<Stores>,
-    events: EventSink,
+    events: Arc<EventSink>,
     audit: Arc<AuditSink>,
     metrics: Arc<Metrics>,
     /// Most subjects tracked per policy.
@@ -113,7 +114,7 @@ impl PolicyEngine {
             client,
             policies,
             stores,
-            events,
+            events: Arc::new(events),
             audit,
             metrics,
             cap,
@@ -123,6 +124,14 @@ impl PolicyEngine {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    pub(super) fn events(&self) -> &Arc<EventSink> {
+        &self.events
+    }
+
+    pub(super) fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     /// Every policy the watches hold.
@@ -353,8 +362,8 @@ impl PolicyEngine {
                     pending.compiled.threshold,
                     policy.spec.window
                 );
-                self.record(&policy, "AutoBan", &note, false, now).await;
-                let regarding = ObjectReference {
+                self.audit_line(&policy, "AutoBan", &note, now);
+                let ban_reference = ObjectReference {
                     api_version: Some(format!("{}/{}", crate::api::GROUP, crate::api::VERSION)),
                     kind: Some(ban.kind().into()),
                     name: Some(ban.name()),
@@ -362,18 +371,15 @@ impl PolicyEngine {
                     uid,
                     ..ObjectReference::default()
                 };
-                let note = format!(
+                let ban_note = format!(
                     "created by BanPolicy {name} (rung {} of {})",
                     rung + 1,
                     pending.compiled.ladder.len()
                 );
-                if let Err(error) = self
-                    .events
-                    .publish(&regarding, false, "CreatedByPolicy", &note, None)
-                    .await
-                {
-                    tracing::warn!(%error, ban = %id, "cannot record the ban's CreatedByPolicy Event");
-                }
+                self.events_later(vec![
+                    (policy_reference(&policy), "AutoBan", note),
+                    (ban_reference, "CreatedByPolicy", ban_note),
+                ]);
                 Some(id)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -390,49 +396,6 @@ impl PolicyEngine {
                 None
             }
         }
-    }
-
-    /// An Event on the policy and an audit line.
-    async fn record(
-        &self,
-        policy: &BanPolicy,
-        reason: &'static str,
-        note: &str,
-        warning: bool,
-        now: DateTime<Utc>,
-    ) {
-        let regarding = ObjectReference {
-            api_version: Some(BanPolicy::api_version(&()).to_string()),
-            kind: Some("BanPolicy".into()),
-            name: Some(policy.name_any()),
-            namespace: policy.namespace(),
-            uid: policy.meta().uid.clone(),
-            ..ObjectReference::default()
-        };
-        if let Err(error) = self
-            .events
-            .publish(&regarding, warning, reason, note, None)
-            .await
-        {
-            tracing::warn!(%error, policy = %policy.name_any(), "cannot record a policy Event");
-        }
-        self.audit.record(&AuditRecord {
-            audit: AUDIT_FORMAT,
-            time: now,
-            action: reason,
-            kind: "BanPolicy".into(),
-            namespace: policy.namespace().unwrap_or_default(),
-            name: policy.name_any(),
-            uid: policy.meta().uid.clone().unwrap_or_default(),
-            generation: policy.metadata.generation,
-            transition: None,
-            subject: None,
-            phase: None,
-            from: None,
-            until: None,
-            reason: None,
-            message: note.to_string(),
-        });
     }
 
     /// An exemption in force names exactly this subject, or (for an address)

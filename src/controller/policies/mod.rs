@@ -8,6 +8,7 @@ mod auth;
 mod engine;
 mod history;
 mod intake;
+mod records;
 mod status;
 mod watch;
 
