@@ -141,6 +141,12 @@ impl Bench {
 
         // Threshold → published, each sample beside a bare ConfigMap's trip.
         let cms = Api::namespaced(self.client.clone(), &ns);
+        // An idle client's pooled connection may be gone: reconnecting (TLS)
+        // is no part of either figure.
+        let warm = "policy-floor-warm";
+        let _ = create_one(&cms, &config_map(warm, 16)).await;
+        obs.wait(Duration::from_secs(30), |v| v.others.get(warm).copied())
+            .await;
         let (mut bans, mut floors) = (Vec::new(), Vec::new());
         for i in 0..self.s.samples {
             let user = format!("crossing-{i}");
