@@ -139,10 +139,15 @@ pub enum PolicyMode {
 )]
 #[serde(rename_all = "camelCase")]
 pub enum SubjectKind {
+    /// The application's user id.
     UserId,
+    /// A public user name.
     Username,
+    /// An email address (counted and labelled by its hash).
     Email,
+    /// One IPv4 or IPv6 address.
     Ip,
+    /// A signing-key fingerprint.
     KeyFingerprint,
 }
 
@@ -151,8 +156,11 @@ pub enum SubjectKind {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(ONE_TEMPLATE_RULE).message(ONE_TEMPLATE_MESSAGE))]
 pub struct PolicyTemplate {
+    /// Create UserBans (the whole application taken away, or silenced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_ban: Option<UserBanTemplate>,
+    /// Create FeatureBlocks (some features taken away, optionally only in the
+    /// scopes the offense reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_block: Option<FeatureBlockTemplate>,
 }
@@ -280,6 +288,7 @@ pub struct BanPolicyStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyAction {
+    /// When the threshold was crossed.
     pub at: DateTime<Utc>,
     /// The subject as shown by `kubectl get` (emails hashed).
     pub subject: String,
