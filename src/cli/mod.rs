@@ -68,6 +68,12 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,
 
+    /// Before the first blocklist has loaded (an empty or broken mount),
+    /// answer decisions as if nobody were banned. Default: 503 with the
+    /// reason, so nothing is allowed by mistake.
+    #[arg(long, env = "INTERDICT_FAIL_OPEN")]
+    pub fail_open: bool,
+
     /// The operator's offense intake (`interdict run --intake-addr`), e.g.
     /// `http://interdict-intake.interdict-system:8082`: `POST /v1/offenses`
     /// on the sidecar passes reports on there. Unset: reporting answers 503.

@@ -32,6 +32,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let limits = limits(&args);
     let blocklist = Blocklist::watch(&args.dir, Duration::from_millis(args.reload_interval_ms));
     let counters = Arc::new(Counters::default());
+    let unloaded = if args.fail_open {
+        routes::Unloaded::FailOpen
+    } else {
+        routes::Unloaded::FailClosed
+    };
     let handler: crate::http::Handler = {
         let blocklist = blocklist.clone();
         Arc::new(move |method: &str, path: &str, query: &str| {
@@ -41,6 +46,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 query,
                 &blocklist,
                 &counters,
+                unloaded,
                 chrono::Utc::now(),
             )
         })

@@ -17,6 +17,35 @@ pub struct Counters {
     allowed: AtomicU64,
     denied: AtomicU64,
     bad_requests: AtomicU64,
+    unavailable: AtomicU64,
+}
+
+/// What a decision is before any blocklist has loaded (an empty mount, a
+/// broken first copy): nothing loaded is not "nobody is banned".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unloaded {
+    /// 503 with the reason (the default): the application decides what to do.
+    FailClosed,
+    /// Answer as if nothing were banned (`--fail-open`).
+    FailOpen,
+}
+
+/// The 503 a decision gets while nothing is loaded and the sidecar fails closed.
+fn not_loaded(blocklist: &Blocklist, unloaded: Unloaded, counters: &Counters) -> Option<Response> {
+    let stats = blocklist.stats();
+    if stats.loaded || unloaded == Unloaded::FailOpen {
+        return None;
+    }
+    counters.unavailable.fetch_add(1, Ordering::Relaxed);
+    let why = stats
+        .last_error
+        .unwrap_or_else(|| "the blocklist directory holds no blocklist yet".into());
+    Some(Response::error(
+        503,
+        format!(
+            "no blocklist loaded, so no decision: {why} (start with --fail-open to answer as if nobody were banned)"
+        ),
+    ))
 }
 
 pub fn handle(
@@ -25,6 +54,7 @@ pub fn handle(
     query: &str,
     blocklist: &Blocklist,
     counters: &Counters,
+    unloaded: Unloaded,
     now: DateTime<Utc>,
 ) -> Response {
     if method != "GET" && method != "HEAD" {
@@ -34,8 +64,11 @@ pub fn handle(
         );
     }
     match path {
-        "/v1/decision" => decision(query, blocklist, counters, now),
-        "/v1/blocks" => blocks(query, blocklist, counters, now),
+        "/v1/decision" | "/v1/blocks" => match not_loaded(blocklist, unloaded, counters) {
+            Some(refusal) => refusal,
+            None if path == "/v1/decision" => decision(query, blocklist, counters, now),
+            None => blocks(query, blocklist, counters, now),
+        },
         "/healthz" => Response::text(200, "ok\n"),
         "/readyz" => {
             let stats = blocklist.stats();
@@ -138,6 +171,12 @@ fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
         "counter",
         "Malformed queries answered with 400.",
         &[("", counters.bad_requests.load(Ordering::Relaxed))],
+    );
+    metric(
+        "interdict_unavailable_total",
+        "counter",
+        "Decisions refused with 503 because no blocklist had loaded yet.",
+        &[("", counters.unavailable.load(Ordering::Relaxed))],
     );
     metric(
         "interdict_blocklist_reloads_total",

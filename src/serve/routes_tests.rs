@@ -19,7 +19,15 @@ fn get(
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let response = handle("GET", path, query, blocklist, counters, at(10));
+    let response = handle(
+        "GET",
+        path,
+        query,
+        blocklist,
+        counters,
+        Unloaded::FailClosed,
+        at(10),
+    );
     let body =
         serde_json::from_str(&response.body).unwrap_or(serde_json::Value::String(response.body));
     (response.status, body)
@@ -88,7 +96,16 @@ fn malformed_queries_are_400_with_a_reason() {
     assert_eq!(get(&blocklist, &counters, "/v1/blocks").0, 400);
     assert_eq!(get(&blocklist, &counters, "/nope").0, 404);
     assert_eq!(
-        handle("POST", "/v1/decision", "", &blocklist, &counters, at(0)).status,
+        handle(
+            "POST",
+            "/v1/decision",
+            "",
+            &blocklist,
+            &counters,
+            Unloaded::FailClosed,
+            at(0)
+        )
+        .status,
         405
     );
 }
@@ -161,6 +178,38 @@ fn metrics_count_the_items_left_out_of_the_copy_in_force() {
             .as_str()
             .unwrap()
             .contains("\ninterdict_blocklist_skipped_items 0\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn nothing_loaded_is_a_503_with_the_reason_never_an_allowed() {
+    let empty = tempfile::tempdir().unwrap();
+    let blocklist = Blocklist::new(empty.path());
+    let counters = Counters::default();
+    for path in ["/v1/decision?feature=login&user=1", "/v1/blocks?user=1"] {
+        let (status, body) = get(&blocklist, &counters, path);
+        assert_eq!(status, 503, "{path}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("no blocklist loaded"), "{error}");
+    }
+    let open = handle(
+        "GET",
+        "/v1/decision",
+        "feature=login&user=1",
+        &blocklist,
+        &counters,
+        Unloaded::FailOpen,
+        at(10),
+    );
+    assert_eq!(open.status, 200, "{}", open.body);
+    assert!(open.body.contains("\"allowed\":true"), "{}", open.body);
+    let (_, metrics) = get(&blocklist, &counters, "/metrics");
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("interdict_unavailable_total 2"),
         "{metrics}"
     );
 }
