@@ -272,6 +272,14 @@ class Query:
     scopes: Iterable[ScopeLike] = ()
 
     def __post_init__(self) -> None:
+        # A wrong type is a bug in the caller, not a subject nobody banned:
+        # `user_id=9999` would otherwise be compared with "9999" and never match.
+        if not isinstance(self.feature, str):
+            raise TypeError(f"Query.feature must be a str, got {type(self.feature).__name__}")
+        for name in ("user_id", "username", "email", "key_fingerprint"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"Query.{name} must be a str or None, got {type(value).__name__}")
         if self.ip is not None:
             self.ip = parse_address(self.ip)
         self.scopes = tuple(Scope.of(s) for s in self.scopes)

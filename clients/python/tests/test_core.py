@@ -87,6 +87,13 @@ class QueryTests(unittest.TestCase):
             Query(feature="x", scopes=["nokind"])
         self.assertFalse(Query(feature="x").has_subject())
 
+    def test_a_query_with_a_wrongly_typed_identifier_raises(self) -> None:
+        with self.assertRaises(TypeError) as caught:
+            Query(feature="login", user_id=9999)  # type: ignore[arg-type]
+        self.assertIn("user_id", str(caught.exception))
+        with self.assertRaises(TypeError):
+            Query(feature=None)  # type: ignore[arg-type]
+
 
 class DecisionJsonTests(unittest.TestCase):
     def test_keys_and_order(self):
