@@ -1,10 +1,12 @@
 //! Automatic bans at run time: the BanPolicies of the watched namespaces, the
 //! offense intake endpoint (`intake`, authenticated by `auth`), the leader's
-//! counting and ban creation (`engine`, on the pure `crate::policy`), the
+//! counting (`engine`, on the pure `crate::policy`), what each threshold
+//! crossing comes to (`crossing`), its Events and audit lines (`records`), the
 //! escalation history read back from the bans (`history`) and the policies'
 //! statuses (`status`).
 
 mod auth;
+mod crossing;
 mod engine;
 mod history;
 mod intake;
