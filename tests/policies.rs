@@ -121,6 +121,38 @@ async fn status_of(ns: &TestNamespace, name: &str) -> Value {
     serde_json::to_value(policy.status.unwrap_or_default()).unwrap()
 }
 
+/// The policy's status once `holds` is true of it.
+async fn status_when(
+    ns: &TestNamespace,
+    name: &str,
+    what: &str,
+    holds: fn(&Value) -> bool,
+) -> Value {
+    eventually(what, Duration::from_secs(30), || async move {
+        let status = status_of(ns, name).await;
+        holds(&status).then_some(status)
+    })
+    .await
+}
+
+/// The status's condition of type `kind`.
+fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} condition in {status}"))
+}
+
+/// A report straight to the operator's intake with `bearer`: (status, answer).
+fn report(port: u16, bearer: &str, batch: &str) -> (u16, Value) {
+    let (status, body) = post(port, "/v1/offenses", &[("Authorization", bearer)], batch)
+        .expect("the intake answers");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
 /// The namespace's blocklist, laid out in `dir` as kubelet would mount it.
 async fn mount_blocklist(ns: &TestNamespace, dir: &Path) {
     let cms = ns
@@ -266,30 +298,18 @@ async fn failed_logins_reported_through_the_sidecar_ban_with_a_ladder_that_survi
         "1"
     );
 
-    let status = eventually(
+    let status = status_when(
+        &ns,
+        "brute-force",
         "the policy's status shows its counts",
-        Duration::from_secs(30),
-        || {
-            let ns = &ns;
-            async move {
-                let status = status_of(ns, "brute-force").await;
-                (status["bansCreated"].as_u64()? >= 1 && status["suppressedExempt"].as_u64()? >= 1)
-                    .then_some(status)
-            }
-        },
+        |s| s["bansCreated"].as_u64() >= Some(1) && s["suppressedExempt"].as_u64() >= Some(1),
     )
     .await;
     assert!(
         status["suppressedActive"].as_u64().unwrap() >= 1,
         "{status}"
     );
-    let ready = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .unwrap()
-        .clone();
+    let ready = condition(&status, "Ready");
     assert_eq!(ready["status"], "True", "{status}");
     drop(car);
     ns.cleanup().await;
@@ -352,24 +372,13 @@ async fn observe_mode_creates_nothing_and_says_what_it_would_have_done() {
         "offenses": (0..5).map(|_| json!({ "type": "failed-login", "subject": { "username": "mallory" } })).collect::<Vec<_>>(),
     })
     .to_string();
-    let (status, body) = post(
-        intake,
-        "/v1/offenses",
-        &[("Authorization", &bearer)],
-        &batch,
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let status = eventually(
+    let (code, answer) = report(intake, &bearer, &batch);
+    assert_eq!(code, 200, "{answer}");
+    let status = status_when(
+        &ns,
+        "tuning",
         "the policy reports what it would have done",
-        Duration::from_secs(30),
-        || {
-            let ns = &ns;
-            async move {
-                let status = status_of(ns, "tuning").await;
-                (status["bansObserved"] == 1).then_some(status)
-            }
-        },
+        |s| s["bansObserved"] == 1,
     )
     .await;
     assert_eq!(status["recent"][0]["outcome"], "Observed", "{status}");
@@ -397,36 +406,15 @@ async fn the_circuit_breaker_stops_a_storm_of_a_thousand_subjects_at_its_limit()
         "offenses": (0..1000).map(|i| json!({ "type": "failed-login", "subject": { "userId": format!("victim-{i}") } })).collect::<Vec<_>>(),
     })
     .to_string();
-    let (status, body) = post(
-        intake,
-        "/v1/offenses",
-        &[("Authorization", &bearer)],
-        &batch,
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let answer: Value = serde_json::from_str(&body).unwrap();
+    let (code, answer) = report(intake, &bearer, &batch);
+    assert_eq!(code, 200, "{answer}");
     assert_eq!(answer["bans"].as_array().unwrap().len(), 20, "{answer}");
     assert_eq!(policy_bans(&ns, "storm").await.len(), 20);
-    let status = eventually(
-        "the breaker shows in the status",
-        Duration::from_secs(30),
-        || {
-            let ns = &ns;
-            async move {
-                let status = status_of(ns, "storm").await;
-                (status["suppressedBreaker"] == 980).then_some(status)
-            }
-        },
-    )
+    let status = status_when(&ns, "storm", "the breaker shows in the status", |s| {
+        s["suppressedBreaker"] == 980
+    })
     .await;
-    let breaker = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "BreakerOpen")
-        .unwrap()
-        .clone();
+    let breaker = condition(&status, "BreakerOpen");
     assert_eq!(breaker["status"], "True", "{status}");
     ns.cleanup().await;
 }
