@@ -17,6 +17,17 @@ pub struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// Relayed unchanged to whoever asked (both hops speak JSON).
+    pub fn relayed(self) -> crate::http::Response {
+        crate::http::Response {
+            status: self.status,
+            content_type: "application/json",
+            body: self.body,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Poster {
     client: Client<HttpConnector, Full<Bytes>>,

@@ -88,7 +88,7 @@ pub enum ReportError {
 pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<(String, Vec<Offense>), ReportError> {
     let batch: Batch =
         serde_json::from_slice(body).map_err(|e| ReportError::Json(e.to_string()))?;
-    if !is_namespace_name(&batch.namespace) {
+    if !is_label(&batch.namespace) {
         return Err(ReportError::Namespace(batch.namespace));
     }
     if batch.offenses.is_empty() {
@@ -106,16 +106,9 @@ pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<(String, Vec<Offen
     Ok((batch.namespace, offenses))
 }
 
-fn is_namespace_name(name: &str) -> bool {
-    (1..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-fn is_token(text: &str) -> bool {
+/// A lowercase RFC 1123 label: what a namespace name is, and what the CRDs'
+/// token rule asks of offense types and scope kinds.
+fn is_label(text: &str) -> bool {
     (1..=63).contains(&text.len())
         && text
             .bytes()
@@ -130,7 +123,7 @@ fn check(index: usize, report: OffenseReport, now: DateTime<Utc>) -> Result<Offe
         field,
         message,
     };
-    if !is_token(&report.kind) {
+    if !is_label(&report.kind) {
         return Err(row(
             "type",
             format!(
@@ -147,7 +140,7 @@ fn check(index: usize, report: OffenseReport, now: DateTime<Utc>) -> Result<Offe
         ));
     }
     for (i, scope) in report.scopes.iter().enumerate() {
-        if !is_token(&scope.kind) || scope.name.is_empty() || !is_one_line(&scope.name) {
+        if !is_label(&scope.kind) || scope.name.is_empty() || !is_one_line(&scope.name) {
             return Err(row(
                 "scopes",
                 format!("scopes[{i}] must have a lowercase token kind and a one-line name"),

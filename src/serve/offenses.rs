@@ -75,11 +75,7 @@ impl Forwarder {
         let target = format!("{}{OFFENSES_PATH}", url.trim_end_matches('/'));
         let headers = [("authorization", format!("Bearer {token}"))];
         match self.poster.post(&target, &headers, body).await {
-            Ok(answer) => Response {
-                status: answer.status,
-                content_type: "application/json",
-                body: answer.body,
-            },
+            Ok(answer) => answer.relayed(),
             Err(error) => Response::error(503, format!("cannot reach the operator: {error}")),
         }
     }

@@ -149,11 +149,7 @@ impl Intake {
         }
         let target = format!("{}{OFFENSES_PATH}", url.trim_end_matches('/'));
         match self.poster.post(&target, &headers, posted.body).await {
-            Ok(answer) => Response {
-                status: answer.status,
-                content_type: "application/json",
-                body: answer.body,
-            },
+            Ok(answer) => answer.relayed(),
             Err(error) => unavailable(format!("cannot pass the report on to the leader: {error}")),
         }
     }
