@@ -65,6 +65,42 @@ pub struct Decision {
     pub content_hidden: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appeal_instructions: Option<String>,
+    /// What a banner needs beside the answer: the subject's entries that do not
+    /// deny this request (other features, other scopes, a kept feature under a
+    /// Silence, scheduled bans), earliest first. The reported `ban` is never one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
+}
+
+/// An entry of the subject that concerns it without refusing this request.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    pub ban: String,
+    /// `Suspend`, `Silence` or `FeatureBlock`, as in [`Decision::mode`].
+    pub mode: String,
+    pub phase: NoticePhase,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub from: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// The blocked features (FeatureBlock only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Where the features are blocked (FeatureBlock only; absent = everywhere).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appeal_instructions: Option<String>,
+}
+
+/// Whether a notice's entry is in force now or starts later.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticePhase {
+    Active,
+    Scheduled,
 }
 
 impl Decision {
@@ -80,6 +116,7 @@ impl Decision {
             revoke_sessions_before: None,
             content_hidden: false,
             appeal_instructions: None,
+            notices: Vec::new(),
         }
     }
 }
@@ -233,7 +270,11 @@ pub(crate) fn decide_for<'a>(
         .filter_map(|e| e.revoke_sessions_before)
         .chain(ended_bans)
         .max();
-    let applicable: Vec<&Entry> = concerned.into_iter().filter(|e| e.in_force(now)).collect();
+    let applicable: Vec<&Entry> = concerned
+        .iter()
+        .copied()
+        .filter(|e| e.in_force(now))
+        .collect();
     let winner = applicable
         .iter()
         .filter(|e| denies(e, query))
@@ -249,17 +290,72 @@ pub(crate) fn decide_for<'a>(
         None => Decision::allow(),
     };
     decision.revoke_sessions_before = revoke_sessions_before;
+    decision.notices = notices(&concerned, decision.ban.as_deref(), query, now);
     decision
+}
+
+/// The subject's entries that do not refuse this request: in force without
+/// denying it, or scheduled. Losing denials are left out (the request is
+/// refused anyway), and so are ended entries.
+fn notices(
+    concerned: &[&Entry],
+    reported: Option<&str>,
+    query: &Query,
+    now: DateTime<Utc>,
+) -> Vec<Notice> {
+    let mut notices: Vec<Notice> = concerned
+        .iter()
+        .filter(|e| Some(e.id.as_str()) != reported)
+        .filter_map(|e| {
+            let phase = if e.in_force(now) {
+                NoticePhase::Active
+            } else if now < e.from {
+                NoticePhase::Scheduled
+            } else {
+                return None;
+            };
+            if phase == NoticePhase::Active && denies(e, query) {
+                return None;
+            }
+            Some(notice(e, phase))
+        })
+        .collect();
+    notices.sort_by(|a, b| a.from.cmp(&b.from).then_with(|| a.ban.cmp(&b.ban)));
+    notices
+}
+
+fn notice(entry: &Entry, phase: NoticePhase) -> Notice {
+    let feature_block = entry.kind == EntryKind::FeatureBlock;
+    Notice {
+        ban: entry.id.clone(),
+        mode: mode_name(entry),
+        phase,
+        reason: entry.reason.clone(),
+        message: entry.message.clone(),
+        from: entry.from,
+        until: entry.until,
+        features: feature_block.then(|| entry.features.clone()),
+        scopes: if feature_block {
+            entry.scopes.clone()
+        } else {
+            Vec::new()
+        },
+        appeal_instructions: entry.appeal_instructions.clone(),
+    }
+}
+
+fn mode_name(entry: &Entry) -> String {
+    match (entry.kind, entry.mode) {
+        (EntryKind::FeatureBlock, _) => "FeatureBlock".to_string(),
+        (EntryKind::UserBan, mode) => format!("{:?}", mode.unwrap_or_default()),
+    }
 }
 
 fn restriction(entry: &Entry, allowed: bool, silenced: bool) -> Decision {
     Decision {
         allowed,
         ban: Some(entry.id.clone()),
-        mode: Some(match (entry.kind, entry.mode) {
-            (EntryKind::FeatureBlock, _) => "FeatureBlock".to_string(),
-            (EntryKind::UserBan, mode) => format!("{:?}", mode.unwrap_or_default()),
-        }),
+        mode: Some(mode_name(entry)),
         reason: Some(entry.reason.clone()),
         message: entry.message.clone(),
         from: Some(entry.from),
@@ -267,6 +363,7 @@ fn restriction(entry: &Entry, allowed: bool, silenced: bool) -> Decision {
         revoke_sessions_before: None,
         content_hidden: silenced,
         appeal_instructions: entry.appeal_instructions.clone(),
+        notices: Vec::new(),
     }
 }
 
