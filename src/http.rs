@@ -57,8 +57,10 @@ impl Response {
 /// `(method, path, query)` to a response.
 pub type Handler = Arc<dyn Fn(&str, &str, &str) -> Response + Send + Sync>;
 
-/// A request with a body (a POST), for the endpoints that take one.
+/// A request for an asynchronous endpoint: a POST with its body, or a GET
+/// under one of [`AsyncRoutes::get_prefixes`] (empty body).
 pub struct Posted {
+    pub method: String,
     pub path: String,
     /// The `Authorization` header, as sent.
     pub authorization: Option<String>,
@@ -70,6 +72,30 @@ pub struct Posted {
 /// POSTed requests to a response, asynchronously (they may call the API server).
 pub type PostHandler =
     Arc<dyn Fn(Posted) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The endpoints answered asynchronously (they may call the API server):
+/// every POST, and GETs whose path starts with one of `get_prefixes`.
+#[derive(Clone)]
+pub struct AsyncRoutes {
+    pub handler: PostHandler,
+    pub get_prefixes: &'static [&'static str],
+}
+
+impl AsyncRoutes {
+    /// POSTs only.
+    pub fn posts(handler: PostHandler) -> Self {
+        AsyncRoutes {
+            handler,
+            get_prefixes: &[],
+        }
+    }
+
+    fn takes(&self, method: &hyper::Method, path: &str) -> bool {
+        *method == hyper::Method::POST
+            || (*method == hyper::Method::GET
+                && self.get_prefixes.iter().any(|p| path.starts_with(p)))
+    }
+}
 
 /// The header a replica adds when it passes a request on to the leader: the
 /// leader must not pass it on again.
@@ -108,11 +134,13 @@ const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 async fn respond(
     request: hyper::Request<Incoming>,
     handler: Handler,
-    post: Option<PostHandler>,
+    post: Option<AsyncRoutes>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let head = request.method() == hyper::Method::HEAD;
     let answer = match post {
-        Some(post) if request.method() == hyper::Method::POST => posted(request, post).await,
+        Some(post) if post.takes(request.method(), request.uri().path()) => {
+            posted(request, post.handler).await
+        }
         _ => {
             let uri = request.uri();
             handler(
@@ -162,6 +190,7 @@ async fn posted(request: hyper::Request<Incoming>, post: PostHandler) -> Respons
         }
     };
     post(Posted {
+        method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         authorization: header("authorization"),
         forwarded: header(FORWARDED_HEADER).is_some(),
@@ -194,7 +223,7 @@ pub async fn bind_with_limits(
 pub async fn bind_with_posts(
     addr: SocketAddr,
     handler: Handler,
-    post: Option<PostHandler>,
+    post: Option<AsyncRoutes>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
@@ -269,7 +298,7 @@ fn listen(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     handler: Handler,
-    post: Option<PostHandler>,
+    post: Option<AsyncRoutes>,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
 ) {

@@ -103,7 +103,7 @@ pub fn shard_name(base: &str, index: u32) -> String {
     }
 }
 
-fn shard_names(base: &str, count: u32) -> Vec<String> {
+pub fn shard_names(base: &str, count: u32) -> Vec<String> {
     (0..count.max(1)).map(|i| shard_name(base, i)).collect()
 }
 

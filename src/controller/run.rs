@@ -78,7 +78,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             health: watches.clone(),
             changes: changes.clone(),
         },
-        &args.namespaces,
+        sources::Served {
+            namespaces: &args.namespaces,
+            enrol_selector: &args.blocklist_namespace_label,
+        },
         &shard_names(&args.blocklist_name, args.max_shards),
         args.global_namespace
             .clone()
@@ -138,7 +141,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
                         format!("POST offense batches to {}", policies::OFFENSES_PATH),
                     )
                 }),
-                Some(intake.handler()),
+                Some(crate::http::AsyncRoutes::posts(intake.handler())),
                 crate::http::Limits::default(),
                 stopped(stop.clone()),
             )

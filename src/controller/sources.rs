@@ -90,6 +90,9 @@ pub struct Stores {
     global: Option<GlobalSource>,
     /// The namespaces given on the command line; empty means every namespace.
     watched: Vec<String>,
+    /// When every namespace is watched: those labelled to get a blocklist
+    /// before their first ban.
+    enrolled: Option<Store<Namespace>>,
 }
 
 /// Where global bans live, and which namespaces asked for them.
@@ -116,6 +119,9 @@ impl Stores {
         if let Some(global) = &self.global {
             let _ = global.opted_in.wait_until_ready().await;
         }
+        if let Some(enrolled) = &self.enrolled {
+            let _ = enrolled.wait_until_ready().await;
+        }
     }
 
     pub fn all_namespaces(&self) -> BTreeSet<String> {
@@ -126,14 +132,33 @@ impl Stores {
         all.extend(self.appeals.namespaces());
         all.extend(self.blocklists.namespaces());
         all.extend(self.opted_in());
+        all.extend(self.enrolled());
         all
     }
 
-    /// Namespaces named on the command line: each gets a blocklist from the
-    /// start, empty while it has no bans, so pods mounting it always find a
-    /// valid one.
+    /// Namespaces named on the command line, or labelled (see
+    /// `--blocklist-namespace-label`) when every namespace is watched: each
+    /// gets a blocklist from the start, empty while it has no bans, so pods
+    /// mounting it always find a valid one.
     pub fn is_listed(&self, namespace: &str) -> bool {
         self.watched.iter().any(|ns| ns == namespace)
+            || self
+                .enrolled
+                .as_ref()
+                .is_some_and(|enrolled| enrolled.get(&ObjectRef::new(namespace)).is_some())
+    }
+
+    fn enrolled(&self) -> BTreeSet<String> {
+        self.enrolled
+            .as_ref()
+            .map(|enrolled| {
+                enrolled
+                    .state()
+                    .iter()
+                    .filter_map(|ns| ns.metadata.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn global_namespace(&self) -> Option<&str> {
@@ -341,10 +366,18 @@ pub struct Observers {
     pub changes: Arc<Changes>,
 }
 
+/// The namespaces served: those listed (empty: every namespace), and with
+/// every namespace watched, the label selector of those that get a blocklist
+/// before their first ban ("" for none).
+pub struct Served<'a> {
+    pub namespaces: &'a [String],
+    pub enrol_selector: &'a str,
+}
+
 pub fn watch(
     client: &Client,
     observers: Observers,
-    namespaces: &[String],
+    served: Served<'_>,
     blocklist_names: &[String],
     global: Option<GlobalBans>,
     queue: Arc<Queue>,
@@ -353,6 +386,10 @@ pub fn watch(
     Arc<Stores>,
     impl std::future::Future<Output = ()> + Send + use<>,
 ) {
+    let Served {
+        namespaces,
+        enrol_selector,
+    } = served;
     let changes = observers.changes.clone();
     let mut streams = Vec::new();
     let all = watcher::Config::default();
@@ -377,6 +414,17 @@ pub fn watch(
             opted_in,
         }
     });
+    // Listed namespaces always get a blocklist; with every namespace watched,
+    // only the labelled ones do before their first ban (not kube-system...).
+    let enrolled = (namespaces.is_empty() && !enrol_selector.is_empty()).then(|| {
+        let (enrolled, stream) = reflect(
+            Api::<Namespace>::all(client.clone()),
+            watcher::Config::default().labels(enrol_selector),
+            observers.clone(),
+        );
+        streams.push(stream);
+        enrolled
+    });
     let stores = Arc::new(Stores {
         user_bans: scoped(client, &observers, &scopes, &all, &mut streams),
         feature_blocks: scoped(client, &observers, &scopes, &all, &mut streams),
@@ -395,6 +443,7 @@ pub fn watch(
         },
         global,
         watched: namespaces.to_vec(),
+        enrolled,
     });
     let feeding = {
         let stores = stores.clone();

@@ -13,12 +13,24 @@ use chrono::{DateTime, Utc};
 use super::{ReadError, Skipped, document_names, load, warn_skipped};
 use crate::core::{Decision, Entry, Index, Query};
 
-/// One loaded version of the directory.
+/// One loaded version of the blocklist.
 pub struct Snapshot {
     pub index: Index,
     pub loaded_at: SystemTime,
     /// The items this copy's documents held but the reader left out.
     pub skipped: Vec<Skipped>,
+    pub source: Source,
+}
+
+/// Where the copy in force came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The mounted directory (kubelet refreshes it 60–90 s after a change).
+    #[default]
+    Directory,
+    /// The namespace's blocklist ConfigMaps, watched on the API server
+    /// (a change arrives in well under a second).
+    ApiServer,
 }
 
 /// Counters for health checks and metrics.
@@ -33,6 +45,7 @@ pub struct Stats {
     /// copy was loaded).
     pub skipped: usize,
     pub last_error: Option<String>,
+    pub source: Source,
 }
 
 struct Shared {
@@ -45,6 +58,9 @@ struct Shared {
     /// What the directory looked like at the last attempt, to skip unchanged reads.
     seen: Mutex<Option<Fingerprint>>,
     stopped: AtomicBool,
+    /// An API-server watch delivers copies and is healthy: the directory (an
+    /// older copy of the same ConfigMaps) is not read meanwhile.
+    api_current: AtomicBool,
 }
 
 /// Cheap identity of the directory's content: the `..data` target kubelet swaps,
@@ -89,6 +105,7 @@ impl Blocklist {
                     index: Index::default(),
                     loaded_at: SystemTime::now(),
                     skipped: Vec::new(),
+                    source: Source::Directory,
                 })),
                 loaded: AtomicBool::new(false),
                 reloads: AtomicU64::new(0),
@@ -96,6 +113,7 @@ impl Blocklist {
                 last_error: Mutex::new(None),
                 seen: Mutex::new(None),
                 stopped: AtomicBool::new(false),
+                api_current: AtomicBool::new(false),
             }),
         };
         let _ = blocklist.reload();
@@ -136,6 +154,9 @@ impl Blocklist {
     /// previous one stays in force.
     pub fn reload(&self) -> Result<bool, ReadError> {
         let shared = &self.shared;
+        if shared.api_current.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let now_seen = fingerprint(&shared.dir);
         {
             let mut seen = shared.seen.lock().expect("fingerprint lock");
@@ -146,21 +167,8 @@ impl Blocklist {
         }
         match load(&shared.dir) {
             Ok(loaded) => {
-                let count = loaded.contents.entries.len();
-                let skipped = loaded.skipped.len();
                 // Once per copy: an unchanged directory is not read again.
-                warn_skipped(&loaded.skipped);
-                let snapshot = Arc::new(Snapshot {
-                    index: Index::new(loaded.contents),
-                    loaded_at: SystemTime::now(),
-                    skipped: loaded.skipped,
-                });
-                *shared.current.write().expect("snapshot lock") = snapshot;
-                shared.loaded.store(true, Ordering::Release);
-                shared.reloads.fetch_add(1, Ordering::Relaxed);
-                *shared.last_error.lock().expect("error lock") = None;
-                let dir = shared.dir.display();
-                tracing::info!(%dir, entries = count, skipped, "blocklist loaded");
+                self.put_in_force(loaded, Source::Directory);
                 Ok(true)
             }
             Err(error) => {
@@ -181,6 +189,53 @@ impl Blocklist {
                 Err(error)
             }
         }
+    }
+
+    /// Puts a copy read from the API server in force (see
+    /// [`crate::reader::api_source`]); the directory is not read again until
+    /// [`Blocklist::api_lost`].
+    pub fn install(&self, loaded: super::Loaded) {
+        self.put_in_force(loaded, Source::ApiServer);
+        self.shared.api_current.store(true, Ordering::Release);
+    }
+
+    /// A copy from the API server was refused (an incomplete shard set, a bad
+    /// document): counted like a refused directory copy; the copy in force stays.
+    pub fn refused(&self, error: &ReadError) {
+        let shared = &self.shared;
+        shared.failures.fetch_add(1, Ordering::Relaxed);
+        *shared.last_error.lock().expect("error lock") = Some(error.to_string());
+        tracing::warn!(%error, "blocklist from the API server not used; the previous copy stays in force");
+    }
+
+    /// The API-server watch failed: the mounted directory takes over again
+    /// (read at the next check, whatever its fingerprint).
+    pub fn api_lost(&self) {
+        if self.shared.api_current.swap(false, Ordering::AcqRel) {
+            *self.shared.seen.lock().expect("fingerprint lock") = None;
+            tracing::warn!(
+                "blocklist watch on the API server lost; following the mounted directory"
+            );
+        }
+    }
+
+    fn put_in_force(&self, loaded: super::Loaded, source: Source) {
+        let shared = &self.shared;
+        let count = loaded.contents.entries.len();
+        let skipped = loaded.skipped.len();
+        warn_skipped(&loaded.skipped);
+        let snapshot = Arc::new(Snapshot {
+            index: Index::new(loaded.contents),
+            loaded_at: SystemTime::now(),
+            skipped: loaded.skipped,
+            source,
+        });
+        *shared.current.write().expect("snapshot lock") = snapshot;
+        shared.loaded.store(true, Ordering::Release);
+        shared.reloads.fetch_add(1, Ordering::Relaxed);
+        *shared.last_error.lock().expect("error lock") = None;
+        let dir = shared.dir.display();
+        tracing::info!(%dir, ?source, entries = count, skipped, "blocklist loaded");
     }
 
     /// The copy in force; hold it to answer several questions from one version.
@@ -212,6 +267,7 @@ impl Blocklist {
             entries: snapshot.index.len(),
             skipped: snapshot.skipped.len(),
             last_error: shared.last_error.lock().expect("error lock").clone(),
+            source: snapshot.source,
         }
     }
 }

@@ -5,11 +5,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "operator")]
+pub mod api_source;
 mod live;
 pub mod report;
 mod shards;
 
-pub use live::{Blocklist, Snapshot, Stats};
+pub use live::{Blocklist, Snapshot, Source, Stats};
 pub use shards::ShardProblem;
 
 use crate::core::Contents;
@@ -144,11 +146,39 @@ fn load_dir_with(
     }
 }
 
+/// [`load`] for documents held in memory (a ConfigMap's data read from the API
+/// server): file name → content, every shard's keys together. `shown` names
+/// the source in errors and skipped items, as the directory does for [`load`].
+pub fn load_texts(
+    shown: &Path,
+    documents: &std::collections::BTreeMap<String, String>,
+) -> Result<Loaded, ReadError> {
+    let names: Vec<String> = documents
+        .keys()
+        .filter(|name| is_document_file(name))
+        .cloned()
+        .collect();
+    load_named(shown, names, &mut |path| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        documents
+            .get(name)
+            .cloned()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    })
+}
+
 fn load_documents(
     dir: &Path,
     read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
 ) -> Result<Loaded, ReadError> {
-    let names = document_names(dir)?;
+    load_named(dir, document_names(dir)?, read)
+}
+
+fn load_named(
+    dir: &Path,
+    names: Vec<String>,
+    read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+) -> Result<Loaded, ReadError> {
     if names.is_empty() {
         return Err(ReadError::Empty(dir.into()));
     }

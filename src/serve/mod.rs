@@ -2,6 +2,7 @@
 //! HTTP on loopback instead of linking a reader library, and report offenses
 //! for BanPolicies the same way (`offenses`).
 
+mod appeals;
 mod offenses;
 mod params;
 mod routes;
@@ -57,15 +58,50 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map(|ns| ns.trim().to_string())
             .filter(|ns| !ns.is_empty())
     });
+    let client = kubernetes_client().await;
+    if args.watch_api {
+        match (&client, &namespace) {
+            (Some(client), Some(namespace)) => {
+                let source = crate::reader::api_source::ApiSource::new(
+                    namespace,
+                    &args.blocklist_name,
+                    args.max_shards,
+                );
+                tokio::spawn(crate::reader::api_source::follow(
+                    client.clone(),
+                    source,
+                    blocklist.clone(),
+                ));
+                tracing::info!(%namespace, "following the blocklist on the API server");
+            }
+            _ => {
+                return Err("--watch-api needs a Kubernetes configuration (in-cluster or                             KUBECONFIG) and a namespace (--namespace or the pod's own)"
+                    .into());
+            }
+        }
+    }
     let forwarder = Arc::new(offenses::Forwarder::new(
         args.operator_url.clone(),
         args.token_file.clone(),
-        namespace,
+        namespace.clone(),
     ));
+    let appeals = Arc::new(appeals::Appeals::new(client, namespace));
+    let offense_handler = forwarder.handler();
+    let asynchronous: crate::http::PostHandler = Arc::new(move |posted| {
+        if posted.path.starts_with(appeals::APPEALS_PATH) {
+            let appeals = appeals.clone();
+            Box::pin(async move { appeals.handle(posted).await })
+        } else {
+            offense_handler(posted)
+        }
+    });
     let (local, serving) = crate::http::bind_with_posts(
         args.listen,
         handler,
-        Some(forwarder.handler()),
+        Some(crate::http::AsyncRoutes {
+            handler: asynchronous,
+            get_prefixes: &[appeals::APPEALS_PATH],
+        }),
         limits,
         crate::process::shutdown_signal(),
     )
@@ -87,6 +123,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     blocklist.stop();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The pod's credentials (in-cluster) or KUBECONFIG's, for appeals and
+/// --watch-api; `None` when there are none (decisions need no client).
+async fn kubernetes_client() -> Option<kube::Client> {
+    match kube::Client::try_default().await {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::info!(%error, "no Kubernetes configuration: appeals and --watch-api are off");
+            None
+        }
+    }
 }
 
 /// Lifts the soft open-file limit to the hard one, as Go's runtime does: the

@@ -62,6 +62,11 @@ impl Principal {
                 })
             })
             .collect();
+        Self::with_rules(namespace, name, rules)
+    }
+
+    /// As [`Principal::new`], with RBAC rules as JSON (for `resourceNames`).
+    pub fn with_rules(namespace: &str, name: &str, rules: Vec<serde_json::Value>) -> Principal {
         let manifests = serde_json::json!({
             "apiVersion": "v1",
             "kind": "List",

@@ -179,3 +179,15 @@ secret, SMTP password) or environment variable (SMTP_USERNAME), never inlined.
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/*
+The blocklist namespace label as a selector ("key=value"), empty when off or
+when only listed namespaces are watched (they always get a blocklist).
+*/}}
+{{- define "interdict.blocklistNamespaceLabel" -}}
+{{- if not .Values.watchNamespaces -}}
+{{- range $key, $value := .Values.blocklistNamespaceLabel -}}
+{{- printf "%s=%s" $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
