@@ -61,7 +61,12 @@ struct Shared {
     /// An API-server watch delivers copies and is healthy: the directory (an
     /// older copy of the same ConfigMaps) is not read meanwhile.
     api_current: AtomicBool,
+    hook: RwLock<Option<DecisionHook>>,
 }
+
+/// Called with every decision [`Blocklist::decide`] returns (e.g.
+/// [`super::DecisionCounts::record`]); keep it cheap, it runs on each request.
+pub type DecisionHook = Arc<dyn Fn(&Decision) + Send + Sync>;
 
 /// Cheap identity of the directory's content: the `..data` target kubelet swaps,
 /// and name, size and mtime of every document file (for hand-made directories).
@@ -114,6 +119,7 @@ impl Blocklist {
                 seen: Mutex::new(None),
                 stopped: AtomicBool::new(false),
                 api_current: AtomicBool::new(false),
+                hook: RwLock::new(None),
             }),
         };
         let _ = blocklist.reload();
@@ -243,8 +249,29 @@ impl Blocklist {
         self.shared.current.read().expect("snapshot lock").clone()
     }
 
+    /// The decision from the copy in force. Before any copy has loaded
+    /// ([`Stats::loaded`] false) this would answer from nothing: use
+    /// [`Blocklist::try_decide`] to refuse instead.
     pub fn decide(&self, query: &Query, now: DateTime<Utc>) -> Decision {
-        self.snapshot().index.decide(query, now)
+        let decision = self.snapshot().index.decide(query, now);
+        if let Some(hook) = self.shared.hook.read().expect("hook lock").as_ref() {
+            hook(&decision);
+        }
+        decision
+    }
+
+    /// [`Blocklist::decide`], or `None` while no copy has loaded: nothing
+    /// loaded is not "nobody is banned".
+    pub fn try_decide(&self, query: &Query, now: DateTime<Utc>) -> Option<Decision> {
+        self.shared
+            .loaded
+            .load(Ordering::Acquire)
+            .then(|| self.decide(query, now))
+    }
+
+    /// Calls `hook` with every decision from now on (replacing any earlier one).
+    pub fn set_decision_hook(&self, hook: DecisionHook) {
+        *self.shared.hook.write().expect("hook lock") = Some(hook);
     }
 
     /// Every active and scheduled block of the query's subject.

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 #[cfg(feature = "operator")]
 pub mod api_source;
+mod counts;
 mod live;
 pub mod report;
 mod shards;
 
-pub use live::{Blocklist, Snapshot, Source, Stats};
+pub use counts::{DecisionCounts, DecisionKey, MAX_SERIES};
+pub use live::{Blocklist, DecisionHook, Snapshot, Source, Stats};
 pub use shards::ShardProblem;
 
 use crate::core::Contents;

@@ -9,13 +9,12 @@ use serde_json::json;
 use super::params;
 use crate::core::SubjectKey;
 use crate::http::Response;
-use crate::reader::Blocklist;
+use crate::reader::{Blocklist, DecisionCounts};
 
 /// Decision counters for `/metrics`.
 #[derive(Default)]
 pub struct Counters {
-    allowed: AtomicU64,
-    denied: AtomicU64,
+    decisions: DecisionCounts,
     bad_requests: AtomicU64,
     unavailable: AtomicU64,
 }
@@ -37,6 +36,7 @@ fn not_loaded(blocklist: &Blocklist, unloaded: Unloaded, counters: &Counters) ->
         return None;
     }
     counters.unavailable.fetch_add(1, Ordering::Relaxed);
+    counters.decisions.record_unavailable();
     let why = stats
         .last_error
         .unwrap_or_else(|| "the blocklist directory holds no blocklist yet".into());
@@ -107,12 +107,7 @@ fn decision(
         Err(message) => return bad_request(counters, message),
     };
     let decision = blocklist.decide(&asked.query, asked.at.unwrap_or(now));
-    let counter = if decision.allowed {
-        &counters.allowed
-    } else {
-        &counters.denied
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+    counters.decisions.record(&decision);
     Response::json(
         200,
         serde_json::to_value(&decision).expect("decisions serialise"),
@@ -151,20 +146,26 @@ fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
             out.push_str(&format!("{name}{labels} {value}\n"));
         }
     };
+    let decisions: Vec<(String, u64)> = counters
+        .decisions
+        .snapshot()
+        .into_iter()
+        .map(|(key, count)| {
+            let labels = format!(
+                "{{outcome=\"{}\",mode=\"{}\",reason=\"{}\"}}",
+                key.outcome,
+                label_value(&key.mode),
+                label_value(&key.reason)
+            );
+            (labels, count)
+        })
+        .collect();
+    let decisions: Vec<(&str, u64)> = decisions.iter().map(|(l, c)| (l.as_str(), *c)).collect();
     metric(
         "interdict_decisions_total",
         "counter",
-        "Decisions answered, by outcome.",
-        &[
-            (
-                "{outcome=\"allowed\"}",
-                counters.allowed.load(Ordering::Relaxed),
-            ),
-            (
-                "{outcome=\"denied\"}",
-                counters.denied.load(Ordering::Relaxed),
-            ),
-        ],
+        "Decisions answered, by outcome (allowed, denied, unavailable), mode and reason code.",
+        &decisions,
     );
     metric(
         "interdict_bad_requests_total",
@@ -213,6 +214,13 @@ fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: out,
     }
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -73,11 +73,13 @@ fn decision_and_block_status() {
     let (_, metrics) = get(&blocklist, &counters, "/metrics");
     let metrics = metrics.as_str().unwrap();
     assert!(
-        metrics.contains("interdict_decisions_total{outcome=\"denied\"} 1"),
+        metrics.contains(
+            "interdict_decisions_total{outcome=\"denied\",mode=\"Silence\",reason=\"spam\"} 1"
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("interdict_decisions_total{outcome=\"allowed\"} 1"),
+        metrics.contains("interdict_decisions_total{outcome=\"allowed\",mode=\"\",reason=\"\"} 1"),
         "{metrics}"
     );
     assert!(
@@ -210,6 +212,13 @@ fn nothing_loaded_is_a_503_with_the_reason_never_an_allowed() {
             .as_str()
             .unwrap()
             .contains("interdict_unavailable_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("interdict_decisions_total{outcome=\"unavailable\",mode=\"\",reason=\"\"} 2"),
         "{metrics}"
     );
 }
