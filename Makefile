@@ -21,8 +21,14 @@ test: fmt-check clippy control-plane
 	$(MAKE) python-test
 	$(MAKE) e2e
 
+## The Python reader: its suite (shared vectors included, the ASGI middleware under
+## a real uvicorn) and `mypy --strict` on the package, both with the pinned tools of
+## hack/python-tools.sh's venv (created on first use, outside the repository).
+## INTERDICT_REQUIRE_TOOLS=1 makes a missing tool fail the suite instead of skipping.
 python-test:
-	python3 -m unittest discover -s clients/python/tests -t clients/python
+	hack/python-tools.sh >/dev/null
+	INTERDICT_REQUIRE_TOOLS=1 "$$(hack/python-tools.sh)" -m unittest discover -s clients/python/tests -t clients/python
+	cd clients/python && "$$(../../hack/python-tools.sh)" -m mypy --strict interdict_blocklist
 
 ## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader,
 ## then the operator end to end on its own local control plane (writes the "Operator at scale"

@@ -1,6 +1,6 @@
 //! Notification delivery against real receivers, no mocks and no Kubernetes:
 //! an HTTP server on loopback (hyper) for the webhook, and aiosmtpd (Python,
-//! installed by `hack/python-tools.sh` into `target/python-tools/`) for email.
+//! installed by `hack/python-tools.sh` into the cache, `~/.cache/interdict/python-venv`) for email.
 //! The SMTP tests fail, never skip, when that venv cannot be created.
 
 mod common;

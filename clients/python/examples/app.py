@@ -17,6 +17,9 @@ port). Routes:
   scheduled entry of one subject ("my block status"), as `interdict serve`'s `/v1/blocks`;
 - `GET /healthz` loaded, entries, exemptions, revocations, reloads, reload failures, last error;
 - `GET /readyz` 200 once a blocklist copy is loaded, else 503.
+
+Until a first copy of the blocklist loads, `/check`, `/blocks`, `POST /posts` and the
+authors' pages answer 503: the blocklist fails closed.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from interdict_blocklist import Blocklist, BlocklistError, Query, format_time
+from interdict_blocklist import Blocklist, BlocklistError, BlocklistUnavailable, Query, format_time
 from interdict_blocklist.wsgi import (
     DECISION_KEY,
     BlocklistMiddleware,
     hide_silenced_authors,
     json_response,
     parse_params,
+    unavailable_body,
 )
 
 POSTS = {
@@ -65,7 +69,11 @@ def make_app(blocklist: Blocklist):
             query, at = parse_params(environ.get("QUERY_STRING", ""))
         except ValueError as e:
             return json_response(start_response, "400 Bad Request", {"error": str(e)})
-        return json_response(start_response, "200 OK", blocklist.decide(query, at).to_json())
+        try:
+            decision = blocklist.decide(query, at)
+        except BlocklistUnavailable:
+            return json_response(start_response, "503 Service Unavailable", unavailable_body())
+        return json_response(start_response, "200 OK", decision.to_json())
 
     def publish(environ, start_response):
         decision = environ.get(DECISION_KEY)
@@ -93,8 +101,12 @@ def make_app(blocklist: Blocklist):
         except ValueError as e:
             return json_response(start_response, "400 Bad Request", {"error": str(e)})
         at = at or datetime.now(timezone.utc)
+        try:
+            found = blocklist.blocks_for(query, now=at)
+        except BlocklistUnavailable:
+            return json_response(start_response, "503 Service Unavailable", unavailable_body())
         out = []
-        for entry in blocklist.blocks_for(query, now=at):
+        for entry in found:
             item = dict(entry.to_json(), active=entry.in_force(at))
             if entry.subject_kind == "email":
                 del item["subject"]  # the caller gave the address; the hash adds nothing
@@ -134,7 +146,10 @@ def make_app(blocklist: Blocklist):
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/posts":
             return None
         qs = params(environ)
-        return Query(feature="publish", user_id=first(qs, "user"), ip=environ.get("REMOTE_ADDR") or None)
+        user, address = first(qs, "user"), environ.get("REMOTE_ADDR") or None
+        if user is None and address is None:
+            return None  # nobody to ask about (a Query must name someone)
+        return Query(feature="publish", user_id=user, ip=address)
 
     return BlocklistMiddleware(router, blocklist, who_publishes)
 
@@ -160,7 +175,7 @@ def main(argv=None) -> int:
         "--require-initial",
         action="store_true",
         help="exit 1 when the directory cannot be loaded at start (default: start, answer "
-        "'allowed' and report not ready on /readyz until a copy loads)",
+        "503 to checked requests and report not ready on /readyz until a copy loads)",
     )
     args = parser.parse_args(argv)
 

@@ -13,10 +13,13 @@ if not decision.allowed:
 The decision logic is a port of `interdict::core::decision`; the shared vectors in
 the repository's `tests/vectors/` keep both identical. `decide(load_dir(path), ...)`
 scans every entry (the reference); `Blocklist` and `Index` answer the same from an
-index built once per loaded copy.
+index built once per loaded copy. Until its first copy loads, `Blocklist` raises
+`BlocklistUnavailable` instead of answering (`fail_open=True` answers "allowed").
+`interdict_blocklist.wsgi` and `interdict_blocklist.asgi` guard web applications.
 """
 
 from ._time import format_time, parse_time
+from .counters import DecisionCounter
 from .decision import blocks_of, decide, precedence, silence_of, subject_matcher
 from .emails import HASH_PREFIX, canonical_email, hash_email
 from .index import Index
@@ -28,6 +31,8 @@ from .model import (
     Decision,
     Entry,
     Exemption,
+    Notice,
+    NoticePhase,
     Query,
     Revocation,
     Scope,
@@ -45,16 +50,19 @@ from .reader import (
     parse_document,
 )
 from .report import Offense, ReportError, report_offenses
-from .watch import Blocklist
+from .watch import Blocklist, BlocklistUnavailable, DecisionHook
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Blocklist",
     "BlocklistError",
+    "BlocklistUnavailable",
     "Contents",
     "DOCUMENT_KEY",
     "Decision",
+    "DecisionCounter",
+    "DecisionHook",
     "Document",
     "DocumentError",
     "Entry",
@@ -62,6 +70,8 @@ __all__ = [
     "FORMAT_V1",
     "HASH_PREFIX",
     "Index",
+    "Notice",
+    "NoticePhase",
     "Offense",
     "IpNet",
     "Query",

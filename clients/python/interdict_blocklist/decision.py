@@ -7,12 +7,14 @@ in agreement.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
 from .emails import query_email_hash
 from .model import (
+    ACTIVE,
     FEATURE_BLOCK,
+    SCHEDULED,
     SILENCE_ALLOWED_FEATURES,
     SUSPEND,
     USER_BAN,
@@ -20,6 +22,7 @@ from .model import (
     Decision,
     Entry,
     Exemption,
+    Notice,
     Query,
     Revocation,
 )
@@ -83,7 +86,13 @@ def _denies(entry: Entry, query: Query) -> bool:
     return feature_listed and in_scope
 
 
-def _cmp(a, b) -> int:
+class _Ordered(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+
+    def __gt__(self, other: Any, /) -> bool: ...
+
+
+def _cmp(a: _Ordered, b: _Ordered) -> int:
     return (a > b) - (a < b)
 
 
@@ -190,11 +199,38 @@ def _decide_for(
     silence = _max_by((e for e in found if e.is_silence), precedence)
     # A silenced subject's content stays hidden whatever else applies, and an
     # allowed answer still names the Silence so the application can say so.
+    reported = winner if winner is not None else silence
+    notices = _notices(concerned, None if reported is None else reported.id, query, now)
     if winner is not None:
-        return Decision.restriction(winner, False, silence is not None, revoke)
+        return Decision.restriction(winner, False, silence is not None, revoke, notices)
     if silence is not None:
-        return Decision.restriction(silence, True, True, revoke)
-    return Decision(allowed=True, revoke_sessions_before=revoke)
+        return Decision.restriction(silence, True, True, revoke, notices)
+    return Decision(allowed=True, revoke_sessions_before=revoke, notices=notices)
+
+
+def _notices(
+    concerned: Iterable[Entry], reported: Optional[str], query: Query, now: datetime
+) -> Tuple[Notice, ...]:
+    """The subject's entries that do not refuse this request: in force without denying
+    it, or scheduled. Losing denials are left out (the request is refused anyway), and
+    so are ended entries. Earliest `from` first, then by id (code point order, which is
+    the byte order of Rust's strings)."""
+    notices: List[Notice] = []
+    for e in concerned:
+        if e.id == reported:
+            continue
+        if e.in_force(now):
+            if _denies(e, query):
+                continue
+            notices.append(Notice.of(e, ACTIVE))
+        elif now < e.from_:
+            notices.append(Notice.of(e, SCHEDULED))
+    notices.sort(key=_notice_order)
+    return tuple(notices)
+
+
+def _notice_order(notice: Notice) -> Tuple[datetime, str]:
+    return (notice.from_, notice.ban)
 
 
 def _silence_for(
@@ -210,7 +246,7 @@ def _blocks_for(subjects: _Subjects, entries: Iterable[Entry], now: datetime) ->
     return found
 
 
-def _from_then_id(entry: Entry):
+def _from_then_id(entry: Entry) -> Tuple[datetime, str]:
     return (entry.from_, entry.id)
 
 
@@ -241,7 +277,11 @@ def applicable(
 
 
 def silence_of(
-    entries: EntriesLike, query: Query, now: TimeLike = None, *, exemptions: Iterable[Exemption] = ()
+    entries: EntriesLike,
+    query: Query,
+    now: Optional[TimeLike] = None,
+    *,
+    exemptions: Iterable[Exemption] = (),
 ) -> Optional[Entry]:
     """The Silence ban reported for the query's subject at `now`, if any (the feature
     does not matter): whether the subject's content is to be hidden from others
@@ -250,7 +290,7 @@ def silence_of(
     return _silence_for(_Subjects(query), entries, exemptions, to_utc(now))
 
 
-def blocks_of(entries: EntriesLike, query: Query, now: TimeLike = None) -> List[Entry]:
+def blocks_of(entries: EntriesLike, query: Query, now: Optional[TimeLike] = None) -> List[Entry]:
     """Every entry of the query's subject in force or scheduled at `now`, earliest
     `from` first, then by id (the query's feature and scopes are ignored; as in the
     Rust reader, exemptions do not hide entries here)."""
@@ -261,7 +301,7 @@ def blocks_of(entries: EntriesLike, query: Query, now: TimeLike = None) -> List[
 def decide(
     entries: EntriesLike,
     query: Query,
-    now: TimeLike = None,
+    now: Optional[TimeLike] = None,
     *,
     exemptions: Iterable[Exemption] = (),
     revocations: Iterable[Revocation] = (),
@@ -278,7 +318,8 @@ def decide(
     revocations. `revoke_sessions_before` is the latest of every started entry of the
     subject, in force or ended, and of every revocation of the subject in force
     (`before` of an ended ban, until its `until`), so it can be set on an allowed
-    answer.
+    answer. `notices` lists the subject's other entries that do not refuse this
+    request (in force without denying it, or scheduled), earliest first.
 
     This scans every entry: the reference. `Blocklist.decide` and `Index.decide`
     give the same answer from an index."""

@@ -39,7 +39,7 @@ def _add(buckets: _Buckets, key: Any, position: int) -> None:
     bucket = buckets.get(key)
     if bucket is None:
         buckets[key] = position
-    elif bucket.__class__ is int:
+    elif isinstance(bucket, int):
         buckets[key] = [bucket, position]
     else:
         bucket.append(position)
@@ -123,13 +123,13 @@ class _Table:
         items = self.items
         if len(found) == 1:
             hit = found[0]
-            if hit.__class__ is int:
+            if isinstance(hit, int):
                 return (items[hit],)
             return [items[i] for i in hit]
         # Item order, as a scan sees them: the rules keep the last of equals.
         positions = set()
         for hit in found:
-            if hit.__class__ is int:
+            if isinstance(hit, int):
                 positions.add(hit)
             else:
                 positions.update(hit)
@@ -162,16 +162,16 @@ class Index:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def decide(self, query: Query, now: TimeLike = None) -> Decision:
+    def decide(self, query: Query, now: Optional[TimeLike] = None) -> Decision:
         """The answer of `decide(self.entries, query, now, exemptions=self.exemptions,
         revocations=self.revocations)`."""
         return self._decide(query, to_utc(now))
 
-    def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
+    def silence_for(self, query: Query, now: Optional[TimeLike] = None) -> Optional[Entry]:
         """The answer of `silence_of(self.entries, query, now, exemptions=self.exemptions)`."""
         return self._silence_for(query, to_utc(now))
 
-    def blocks_of(self, query: Query, now: TimeLike = None) -> List[Entry]:
+    def blocks_of(self, query: Query, now: Optional[TimeLike] = None) -> List[Entry]:
         """The answer of `blocks_of(self.entries, query, now)`: every entry of the
         subject in force or scheduled at `now`, earliest first, then by id."""
         return self._blocks_of(query, to_utc(now))

@@ -21,6 +21,12 @@ SUBJECT_KINDS = ("userId", "username", "email", "ip", "keyFingerprint")
 #: Features a silenced subject keeps: signing in, reading and exporting its own data.
 SILENCE_ALLOWED_FEATURES = ("login", "read", "export")
 
+#: Whether a notice's entry is in force at the decision's time or starts later
+#: (`interdict::core::NoticePhase`).
+NoticePhase = Literal["Active", "Scheduled"]
+ACTIVE: NoticePhase = "Active"
+SCHEDULED: NoticePhase = "Scheduled"
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -252,37 +258,65 @@ class Contents:
         object.__setattr__(self, "skipped", tuple(self.skipped))
 
 
-@dataclass
+@dataclass(init=False)
 class Query:
     """What an application knows about a request. Every identifier given is checked,
-    so one question covers a user's id, email and address at once.
+    so one question covers a user's id, email and address at once; at least one is
+    required (ValueError otherwise: a question about nobody would be answered
+    "allowed" for whoever the application failed to identify).
 
     `email` is an address as typed (canonicalised and hashed here) or a `sha256:`
-    hash. `ip` is a string or an `ipaddress` object. `scopes` are the request's
-    context pairs: `Scope`s, `(kind, name)` pairs, `{"kind", "name"}` dicts or
-    `"kind=name"` strings.
+    hash. `ip` is a string or an `ipaddress` object (kept parsed). `scopes` are the
+    request's context pairs: `Scope`s, `(kind, name)` pairs, `{"kind", "name"}` dicts
+    or `"kind=name"` strings (kept as a tuple of `Scope`s). An identifier that is not
+    a string raises TypeError.
     """
 
     feature: str
-    user_id: Optional[str] = None
-    username: Optional[str] = None
-    email: Optional[str] = None
-    ip: Optional[Union[str, IPAddress]] = None
-    key_fingerprint: Optional[str] = None
-    scopes: Iterable[ScopeLike] = ()
+    user_id: Optional[str]
+    username: Optional[str]
+    email: Optional[str]
+    ip: Optional[IPAddress]
+    key_fingerprint: Optional[str]
+    scopes: Tuple[Scope, ...]
 
-    def __post_init__(self) -> None:
+    # Written out rather than generated so that the attributes have the types they
+    # hold (a parsed address, `Scope`s) while the arguments take the looser spellings.
+    def __init__(
+        self,
+        feature: str,
+        user_id: Optional[str] = None,
+        username: Optional[str] = None,
+        email: Optional[str] = None,
+        ip: Optional[Union[str, IPAddress]] = None,
+        key_fingerprint: Optional[str] = None,
+        scopes: Iterable[ScopeLike] = (),
+    ) -> None:
         # A wrong type is a bug in the caller, not a subject nobody banned:
         # `user_id=9999` would otherwise be compared with "9999" and never match.
-        if not isinstance(self.feature, str):
-            raise TypeError(f"Query.feature must be a str, got {type(self.feature).__name__}")
-        for name in ("user_id", "username", "email", "key_fingerprint"):
-            value = getattr(self, name)
+        if not isinstance(feature, str):
+            raise TypeError(f"Query.feature must be a str, got {type(feature).__name__}")
+        for name, value in (
+            ("user_id", user_id),
+            ("username", username),
+            ("email", email),
+            ("key_fingerprint", key_fingerprint),
+        ):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"Query.{name} must be a str or None, got {type(value).__name__}")
-        if self.ip is not None:
-            self.ip = parse_address(self.ip)
-        self.scopes = tuple(Scope.of(s) for s in self.scopes)
+        self.feature = feature
+        self.user_id = user_id
+        self.username = username
+        self.email = email
+        self.ip = None if ip is None else parse_address(ip)
+        self.key_fingerprint = key_fingerprint
+        self.scopes = tuple(Scope.of(s) for s in scopes)
+        # Rust refuses such a query too (`Query::has_subject`; the sidecar answers 400).
+        if not self.has_subject():
+            raise ValueError(
+                "Query names no subject: give at least one of user_id, username, email, "
+                "ip or key_fingerprint"
+            )
 
     def has_subject(self) -> bool:
         return any(
@@ -306,12 +340,73 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """An entry of the subject that concerns it without refusing this request, for a
+    banner beside the answer (`interdict::core::Notice`): in force without denying it
+    (a FeatureBlock on another feature or outside the request's scopes, a Silence
+    while the subject uses a feature it keeps and another entry is reported), or
+    scheduled (`from` later than the decision's time), whatever it would deny."""
+
+    ban: str  # the entry's id, "<Kind>/<name>"
+    mode: str  # "Suspend", "Silence" or "FeatureBlock", as in `Decision.mode`
+    phase: NoticePhase  # "Active" or "Scheduled"
+    reason: str
+    from_: datetime
+    message: Optional[str] = None
+    until: Optional[datetime] = None  # None when permanent
+    features: Optional[Tuple[str, ...]] = None  # FeatureBlock only, as in the document
+    scopes: Tuple[Scope, ...] = ()  # FeatureBlock only; empty = everywhere
+    appeal_instructions: Optional[str] = None
+
+    @classmethod
+    def of(cls, entry: Entry, phase: NoticePhase) -> "Notice":
+        feature_block = entry.kind == FEATURE_BLOCK
+        return cls(
+            ban=entry.id,
+            mode=entry.effective_mode,
+            phase=phase,
+            reason=entry.reason,
+            from_=entry.from_,
+            message=entry.message,
+            until=entry.until,
+            features=entry.features if feature_block else None,
+            scopes=entry.scopes if feature_block else (),
+            appeal_instructions=entry.appeal_instructions,
+        )
+
+    def to_json(self) -> Dict[str, Any]:
+        """The keys of the Rust `Notice` JSON, in its order: `features` whenever set
+        (a FeatureBlock's, possibly empty), `scopes` only when non-empty, the other
+        optional ones when not None."""
+        out: Dict[str, Any] = {
+            "ban": self.ban,
+            "mode": self.mode,
+            "phase": self.phase,
+            "reason": self.reason,
+        }
+        if self.message is not None:
+            out["message"] = self.message
+        out["from"] = format_time(self.from_)
+        if self.until is not None:
+            out["until"] = format_time(self.until)
+        if self.features is not None:
+            out["features"] = list(self.features)
+        if self.scopes:
+            out["scopes"] = [s.to_json() for s in self.scopes]
+        if self.appeal_instructions is not None:
+            out["appealInstructions"] = self.appeal_instructions
+        return out
+
+
+@dataclass(frozen=True)
 class Decision:
     """The answer. Denials carry what the application shows and enforces; an allowed
     answer for a silenced subject still carries the Silence ban and `content_hidden`.
     `revoke_sessions_before` may be set on allowed answers too (sessions issued
     before a ban that has ended stay invalid, from the ended entry or from its
-    revocation): check it whatever `allowed` says."""
+    revocation): check it whatever `allowed` says. `notices` are the subject's other
+    entries that do not refuse this request (`Notice`), earliest `from` first, then
+    by id; the reported `ban` is never one of them."""
 
     allowed: bool
     ban: Optional[str] = None
@@ -323,6 +418,7 @@ class Decision:
     revoke_sessions_before: Optional[datetime] = None
     content_hidden: bool = False
     appeal_instructions: Optional[str] = None
+    notices: Tuple[Notice, ...] = ()
 
     @classmethod
     def allow(cls) -> "Decision":
@@ -335,10 +431,11 @@ class Decision:
         allowed: bool,
         content_hidden: bool,
         revoke_sessions_before: Optional[datetime] = None,
+        notices: Tuple[Notice, ...] = (),
     ) -> "Decision":
         """The answer reporting `entry`. `revoke_sessions_before` is not the entry's own
         value: the rules give the latest among every started entry and every
-        revocation in force of the subject."""
+        revocation in force of the subject; `notices` come from the rules too."""
         return cls(
             allowed=allowed,
             ban=entry.id,
@@ -350,11 +447,12 @@ class Decision:
             revoke_sessions_before=revoke_sessions_before,
             content_hidden=content_hidden,
             appeal_instructions=entry.appeal_instructions,
+            notices=notices,
         )
 
     def to_json(self) -> Dict[str, Any]:
         """Exactly the keys of the Rust `Decision` JSON, in its order; absent when None,
-        `contentHidden` only when true."""
+        `contentHidden` only when true, `notices` only when there are some."""
         out: Dict[str, Any] = {"allowed": self.allowed}
         for key, value in (
             ("ban", self.ban),
@@ -371,6 +469,8 @@ class Decision:
             out["contentHidden"] = True
         if self.appeal_instructions is not None:
             out["appealInstructions"] = self.appeal_instructions
+        if self.notices:
+            out["notices"] = [n.to_json() for n in self.notices]
         return out
 
     def dumps(self) -> str:
@@ -384,6 +484,8 @@ __all__: List[str] = [
     "Entry",
     "Exemption",
     "ItemList",
+    "Notice",
+    "NoticePhase",
     "Query",
     "Revocation",
     "Scope",

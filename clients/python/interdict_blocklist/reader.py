@@ -27,7 +27,8 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, TypeVar, Union
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ._time import parse_time
 from .model import (
@@ -104,11 +105,13 @@ def is_document_file(name: str) -> bool:
 # --------------------------------------------------------------------------- JSON
 
 
-class _Object(dict):
+class _Object(Dict[str, Any]):
     """A JSON object that remembers its member count and repeated keys (serde refuses
     a repeated known field; a subject must have exactly one member)."""
 
     __slots__ = ("members", "repeated")
+    members: int
+    repeated: Set[str]
 
 
 def _object_hook(pairs: List[Tuple[str, Any]]) -> _Object:
@@ -194,14 +197,14 @@ def _opt_string(obj: _Object, key: str, what: str) -> Optional[str]:
     return None if value is None else _string(value, f"{what}.{key}")
 
 
-def _time(value: Any, what: str):
+def _time(value: Any, what: str) -> datetime:
     try:
         return parse_time(_string(value, what))
     except ValueError as e:
         raise DocumentError(f"{what}: {e}") from None
 
 
-def _opt_time(obj: _Object, key: str, what: str):
+def _opt_time(obj: _Object, key: str, what: str) -> Optional[datetime]:
     value = obj.get(key)
     return None if value is None else _time(value, f"{what}.{key}")
 
@@ -212,7 +215,7 @@ def _u32(value: Any, what: str) -> int:
     return value
 
 
-def _list(obj: _Object, key: str, what: str) -> list:
+def _list(obj: _Object, key: str, what: str) -> List[Any]:
     if key not in obj:
         return []
     value = obj[key]
@@ -357,10 +360,10 @@ T = TypeVar("T")
 
 
 def _items(
-    values: list, name: ItemList, parse: Callable[[Any, str], T], skipped: List[SkippedItem]
+    values: List[Any], name: ItemList, parse: Callable[[Any, str], T], skipped: List[SkippedItem]
 ) -> Tuple[T, ...]:
     """The items of one list that parse; the others are appended to `skipped`."""
-    kept = []
+    kept: List[T] = []
     for i, value in enumerate(values):
         try:
             kept.append(parse(value, f"{name}[{i}]"))
@@ -371,9 +374,8 @@ def _items(
 
 def _item_id(value: Any) -> Optional[str]:
     """The `id` a skipped item is named by: the last `id` member, when a string."""
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"]
-    return None
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
 
 
 # --------------------------------------------------------------------------- directories

@@ -18,6 +18,10 @@ and listed in `skipped`. The semantics follow the Rust reader
 Every loaded copy is indexed (`index.Index`) before it is swapped in, so a decision
 costs a few dict lookups whatever the number of entries; the answers are those of
 the linear `decide`.
+
+Before a first copy has loaded there is nothing to decide from: questions raise
+`BlocklistUnavailable` rather than answer "allowed" for subjects that may well be
+banned, unless the application chose `fail_open=True`.
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ import threading
 import time
 import weakref
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._time import TimeLike, format_time, to_utc
 from .index import Index
+from .ipnet import IPAddress
 from .model import Contents, Decision, Entry, Exemption, Query, Revocation, Skipped
-from .reader import BlocklistError, PathLike, _load, is_document_file, log, warn_skipped
+from .reader import BlocklistError, ErrorKind, PathLike, _load, is_document_file, log, warn_skipped
+
+#: Called with every answer `Blocklist.decide` gives: the `Decision`, or None when no
+#: copy was loaded (the call raised `BlocklistUnavailable`, or answered "allowed"
+#: under `fail_open=True`). `DecisionCounter` is one.
+DecisionHook = Callable[[Optional[Decision]], None]
 
 Fingerprint = Tuple[Any, ...]
 
@@ -55,7 +65,7 @@ def fingerprint(directory: PathLike) -> Fingerprint:
         names = sorted(n for n in os.listdir(directory) if is_document_file(n))
     except OSError as e:
         return ("unreadable", type(e).__name__)
-    stats = []
+    stats: List[Tuple[Any, ...]] = []
     for name in names:
         try:
             st = os.stat(os.path.join(directory, name))
@@ -63,6 +73,13 @@ def fingerprint(directory: PathLike) -> Fingerprint:
         except OSError:
             stats.append((name, None))
     return (_data_target(directory), tuple(stats))
+
+
+class BlocklistUnavailable(BlocklistError):
+    """No copy of the blocklist has been loaded yet (the mount is not populated, or
+    every copy so far was refused), so `Blocklist` cannot tell who is banned. Raised
+    by its questions unless it was built with `fail_open=True`. `kind` and the
+    message come from the latest load error; `path` is the directory."""
 
 
 class Blocklist:
@@ -75,8 +92,16 @@ class Blocklist:
 
     Like the Rust reader, a directory that cannot be loaded at start is not an error
     by default (an application may start before its mount is populated): `loaded`
-    stays False, every answer is "allowed" until a copy loads, and `last_error` says
-    why. `require_initial=True` raises `BlocklistError` instead.
+    stays False and `last_error` says why. `require_initial=True` raises
+    `BlocklistError` instead. Until a copy loads, `decide`, `silence_for` and
+    `blocks_for` raise `BlocklistUnavailable` (fail closed: a subject that may be
+    banned is never answered "allowed" for want of data); with `fail_open=True` they
+    answer as if nobody were banned (allowed, no Silence, no blocks) instead. Once a
+    copy has loaded, a later bad copy never takes it away.
+
+    `on_decision` (a `DecisionHook`, e.g. a `DecisionCounter`) is called with every
+    answer `decide` gives, and with None for each question asked before a copy
+    loaded; an exception it raises is logged, never passed to the caller.
 
     Counters: `reloads` counts the copies loaded (the first one included);
     `reload_failures` the copies refused (each bad copy once: it is not retried until
@@ -93,16 +118,23 @@ class Blocklist:
         *,
         background: bool = True,
         require_initial: bool = False,
+        fail_open: bool = False,
+        on_decision: Optional[DecisionHook] = None,
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-    ):
+    ) -> None:
         self.path = os.fspath(path)
         self.poll_interval = float(poll_interval)
+        self.fail_open = fail_open
+        self.on_decision = on_decision
         self._log = logger or log
         self._clock = clock
         self._lock = threading.Lock()
         # The copy in force and its lookup tables, swapped as one object.
         self._index = Index()
+        # The same once a copy has loaded, None before: what questions answer from,
+        # read once per question so "loaded" and the copy can never disagree.
+        self._loaded_index: Optional[Index] = None
         # The copy in force with the items left out of it, swapped as one object
         # (`_index` alone is what decisions read).
         self._copy: Tuple[Index, Tuple[Skipped, ...]] = (self._index, ())
@@ -112,10 +144,11 @@ class Blocklist:
         self.reloads = 0
         self.reload_failures = 0
         self.last_error: Optional[str] = None
+        self._last_kind: ErrorKind = "empty"
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-        error = None
+        error: Optional[BlocklistError] = None
         with self._lock:
             try:
                 self._check_locked()
@@ -206,11 +239,21 @@ class Blocklist:
 
     # ------------------------------------------------------------------ questions
 
-    def decide(self, query: Query, now: TimeLike = None) -> Decision:
+    def decide(self, query: Query, now: Optional[TimeLike] = None) -> Decision:
         """`decide` on the entries, exemptions and revocations in force; `now` defaults
         to the current time. The answer is the linear `decide`'s, found through the index.
-        `revoke_sessions_before` can be set on allowed answers too."""
-        return self.index._decide(query, self._now(now))
+        `revoke_sessions_before` can be set on allowed answers too. Before a first copy
+        has loaded: raises `BlocklistUnavailable`, or answers allowed with
+        `fail_open=True`. Every answer is passed to `on_decision`."""
+        index = self._answering()
+        if index is None:
+            self._observe(None)
+            if self.fail_open:
+                return Decision.allow()
+            raise self._unavailable()
+        decision = index._decide(query, self._now(now))
+        self._observe(decision)
+        return decision
 
     def blocks_for(
         self,
@@ -219,15 +262,16 @@ class Blocklist:
         user_id: Optional[str] = None,
         username: Optional[str] = None,
         email: Optional[str] = None,
-        ip=None,
+        ip: Optional[Union[str, IPAddress]] = None,
         key_fingerprint: Optional[str] = None,
-        now: TimeLike = None,
+        now: Optional[TimeLike] = None,
     ) -> List[Entry]:
         """Every entry of one subject in force or scheduled at `now` (for a "my block
         status" page), earliest `from` first, then by id. Give the identifiers as
-        keywords or as a `Query` (its feature and scopes are ignored). Use
-        `entry.in_force(now)` / `entry.state(now)` to tell active from scheduled."""
-        now = self._now(now)
+        keywords or as a `Query` (its feature and scopes are ignored); without any
+        identifier, ValueError. Use `entry.in_force(now)` / `entry.state(now)` to tell
+        active from scheduled. Before a first copy has loaded: raises
+        `BlocklistUnavailable`, or gives [] with `fail_open=True`."""
         if query is None:
             query = Query(
                 feature="",
@@ -237,18 +281,51 @@ class Blocklist:
                 ip=ip,
                 key_fingerprint=key_fingerprint,
             )
-        return self.index._blocks_of(query, now)
+        index = self._answering()
+        if index is None:
+            if self.fail_open:
+                return []
+            raise self._unavailable()
+        return index._blocks_of(query, self._now(now))
 
     blocks_of = blocks_for  # the Rust reader's name
 
-    def silence_for(self, query: Query, now: TimeLike = None) -> Optional[Entry]:
+    def silence_for(self, query: Query, now: Optional[TimeLike] = None) -> Optional[Entry]:
         """The Silence ban in force for the query's subject, if any: their content is
         to be hidden from others (404). The feature of `query` does not matter;
         exemptions count as in `decide` (the answer is set exactly when a decision
-        for the subject has `content_hidden`)."""
-        return self.index._silence_for(query, self._now(now))
+        for the subject has `content_hidden`). Before a first copy has loaded: raises
+        `BlocklistUnavailable`, or gives None with `fail_open=True`."""
+        index = self._answering()
+        if index is None:
+            if self.fail_open:
+                return None
+            raise self._unavailable()
+        return index._silence_for(query, self._now(now))
 
-    def _now(self, now: TimeLike) -> datetime:
+    def _answering(self) -> Optional[Index]:
+        """The copy to answer from, None before a first one has loaded."""
+        self._maybe_poll()  # with background=False this may load the first copy
+        return self._loaded_index
+
+    def _unavailable(self) -> BlocklistUnavailable:
+        why = self.last_error or "not read yet"
+        return BlocklistUnavailable(
+            f"blocklist {self.path} has no copy loaded yet, so no request can be decided: {why}",
+            self.path,
+            self._last_kind,
+        )
+
+    def _observe(self, decision: Optional[Decision]) -> None:
+        hook = self.on_decision
+        if hook is None:
+            return
+        try:
+            hook(decision)
+        except Exception:  # an observer must never change the answer
+            self._log.exception("interdict blocklist: on_decision hook failed")
+
+    def _now(self, now: Optional[TimeLike]) -> datetime:
         return to_utc(self._clock() if now is None else now)
 
     # ------------------------------------------------------------------ reloading
@@ -271,7 +348,7 @@ class Blocklist:
     def __enter__(self) -> "Blocklist":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -292,9 +369,10 @@ class Blocklist:
             finally:
                 self._lock.release()
 
-    def _read(self) -> Tuple[Fingerprint, Contents]:
+    def _read(self) -> Tuple[Fingerprint, Union[Contents, BlocklistError]]:
         """One consistent version: read through `..data` when there is one, and again if
-        the directory changed while reading. Errors carry the fingerprint they are for."""
+        the directory changed while reading. Gives the fingerprint of the version read
+        with its contents, or with the error that refused it."""
         error: Optional[BlocklistError] = None
         for _ in range(_READ_ATTEMPTS):
             before = fingerprint(self.path)
@@ -305,27 +383,26 @@ class Blocklist:
             try:
                 contents = _load(read_dir, self.path)
             except BlocklistError as e:
-                e.fingerprint = before  # type: ignore[attr-defined]
                 error = e
                 if fingerprint(self.path) != before:
                     continue  # swapped while reading: read the new version
-                raise
+                return before, e
             if fingerprint(self.path) == before:
                 return before, contents
         if error is None:
             error = BlocklistError(f"blocklist directory {self.path} keeps changing", self.path, "file")
-        error.fingerprint = fingerprint(self.path)  # type: ignore[attr-defined]
-        raise error
+        return fingerprint(self.path), error
 
     def _check_locked(self) -> bool:
         self._last_check = time.monotonic()
         if self._seen is not None and fingerprint(self.path) == self._seen:
             return False
-        try:
-            seen, contents = self._read()
-        except BlocklistError as e:
-            self._seen = getattr(e, "fingerprint", None)
+        seen, contents = self._read()
+        if isinstance(contents, BlocklistError):
+            e = contents
+            self._seen = seen  # a refused version is not read again until it changes
             self.last_error = str(e)
+            self._last_kind = e.kind
             if not self.loaded and e.kind in ("dir", "empty"):
                 # Not a refused copy: the mount is simply not populated yet.
                 self._log.info("interdict blocklist: waiting for %s: %s", self.path, e)
@@ -338,11 +415,12 @@ class Blocklist:
                     len(self._index),
                     e,
                 )
-            raise
+            raise e
         index = Index(contents)  # built before the swap: readers never wait for it
         self._seen = seen
         self._copy = (index, contents.skipped)
         self._index = index
+        self._loaded_index = index
         self._loaded_at = datetime.now(timezone.utc)
         self.last_error = None
         self.reloads += 1
@@ -376,4 +454,4 @@ def _watch(ref: "weakref.ReferenceType[Blocklist]", stop: threading.Event, inter
         del blocklist
 
 
-__all__ = ("Blocklist", "fingerprint")
+__all__ = ("Blocklist", "BlocklistUnavailable", "DecisionHook", "fingerprint")

@@ -18,6 +18,7 @@ from interdict_blocklist import (  # noqa: E402
     Entry,
     Exemption,
     IpNet,
+    Notice,
     Query,
     Revocation,
     Scope,
@@ -81,11 +82,23 @@ class IpTests(unittest.TestCase):
 
 class QueryTests(unittest.TestCase):
     def test_scope_spellings(self):
-        q = Query(feature="x", scopes=[Scope("a", "1"), ("b", "2"), {"kind": "c", "name": "3"}, "d=4=5"])
+        q = Query(feature="x", user_id="1",
+                  scopes=[Scope("a", "1"), ("b", "2"), {"kind": "c", "name": "3"}, "d=4=5"])
         self.assertEqual(q.scopes, (Scope("a", "1"), Scope("b", "2"), Scope("c", "3"), Scope("d", "4=5")))
         with self.assertRaises(ValueError):
-            Query(feature="x", scopes=["nokind"])
-        self.assertFalse(Query(feature="x").has_subject())
+            Query(feature="x", user_id="1", scopes=["nokind"])
+        self.assertTrue(Query(feature="x", user_id="").has_subject())
+
+    def test_a_query_without_any_identifier_raises(self) -> None:
+        for scopes in ((), [("academy", "x")]):
+            with self.subTest(scopes=scopes), self.assertRaises(ValueError) as caught:
+                Query(feature="x", scopes=scopes)
+            self.assertIn("no subject", str(caught.exception))
+        with self.assertRaises(ValueError):
+            Query.from_json({"feature": "x", "scopes": []})
+        # Identifiers are checked for their type first: a wrong one is the likelier bug.
+        with self.assertRaises(TypeError):
+            Query(feature="x", user_id=1)  # type: ignore[arg-type]
 
     def test_a_query_with_a_wrongly_typed_identifier_raises(self) -> None:
         with self.assertRaises(TypeError) as caught:
@@ -404,8 +417,14 @@ class ExemptionRuleTests(unittest.TestCase):
         later = replace(self.ban("UserBan/later", "userId", "1", revoke_sessions_before=start), from_=start)
         q = Query(feature="x", user_id="1")
         d = decide([ended, later], q, "2027-01-15T12:00:00Z")
-        self.assertEqual(d, Decision(allowed=True, revoke_sessions_before=self.T))
-        self.assertEqual(d.dumps(), '{"allowed":true,"revokeSessionsBefore":"2027-01-15T08:00:00Z"}')
+        # The scheduled ban is announced, and its revocation does not count yet.
+        self.assertEqual(d, Decision(allowed=True, revoke_sessions_before=self.T,
+                                     notices=(Notice.of(later, "Scheduled"),)))
+        self.assertEqual(
+            d.dumps(),
+            '{"allowed":true,"revokeSessionsBefore":"2027-01-15T08:00:00Z","notices":[{"ban":"UserBan/later",'
+            '"mode":"Suspend","phase":"Scheduled","reason":"spam","from":"2027-01-16T00:00:00Z"}]}',
+        )
         d = decide([ended, later], q, "2027-01-16T00:00:00Z")
         self.assertEqual((d.ban, d.revoke_sessions_before), ("UserBan/later", start))
 

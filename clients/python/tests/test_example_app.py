@@ -31,6 +31,9 @@ class ExampleAppTests(unittest.TestCase):
             user_ban("UserBan/spammer", {"userId": "666"}, frm=FAR, message="Suspended for spam"),
             user_ban("UserBan/quiet", {"username": "mallory"}, mode="Silence", frm=FAR),
         ))
+        self.start()
+
+    def start(self):
         env = dict(os.environ, PYTHONPATH="")  # must run from the checkout without installing
         self.stderr = tempfile.TemporaryFile(mode="w+")
         started = time.monotonic()
@@ -71,7 +74,9 @@ class ExampleAppTests(unittest.TestCase):
         self.assertEqual(self.call("/check?user=1&feature=publish"), (200, {"allowed": True}))
         status, body = self.call("/check?username=mallory&feature=login&scope=academy=madrid")
         self.assertEqual((status, body["allowed"], body["contentHidden"]), (200, True, True))
-        self.assertEqual(self.call("/check?user=666&feature=x&at=2019-12-31T23:59:59Z")[1], {"allowed": True})
+        status, body = self.call("/check?user=666&feature=x&at=2019-12-31T23:59:59Z")
+        self.assertEqual((status, body["allowed"]), (200, True))
+        self.assertEqual([(n["ban"], n["phase"]) for n in body["notices"]], [("UserBan/spammer", "Scheduled")])
         self.assertEqual(self.call("/check?user=1"), (400, {"error": "missing parameter feature"}))
         self.assertEqual(self.call("/check?ip=banana&feature=x")[0], 400)
         self.assertEqual(self.call("/check?userid=1&feature=x")[0], 400)
@@ -111,6 +116,27 @@ class ExampleAppTests(unittest.TestCase):
                 return True
             time.sleep(0.05)
         return False
+
+
+class ExampleAppBeforeLoadTests(ExampleAppTests):
+    """Started on a directory that holds no document yet (the mount not populated)."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.kubelet = KubeletDir(self._tmp.name)
+        self.start()
+
+    def test_routes_and_hot_reload(self):
+        unavailable = {"error": "unavailable", "message": "The blocklist is not loaded yet; try again shortly."}
+        self.assertEqual(self.call("/check?user=666&feature=publish"), (503, unavailable))
+        self.assertEqual(self.call("/posts?user=666", "POST"), (503, unavailable))
+        self.assertEqual(self.call("/blocks?user=666"), (503, unavailable))
+        self.assertEqual(self.call("/authors/mallory/posts"), (503, unavailable))
+        self.assertEqual(self.call("/readyz")[0], 503)
+        self.kubelet.publish(data(user_ban("UserBan/spammer", {"userId": "666"}, frm=FAR)))
+        self.assertTrue(self.eventually(lambda: self.call("/posts?user=666", "POST")[0] == 403))
+        self.assertEqual(self.call("/posts?user=1", "POST"), (201, {"published": True}))
+        self.assertEqual(self.call("/readyz"), (200, {"ready": True}))
 
 
 class ExampleAppStartupTests(unittest.TestCase):

@@ -17,7 +17,9 @@ from tests.support import document, lay_out  # noqa: E402
 
 from interdict_blocklist import (  # noqa: E402
     Blocklist,
+    BlocklistUnavailable,
     Contents,
+    Decision,
     Entry,
     Exemption,
     Index,
@@ -161,16 +163,22 @@ def random_ip(rng: random.Random) -> str:
 
 def random_query(rng: random.Random) -> Query:
     maybe = lambda p: rng.random() < p  # noqa: E731
+    while True:
+        identifiers = dict(
+            user_id=str(rng.randrange(5)) if maybe(0.5) else None,
+            username=rng.choice(["user0", "user1", "user3", "USER0", "User0"]) if maybe(0.3) else None,
+            email=random_email(rng) if maybe(0.3) else None,
+            ip=random_ip(rng) if maybe(0.5) else None,
+            key_fingerprint=f"SHA256:key{rng.randrange(4)}" if maybe(0.2) else None,
+        )
+        if any(v is not None for v in identifiers.values()):  # a Query must name someone
+            break
     return Query(
         feature=rng.choice(["a", "b", "c", "login", "LOGIN", "read", "export", ""]),
-        user_id=str(rng.randrange(5)) if maybe(0.5) else None,
-        username=rng.choice(["user0", "user1", "user3", "USER0", "User0"]) if maybe(0.3) else None,
-        email=random_email(rng) if maybe(0.3) else None,
-        ip=random_ip(rng) if maybe(0.5) else None,
-        key_fingerprint=f"SHA256:key{rng.randrange(4)}" if maybe(0.2) else None,
         scopes=rng.sample(
             [("academy", "x"), ("ACADEMY", "x"), ("cohort", "y"), ("cohort", "z")], rng.randrange(3)
         ),
+        **identifiers,
     )
 
 
@@ -332,9 +340,17 @@ class IndexEquivalenceTests(unittest.TestCase):
         self.assertEqual(len(index), 0)
         self.assertTrue(index.decide(Query(feature="x", user_id="1", ip="10.0.0.1"), BASE).allowed)
         with tempfile.TemporaryDirectory() as tmp:
+            # Nothing loaded: no answer (fail closed) unless the application opted out.
             blocklist = Blocklist(os.path.join(tmp, "missing"), background=False)
             self.assertFalse(blocklist.loaded)
-            self.assertTrue(blocklist.decide(Query(feature="x", user_id="1")).allowed)
+            with self.assertRaises(BlocklistUnavailable):
+                blocklist.decide(Query(feature="x", user_id="1"))
+            with self.assertRaises(BlocklistUnavailable):
+                blocklist.blocks_for(user_id="1")
+            with self.assertRaises(BlocklistUnavailable):
+                blocklist.silence_for(Query(feature="x", user_id="1"))
+            blocklist = Blocklist(os.path.join(tmp, "missing"), background=False, fail_open=True)
+            self.assertEqual(blocklist.decide(Query(feature="x", user_id="1")), Decision(allowed=True))
             self.assertEqual(blocklist.blocks_for(user_id="1"), [])
             self.assertIsNone(blocklist.silence_for(Query(feature="x", user_id="1")))
 

@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.support import KubeletDir, document, feature_block, user_ban  # noqa: E402
 
-from interdict_blocklist import Blocklist, BlocklistError, Query, parse_time  # noqa: E402
+from interdict_blocklist import Blocklist, BlocklistError, BlocklistUnavailable, Query, parse_time  # noqa: E402
 
 AT = "2027-01-15T09:00:00Z"
 PLAIN_LISTS = {"suspended-user-ids.txt": "", "silenced-user-ids.txt": ""}
@@ -238,7 +238,10 @@ class KubeletLayoutTests(unittest.TestCase):
         self.assertEqual(bl.entries, ())
         self.assertIsNone(bl.loaded_at)
         self.assertEqual((bl.loaded, bl.reloads, bl.reload_failures), (False, 0, 1))
-        self.assertTrue(ask(bl, "1").allowed, "nothing loaded: nothing restricted")
+        with self.assertRaises(BlocklistUnavailable) as caught:
+            ask(bl, "1")
+        self.assertIn("blocklist.json", str(caught.exception))
+        self.assertEqual(caught.exception.kind, "document")
         self.kubelet.publish(files(user_ban("UserBan/one", {"userId": "1"})))
         self.assertTrue(bl.reload())
         self.assertFalse(ask(bl, "1").allowed)

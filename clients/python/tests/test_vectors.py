@@ -81,6 +81,12 @@ class VectorTests(unittest.TestCase):
             reversed_index = Index(reversed(entries), reversed(exemptions), reversed(revocations))
             for case in vector["cases"]:
                 with self.subTest(case=case["name"]):
+                    if case.get("expectQueryError"):
+                        # Refused before any decision: the query names nobody.
+                        self.assertNotIn("expect", case, f"{filename}: {case['name']}")
+                        with self.assertRaises(ValueError):
+                            Query.from_json(case["query"])
+                        continue
                     query = Query.from_json(case["query"])
                     at = parse_time(case["at"])
                     # The linear reference...
