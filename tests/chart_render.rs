@@ -90,8 +90,8 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
     let cluster_roles = operator_cluster_roles(&docs);
     assert_eq!(
         cluster_roles.len(),
-        2,
-        "the bans' ClusterRole and the reviews' without globalBans"
+        3,
+        "the bans' ClusterRole, the reviews' and the namespaces' (blocklistNamespaceLabel)"
     );
     assert_eq!(
         permissions(by_name(&cluster_roles, "interdict")),
@@ -101,7 +101,12 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
         permissions(by_name(&cluster_roles, "interdict-reviews")),
         review_permissions()
     );
-    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 2);
+    // Namespace labels say which namespaces get a blocklist before their first ban.
+    assert_eq!(
+        permissions(by_name(&cluster_roles, "interdict-namespaces")),
+        BTreeSet::from([permission("", "namespaces", &["list", "watch"], &[])])
+    );
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 3);
 
     // The only Role: the leader Lease, in the release namespace.
     let roles = of_kind(&docs, "Role");

@@ -17,7 +17,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use interdict::api::UserBan;
 use interdict::core::Query;
-use interdict::reader::Blocklist;
+use interdict::reader::{Blocklist, api_source};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -38,6 +38,8 @@ const MAX_SHARDS: u32 = 16;
 struct Samples {
     /// Ban created → the reader denies its subject.
     reader: Vec<f64>,
+    /// Ban created → a reader in watch mode (`--watch-api`) denies it.
+    watched: Vec<f64>,
     /// Ban created → the pod's nudge annotation changed.
     nudged: Vec<f64>,
     timeouts: usize,
@@ -90,7 +92,18 @@ impl Bench {
         }
         op.settle(Duration::from_secs(120)).await;
         let reader = Blocklist::watch(&dir, READER_INTERVAL);
+        // Watch mode, as `interdict serve --watch-api` runs it: its mount stays
+        // empty, so every answer it changes came through the API server.
+        let empty = self.logs.join("propagation-empty-mount");
+        std::fs::create_dir_all(&empty).unwrap();
+        let watched = Blocklist::watch(&empty, READER_INTERVAL);
+        let follower = tokio::spawn(api_source::follow(
+            self.client.clone(),
+            api_source::ApiSource::new(&ns, "interdict-blocklist", MAX_SHARDS),
+            watched.clone(),
+        ));
         let mut samples = Samples {
+            watched: Vec::new(),
             reader: Vec::new(),
             nudged: Vec::new(),
             timeouts: 0,
@@ -116,11 +129,17 @@ impl Bench {
                 ..Query::default()
             };
             let mut denied = None;
+            let mut denied_watched = None;
             let mut nudged = None;
             let deadline = t0 + Duration::from_secs(30);
-            while (denied.is_none() || nudged.is_none()) && Instant::now() < deadline {
+            while (denied.is_none() || nudged.is_none() || denied_watched.is_none())
+                && Instant::now() < deadline
+            {
                 if denied.is_none() && !reader.decide(&query, Utc::now()).allowed {
                     denied = Some(t0.elapsed());
+                }
+                if denied_watched.is_none() && !watched.decide(&query, Utc::now()).allowed {
+                    denied_watched = Some(t0.elapsed());
                 }
                 if nudged.is_none() {
                     nudged = annotations
@@ -139,9 +158,15 @@ impl Bench {
                 Some(d) => samples.nudged.push(millis(d)),
                 None => samples.timeouts += 1,
             }
+            match denied_watched {
+                Some(d) => samples.watched.push(millis(d)),
+                None => samples.timeouts += 1,
+            }
             op.settle(Duration::from_secs(30)).await;
         }
         reader.stop();
+        watched.stop();
+        follower.abort();
         projector.abort();
         pod_watch.abort();
         self.report_propagation(&samples);
@@ -160,6 +185,10 @@ impl Bench {
             "propagation at {label}: ban → mounting pod annotated by --nudge-pods (ms): {}",
             samples_line(&samples.nudged)
         ));
+        self.raw(format!(
+            "propagation at {label}: ban → reader in watch mode (--watch-api) denies (ms): {}",
+            samples_line(&samples.watched)
+        ));
         if samples.timeouts > 0 {
             self.note(format!(
                 "propagation: {} sample(s) not seen within 30 s",
@@ -177,6 +206,11 @@ impl Bench {
             "ban → mounting pod annotated (--nudge-pods)",
             &label,
             Cells::new(summary(&samples.nudged)),
+        );
+        self.row(
+            "ban → app decision in watch mode (--watch-api; target p99 ≤ 1 s)",
+            &label,
+            Cells::new(summary(&samples.watched)),
         );
     }
 }
