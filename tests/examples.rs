@@ -65,13 +65,16 @@ fn entry_id(object_name: &str) -> String {
 
 /// What a question must get back.
 enum Expect {
+    /// Allowed with no restriction (notices of other blocks may come along).
     Allowed,
+    /// Allowed, with this ban (`Kind/name`) among the notices for a banner.
+    AllowedNoticing(&'static str),
     /// Allowed, but the subject is silenced: its content must be hidden.
     AllowedSilenced(&'static str),
     /// Denied by this ban (`Kind/name`) with this mode.
     Denied(&'static str, &'static str),
 }
-use Expect::{Allowed, AllowedSilenced, Denied};
+use Expect::{Allowed, AllowedNoticing, AllowedSilenced, Denied};
 
 #[tokio::test]
 async fn examples_apply_and_answer_every_source_designs_questions() {
@@ -215,7 +218,7 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
         (
             "123 keeps other services",
             vec!["--feature", "classes", "--user", "123"],
-            Allowed,
+            AllowedNoticing("FeatureBlock/mentorship-user-123-everywhere"),
         ),
         (
             "124 in downtown-miami",
@@ -505,7 +508,7 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
         (
             "scheduled ban not yet in force",
             vec!["--user", "9002", "--feature", "login"],
-            Allowed,
+            AllowedNoticing("UserBan/maintenance-user-9002"),
         ),
         (
             "scheduled ban in its window",
@@ -561,7 +564,18 @@ async fn examples_apply_and_answer_every_source_designs_questions() {
     for (what, args, expect) in &cases {
         let decision = check(dir, args);
         let ok = match expect {
-            Allowed => decision == serde_json::json!({ "allowed": true }),
+            Allowed => {
+                decision["allowed"] == true
+                    && decision.get("ban").is_none()
+                    && decision.get("contentHidden").is_none()
+            }
+            AllowedNoticing(ban) => {
+                decision["allowed"] == true
+                    && decision.get("ban").is_none()
+                    && decision["notices"]
+                        .as_array()
+                        .is_some_and(|notices| notices.iter().any(|n| n["ban"] == *ban))
+            }
             AllowedSilenced(ban) => {
                 decision["allowed"] == true
                     && decision["contentHidden"] == true

@@ -556,3 +556,92 @@ async fn moderation_examples_apply_and_behave() {
     assert_eq!(banned["allowed"], false, "{banned}");
     ns.cleanup().await;
 }
+
+#[tokio::test]
+async fn retention_deletes_ended_records_after_their_period_and_keeps_held_ones() {
+    let ns = TestNamespace::new("retention").await;
+    let operator = ns.operator_with(&["--retention", "2s", "--session-revocation-retention", "1s"]);
+    let short = |name: &str, user: &str, annotations: &str| {
+        format!(
+            "apiVersion: interdict.dev/v1alpha1\nkind: UserBan\nmetadata: {{name: {name}, annotations: {{{annotations}}}}}\nspec:\n  subject: {{userId: \"{user}\"}}\n  reason: {{code: spam}}\n  duration: 1s\n"
+        )
+    };
+    apply_ok(&ns.name, &short("ended", "1", ""));
+    apply_ok(
+        &ns.name,
+        &short("held", "2", "interdict.dev/legal-hold: \"true\""),
+    );
+    apply_ok(
+        &ns.name,
+        &short("own-period", "3", "interdict.dev/retention: 1h"),
+    );
+    apply_ok(&ns.name, &ban("in-force", "{userId: \"4\"}", ""));
+    // An approved appeal keeps its ban lifted: it stays while the ban exists.
+    apply_ok(
+        &ns.name,
+        &ban("appealed", "{userId: \"5\"}", "  appeal: {allowed: true}\n"),
+    );
+    apply_ok(&ns.name, &appeal("please", "appealed"));
+    let decision =
+        json!({ "spec": { "decision": { "outcome": "Approved", "reviewer": "mod-ann" } } });
+    ns.api::<BanAppeal>()
+        .patch("please", &PatchParams::default(), &Patch::Merge(&decision))
+        .await
+        .unwrap();
+
+    let bans = ns.api::<UserBan>();
+    eventually(
+        "the ended bans are deleted",
+        Duration::from_secs(60),
+        || async {
+            let ended = bans.get_opt("ended").await.unwrap();
+            let appealed = bans.get_opt("appealed").await.unwrap();
+            (ended.is_none() && appealed.is_none()).then_some(())
+        },
+    )
+    .await;
+    // The appeal goes at the next sweep once its ban is gone.
+    eventually(
+        "the decided appeal is deleted",
+        Duration::from_secs(90),
+        || async {
+            ns.api::<BanAppeal>()
+                .get_opt("please")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    for kept in ["held", "own-period", "in-force"] {
+        assert!(
+            bans.get_opt(kept).await.unwrap().is_some(),
+            "{kept} was deleted"
+        );
+    }
+    let held = bans.get("held").await.unwrap();
+    assert_eq!(held.status.unwrap().phase, Some(Phase::Expired));
+
+    let lines = operator.audit_lines();
+    let retained: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["action"] == "RetentionPassed")
+        .collect();
+    let names: Vec<&str> = retained.iter().filter_map(|l| l["name"].as_str()).collect();
+    assert!(
+        names.contains(&"ended") && names.contains(&"appealed") && names.contains(&"please"),
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "ended").count(),
+        1,
+        "one final line per object"
+    );
+    assert!(
+        retained[0]["message"].as_str().unwrap().contains("kept 2s"),
+        "{}",
+        retained[0]
+    );
+    ns.cleanup().await;
+}

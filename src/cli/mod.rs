@@ -202,6 +202,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub nudge_pods: bool,
 
+    /// Delete ended bans, decided appeals and ended exemptions this long after
+    /// they ended (e.g. `90d`), each with a final Event and audit line; an
+    /// object's `interdict.dev/retention` annotation overrides the period and
+    /// `interdict.dev/legal-hold: "true"` keeps it. Unset: nothing is deleted.
+    /// Needs `delete` on the four kinds.
+    #[arg(long, value_name = "DURATION", env = "INTERDICT_RETENTION", value_parser = parse_retention)]
+    pub retention: Option<chrono::Duration>,
+
     /// How long an ended ban keeps "sessions issued before T are invalid" in
     /// the blocklist, so sessions from before the ban stay dead after it.
     #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = parse_retention)]

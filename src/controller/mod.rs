@@ -34,6 +34,7 @@ mod publish;
 mod queue;
 mod reasons;
 mod record;
+mod retention;
 mod retry;
 mod reviewed;
 mod run;

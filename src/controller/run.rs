@@ -14,7 +14,7 @@ use super::queue::Queue;
 use super::retry::{after_failure, instant_at};
 use super::{
     AuditSink, Context, changes, compiled, events, leader, metrics, own_writes, pass, policies,
-    publish, settled, shard_names, sources, status_worker, watch_health,
+    publish, retention, settled, shard_names, sources, status_worker, watch_health,
 };
 use crate::cli::RunArgs;
 use crate::process::shutdown_signal;
@@ -227,6 +227,14 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         changes,
         models: Mutex::default(),
     });
+    let retention = args.retention.map(|period| {
+        tokio::spawn(retention::run(
+            ctx.clone(),
+            retention::Policy {
+                period: Some(period),
+            },
+        ))
+    });
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let lost = async {
         match leadership.as_mut() {
@@ -281,6 +289,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     metrics.set_leader(false);
     leading.store(false, Ordering::Release);
     policy_statuses.abort();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     // The counts since the last tick would otherwise be lost with this
     // process (not after losing the lease: the new leader writes them now).
     if outcome.is_ok() {

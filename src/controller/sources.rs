@@ -277,7 +277,8 @@ where
             .backoff(WatchBackoff::new(seed))
             // Managed fields and annotations (kubectl's last-applied copy of the
             // spec among them) are most of an object's size, and nothing here
-            // reads them: at 100k bans they would dominate the operator's memory.
+            // reads them but our own: at 100k bans they would dominate the
+            // operator's memory.
             .modify(move |o: &mut K| {
                 let keep_ours = is_configmap;
                 let meta = o.meta_mut();
@@ -301,7 +302,15 @@ where
                                 .collect();
                             (!ours.is_empty()).then_some(ours)
                         });
-                meta.annotations = None;
+                // Only the project's own annotations are read (a legal hold,
+                // a retention period); kubectl's last-applied copy is dropped.
+                meta.annotations = meta.annotations.take().and_then(|all| {
+                    let ours: std::collections::BTreeMap<String, String> = all
+                        .into_iter()
+                        .filter(|(key, _)| key.starts_with("interdict.dev/"))
+                        .collect();
+                    (!ours.is_empty()).then_some(ours)
+                });
             }),
     )
     .filter_map(move |event| {

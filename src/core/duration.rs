@@ -66,6 +66,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Duration::try_seconds(total).ok_or_else(too_large)
 }
 
+/// The shortest spelling [`parse_duration`] reads back as `duration`, in the
+/// largest unit that divides it (`30d`, `36h`, `90s`).
+pub fn format_duration(duration: Duration) -> String {
+    let seconds = duration.num_seconds();
+    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds != 0 && seconds % size == 0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +161,22 @@ mod tests {
                 Err(DurationError::TooLarge(_)) => prop_assert!(expected > MAX_DURATION_SECONDS),
                 Err(e) => prop_assert!(false, "{text}: {e}"),
             }
+        }
+    }
+
+    #[test]
+    fn durations_are_written_back_in_their_largest_unit() {
+        for (text, written) in [
+            ("30d", "30d"),
+            ("36h", "36h"),
+            ("90s", "90s"),
+            ("14d", "2w"),
+            ("0s", "0s"),
+            ("120m", "2h"),
+        ] {
+            let duration = parse_duration(text).unwrap();
+            assert_eq!(format_duration(duration), written);
+            assert_eq!(parse_duration(written).unwrap(), duration);
         }
     }
 }

@@ -109,6 +109,13 @@ comma-separated for a resourceNames list.
   resources: ["userbans", "featureblocks"]
   verbs: ["create"]
 {{- end }}
+{{- if .Values.retention.period }}
+# retention: delete ended bans, decided appeals and ended exemptions once their
+# period has passed (never anything in force; see docs/operations.md).
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans", "featureblocks", "banexemptions", "banappeals"]
+  verbs: ["delete"]
+{{- end }}
 # The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
 # selector, which RBAC matches against resourceNames), write it, and create it the
 # first time a namespace has bans. The operator creates it by server-side apply,
