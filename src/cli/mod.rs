@@ -46,6 +46,12 @@ pub struct ServeArgs {
     )]
     pub listen: std::net::SocketAddr,
 
+    /// Also serve /healthz, /readyz and /metrics, and no decisions, on this
+    /// address, e.g. 0.0.0.0:8081: kubelet probes the pod's IP, which a
+    /// loopback --listen never sees.
+    #[arg(long, value_name = "ADDR", env = "INTERDICT_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// How often to look for a new copy of the directory.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub reload_interval_ms: u64,
