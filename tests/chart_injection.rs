@@ -83,6 +83,7 @@ fn injection_is_off_by_default() {
             .iter()
             .any(|s| name(s) == "interdict-webhook")
     );
+    assert!(container(&docs)["lifecycle"].is_null());
     let args = args(&docs);
     for absent in ["--webhook-addr", "--webhook-cert-dir", "--sidecar-image"] {
         assert!(!args.iter().any(|a| a == absent), "{absent}: {args:?}");
@@ -176,6 +177,12 @@ fn the_webhook_its_service_certificate_and_flags() {
         panic!("not `interdict run`");
     };
     assert_eq!(run.webhook_addr, Some("0.0.0.0:9443".parse().unwrap()));
+
+    // A stopping pod keeps answering while it leaves the Service's endpoints.
+    assert_eq!(
+        container["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64(),
+        Some(5)
+    );
 
     // The certificate Secret, as a directory kubelet keeps fresh.
     let mount = volume_mount(&docs, "/etc/interdict/webhook");

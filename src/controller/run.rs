@@ -36,12 +36,11 @@ fn identity() -> String {
 }
 
 /// The pod-wiring webhook, on every replica: it needs no cluster access and
-/// no lease, only the flags that say what a blocklist is called.
-async fn serve_webhook(
-    addr: std::net::SocketAddr,
-    args: &RunArgs,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+/// no lease, only the flags that say what a blocklist is called. It answers
+/// until the process exits, not only until the stop signal: the Service
+/// keeps sending a stopping pod requests for a moment, and with the usual
+/// `failurePolicy: Ignore` each refused connection is a pod created unwired.
+async fn serve_webhook(addr: std::net::SocketAddr, args: &RunArgs) -> Result<(), String> {
     let dir = args
         .webhook_cert_dir
         .clone()
@@ -55,7 +54,7 @@ async fn serve_webhook(
     if settings.sidecar_image.is_none() {
         tracing::warn!("no --sidecar-image: pods asking for the decision sidecar will be refused");
     }
-    let (bound, serving) = crate::inject::bind(addr, dir, settings, stop).await?;
+    let (bound, serving) = crate::inject::bind(addr, dir, settings, std::future::pending()).await?;
     tracing::info!(listen = %bound, path = crate::inject::MUTATE_PODS_PATH, "serving the pod-wiring webhook");
     tokio::spawn(serving);
     Ok(())
@@ -94,7 +93,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         tokio::spawn(serving);
     }
     if let Some(addr) = args.webhook_addr {
-        serve_webhook(addr, &args, stopped(stop.clone())).await?;
+        serve_webhook(addr, &args).await?;
     }
 
     let queue = Arc::new(Queue::default());
