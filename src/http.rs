@@ -1,8 +1,9 @@
 //! A tiny HTTP/1.1 server for plain GET endpoints (the sidecar's decisions, the
 //! operator's metrics and probes): handlers are plain functions of the request
 //! line, so every answer is unit-testable without sockets. The few endpoints
-//! that take a body (offense reports) get it whole, bounded, with the
-//! `Authorization` header.
+//! that take a body (offense reports, admission reviews) get it whole,
+//! bounded, with the `Authorization` header. The admission webhook is served
+//! over TLS (`bind_tls`), since the API server calls webhooks only over HTTPS.
 //!
 //! The server must stay answerable when clients misbehave: a bounded number of
 //! connections, each closed when its request headers are late or when no byte
@@ -229,53 +230,103 @@ pub async fn bind_with_posts(
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
     let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let serving = async move {
-        let slots = Arc::new(Semaphore::new(
-            limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    let serving = accept_loop(listener, limits, shutdown, move |stream, slot| {
+        tokio::spawn(serve_connection(
+            stream,
+            handler.clone(),
+            post.clone(),
+            limits,
+            slot,
         ));
-        let mut failures: u32 = 0;
-        let mut warnings = Throttle::new(ACCEPT_ERROR_LOG_EVERY);
-        tokio::pin!(shutdown);
-        loop {
-            // Taking the slot before accepting leaves the surplus in the kernel's
-            // queue, where it costs this process nothing, instead of accepting
-            // connections only to drop them.
-            let slot = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-                _ = &mut shutdown => break,
-            };
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = &mut shutdown => break,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => {
-                    failures = 0;
-                    stream
-                }
-                Err(error) => {
-                    // The pending connection stays queued, so retrying at once
-                    // fails again at once: without the pause this loop spins.
-                    failures = failures.saturating_add(1);
-                    if let Some(suppressed) = warnings.admit(Instant::now()) {
-                        tracing::warn!(%error, suppressed, "accept failed; retrying with back-off");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(accept_backoff(failures)) => continue,
-                        _ = &mut shutdown => break,
-                    }
-                }
-            };
-            tokio::spawn(serve_connection(
-                stream,
-                handler.clone(),
-                post.clone(),
-                limits,
-                slot,
-            ));
-        }
-    };
+    });
     Ok((local, serving))
+}
+
+/// [`bind_with_posts`] over TLS with `tls`. The handshake runs on the
+/// connection's own task and must finish within the header timeout, so a
+/// client that stalls it holds one connection slot, not the accept loop.
+pub async fn bind_tls(
+    addr: SocketAddr,
+    handler: Handler,
+    post: PostHandler,
+    limits: Limits,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
+    let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let serving = accept_loop(listener, limits, shutdown, move |stream, slot| {
+        let (acceptor, handler, post) = (acceptor.clone(), handler.clone(), post.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    serve_connection(
+                        stream,
+                        handler,
+                        Some(AsyncRoutes::posts(post)),
+                        limits,
+                        slot,
+                    )
+                    .await
+                }
+                // Most often a client that does not trust the certificate
+                // (a stale caBundle): worth a line, unlike a closed connection.
+                Ok(Err(error)) => tracing::info!(%error, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        });
+    });
+    Ok((local, serving))
+}
+
+/// Accepts connections until `shutdown`, handing each to `serve` with its
+/// connection slot.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    serve: impl Fn(tokio::net::TcpStream, OwnedSemaphorePermit) + Send + 'static,
+) {
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let mut failures: u32 = 0;
+    let mut warnings = Throttle::new(ACCEPT_ERROR_LOG_EVERY);
+    tokio::pin!(shutdown);
+    loop {
+        // Taking the slot before accepting leaves the surplus in the kernel's
+        // queue, where it costs this process nothing, instead of accepting
+        // connections only to drop them.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                failures = 0;
+                // Small request/response pairs: waiting to coalesce writes only adds latency.
+                let _ = stream.set_nodelay(true);
+                serve(stream, slot);
+            }
+            Err(error) => {
+                // The pending connection stays queued, so retrying at once
+                // fails again at once: without the pause this loop spins.
+                failures = failures.saturating_add(1);
+                if let Some(suppressed) = warnings.admit(Instant::now()) {
+                    tracing::warn!(%error, suppressed, "accept failed; retrying with back-off");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(accept_backoff(failures)) => continue,
+                    _ = &mut shutdown => break,
+                }
+            }
+        }
+    }
 }
 
 /// Clients over the connection limit wait in the accept queue; the usual 128
@@ -295,15 +346,15 @@ fn listen(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
     socket.listen(ACCEPT_QUEUE)
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     handler: Handler,
     post: Option<AsyncRoutes>,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
-) {
-    // Small request/response pairs: waiting to coalesce writes only adds latency.
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| respond(request, handler.clone(), post.clone()));
     let io = TokioIo::new(Idle::new(stream, limits.idle_timeout));
     if let Err(error) = hyper::server::conn::http1::Builder::new()

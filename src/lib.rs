@@ -13,6 +13,8 @@ pub mod http;
 #[cfg(feature = "operator")]
 pub mod http_post;
 #[cfg(feature = "operator")]
+pub mod inject;
+#[cfg(feature = "operator")]
 pub mod model;
 #[cfg(feature = "operator")]
 pub mod notify;

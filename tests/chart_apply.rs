@@ -106,6 +106,40 @@ fn notifications_apply_to_the_cluster() {
 }
 
 #[test]
+fn injection_applies_to_the_cluster() {
+    let id = unique();
+    let release_ns = format!("chart-inject-{id}");
+    let release = format!("idt-{id}");
+    create_namespace(&release_ns);
+    // The API server checks what only it can: the webhook configuration's
+    // fields and its match condition's CEL.
+    let rendered = template(&release, &release_ns, &["--set", "injection.enabled=true"]);
+    kubectl_apply_server_side(&rendered);
+    let fullname = format!("{release}-interdict");
+    assert_deployment_stored(&release_ns, &fullname);
+    let stored = cluster().kubectl_ok(&[
+        "get",
+        "mutatingwebhookconfiguration",
+        &format!("{fullname}-inject"),
+        "-o",
+        "jsonpath={.webhooks[0].clientConfig.service.name} {.webhooks[0].matchConditions[0].name}",
+    ]);
+    assert_eq!(stored, format!("{fullname}-webhook asks-interdict"));
+    let secret_type = cluster().kubectl_ok(&[
+        "get",
+        "secret",
+        &format!("{fullname}-webhook-tls"),
+        "-n",
+        &release_ns,
+        "-o",
+        "jsonpath={.type}",
+    ]);
+    assert_eq!(secret_type, "kubernetes.io/tls");
+    delete_cluster_objects(&release);
+    delete_namespaces(&[&release_ns]);
+}
+
+#[test]
 fn namespaced_values_apply_and_grant_what_the_operator_does() {
     let id = unique();
     let release_ns = format!("chart-ns-{id}");

@@ -69,6 +69,11 @@ fn helm_lint_passes() {
         vec!["-f", everything.as_str()],
         vec!["-f", everything.as_str(), "-f", notifications.as_str()],
         vec!["--set", "replicas=1,leaderElection.enabled=false"],
+        vec!["--set", "injection.enabled=true"],
+        vec![
+            "--set",
+            "injection.enabled=true,injection.certManager.enabled=true",
+        ],
     ] {
         let mut full = vec!["lint", "--strict", chart, "--kube-version", KUBE_VERSION];
         full.extend_from_slice(&extra);

@@ -19,6 +19,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One value per process, parsed at start-up: boxing `run`'s many flags would
+// only move a few hundred bytes to the heap.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
@@ -45,6 +48,12 @@ pub struct ServeArgs {
         env = "INTERDICT_LISTEN"
     )]
     pub listen: std::net::SocketAddr,
+
+    /// Also serve /healthz, /readyz and /metrics, and no decisions, on this
+    /// address, e.g. 0.0.0.0:8081: kubelet probes the pod's IP, which a
+    /// loopback --listen never sees.
+    #[arg(long, value_name = "ADDR", env = "INTERDICT_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// How often to look for a new copy of the directory.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
@@ -235,6 +244,35 @@ pub struct RunArgs {
     /// in a pod, else the bound address.
     #[arg(long, value_name = "URL", env = "INTERDICT_INTAKE_ADVERTISE_URL")]
     pub intake_advertise_url: Option<String>,
+
+    /// Serve the pod-wiring admission webhook (HTTPS, `POST /mutate-pods`) on
+    /// this address, e.g. 0.0.0.0:9443: pods annotated `interdict.dev/inject:
+    /// "true"` get the blocklist volume, and the decision sidecar when also
+    /// annotated `interdict.dev/sidecar: "true"`. Every replica serves it,
+    /// leader or not. Unset: no webhook. See docs/applications.md.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "INTERDICT_WEBHOOK_ADDR",
+        requires = "webhook_cert_dir"
+    )]
+    pub webhook_addr: Option<std::net::SocketAddr>,
+
+    /// Directory with the webhook's certificate and key, `tls.crt` and
+    /// `tls.key` (a mounted Secret, e.g. from cert-manager). Checked every 10 s
+    /// and used from the next connection when they change.
+    #[arg(long, value_name = "DIR", env = "INTERDICT_WEBHOOK_CERT_DIR")]
+    pub webhook_cert_dir: Option<PathBuf>,
+
+    /// Image of the decision sidecar the webhook adds (usually the operator's
+    /// own image). Unset: pods asking for the sidecar are refused, naming this flag.
+    #[arg(long, value_name = "IMAGE", env = "INTERDICT_SIDECAR_IMAGE")]
+    pub sidecar_image: Option<String>,
+
+    /// The offense intake the injected sidecars report to (their
+    /// `--operator-url`), e.g. `http://interdict-intake.interdict-system:8082`.
+    #[arg(long, value_name = "URL", env = "INTERDICT_SIDECAR_OPERATOR_URL")]
+    pub sidecar_operator_url: Option<String>,
 
     /// Most subjects one BanPolicy tracks at once; past it the subject whose
     /// latest offense is oldest is dropped (counted in

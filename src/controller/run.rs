@@ -35,6 +35,31 @@ fn identity() -> String {
     })
 }
 
+/// The pod-wiring webhook, on every replica: it needs no cluster access and
+/// no lease, only the flags that say what a blocklist is called. It answers
+/// until the process exits, not only until the stop signal: the Service
+/// keeps sending a stopping pod requests for a moment, and with the usual
+/// `failurePolicy: Ignore` each refused connection is a pod created unwired.
+async fn serve_webhook(addr: std::net::SocketAddr, args: &RunArgs) -> Result<(), String> {
+    let dir = args
+        .webhook_cert_dir
+        .clone()
+        .ok_or("--webhook-addr needs --webhook-cert-dir")?;
+    let settings = crate::inject::Settings {
+        blocklist_name: args.blocklist_name.clone(),
+        max_shards: args.max_shards,
+        sidecar_image: args.sidecar_image.clone(),
+        operator_url: args.sidecar_operator_url.clone(),
+    };
+    if settings.sidecar_image.is_none() {
+        tracing::warn!("no --sidecar-image: pods asking for the decision sidecar will be refused");
+    }
+    let (bound, serving) = crate::inject::bind(addr, dir, settings, std::future::pending()).await?;
+    tracing::info!(listen = %bound, path = crate::inject::MUTATE_PODS_PATH, "serving the pod-wiring webhook");
+    tokio::spawn(serving);
+    Ok(())
+}
+
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let client = Client::try_default().await.map_err(|e| {
         format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
@@ -66,6 +91,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         let (bound, serving) = crate::http::bind(addr, handler, stopped(stop.clone())).await?;
         tracing::info!(listen = %bound, "serving /metrics, /healthz and /readyz");
         tokio::spawn(serving);
+    }
+    if let Some(addr) = args.webhook_addr {
+        serve_webhook(addr, &args).await?;
     }
 
     let queue = Arc::new(Queue::default());

@@ -38,6 +38,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         routes::Unloaded::FailClosed
     };
+    if let Some(addr) = args.metrics_addr {
+        let (blocklist, counters) = (blocklist.clone(), counters.clone());
+        let probes: crate::http::Handler = Arc::new(move |method: &str, path: &str, _: &str| {
+            routes::handle_probes(method, path, &blocklist, &counters)
+        });
+        let (local, serving) =
+            crate::http::bind(addr, probes, crate::process::shutdown_signal()).await?;
+        tracing::info!(listen = %local, "serving /healthz, /readyz and /metrics");
+        tokio::spawn(serving);
+    }
     let handler: crate::http::Handler = {
         let blocklist = blocklist.clone();
         Arc::new(move |method: &str, path: &str, query: &str| {

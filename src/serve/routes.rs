@@ -48,6 +48,33 @@ fn not_loaded(blocklist: &Blocklist, unloaded: Unloaded, counters: &Counters) ->
     ))
 }
 
+/// The probe and metrics address (`--metrics-addr`): what kubelet and
+/// Prometheus need, and no decisions, as it faces the pod network.
+pub fn handle_probes(
+    method: &str,
+    path: &str,
+    blocklist: &Blocklist,
+    counters: &Counters,
+) -> Response {
+    match path {
+        "/healthz" | "/readyz" | "/metrics" => handle(
+            method,
+            path,
+            "",
+            blocklist,
+            counters,
+            Unloaded::FailClosed,
+            Utc::now(),
+        ),
+        _ => Response::error(
+            404,
+            format!(
+                "no endpoint {path} on this address: it serves /healthz, /readyz and /metrics; decisions are on --listen"
+            ),
+        ),
+    }
+}
+
 pub fn handle(
     method: &str,
     path: &str,

@@ -222,3 +222,27 @@ fn nothing_loaded_is_a_503_with_the_reason_never_an_allowed() {
         "{metrics}"
     );
 }
+
+#[test]
+fn the_probe_address_answers_probes_and_metrics_but_no_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocklist = Blocklist::new(dir.path());
+    let counters = Counters::default();
+    let probe = |path: &str| handle_probes("GET", path, &blocklist, &counters);
+    assert_eq!(probe("/healthz").status, 200);
+    assert_eq!(probe("/readyz").status, 503);
+    assert_eq!(probe("/metrics").status, 200);
+    let decision = probe("/v1/decision");
+    assert_eq!(decision.status, 404);
+    assert!(
+        decision.body.contains("decisions are on --listen"),
+        "{}",
+        decision.body
+    );
+    assert_eq!(probe("/v1/blocks").status, 404);
+
+    let data = render_data("apps", Contents::default(), at(0));
+    std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
+    blocklist.reload().unwrap();
+    assert_eq!(probe("/readyz").status, 200);
+}

@@ -137,6 +137,16 @@ comma-separated for a resourceNames list.
 {{- end }}
 {{- end }}
 
+{{/* The pod-wiring webhook's Service, and the Secret with its serving certificate. */}}
+{{- define "interdict.webhookService" -}}
+{{- printf "%s-webhook" (include "interdict.fullname" .) }}
+{{- end }}
+{{- define "interdict.webhookSecret" -}}
+{{- printf "%s-webhook-tls" (include "interdict.fullname" .) }}
+{{- end }}
+{{/* Where the webhook's certificate Secret is mounted (a directory: kubelet refreshes it). */}}
+{{- define "interdict.webhookCertDir" -}}/etc/interdict/webhook{{- end }}
+
 {{/* "true" when a notification sink (webhook or email) is configured, else empty. */}}
 {{- define "interdict.notify" -}}
 {{- if or .Values.notifications.webhook .Values.notifications.email }}true{{ end }}

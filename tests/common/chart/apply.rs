@@ -46,7 +46,7 @@ pub fn delete_cluster_objects(release: &str) {
         .kubectl()
         .args([
             "delete",
-            "clusterrole,clusterrolebinding",
+            "clusterrole,clusterrolebinding,mutatingwebhookconfiguration",
             "-l",
             &format!("app.kubernetes.io/instance={release}"),
             "--wait=false",
