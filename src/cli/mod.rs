@@ -173,9 +173,32 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,
 
-    /// Also append every audit line to this file (audit lines always go to stdout).
+    /// Also append every audit line to this file (audit lines always go to
+    /// stdout), each sealed into a hash chain (`interdict audit verify`).
     #[arg(long, value_name = "FILE", env = "INTERDICT_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+
+    /// Rotate the --audit-log file before a line would take it past this many
+    /// bytes: FILE becomes FILE.1 (older ones FILE.2, ...) and the chain goes
+    /// on in a new FILE. 0: never rotate.
+    #[arg(
+        long,
+        default_value_t = 100 * 1024 * 1024,
+        value_name = "BYTES",
+        env = "INTERDICT_AUDIT_LOG_MAX_BYTES"
+    )]
+    pub audit_log_max_bytes: u64,
+
+    /// Rotated --audit-log files kept (FILE.1 ... FILE.K); the oldest beyond
+    /// them is deleted at each rotation.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "K",
+        env = "INTERDICT_AUDIT_LOG_KEEP",
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub audit_log_keep: u32,
 
     /// Passes over one namespace start at most this often: a change after a quiet
     /// spell is written at once, a burst becomes a few writes.
