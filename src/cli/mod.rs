@@ -1,11 +1,13 @@
 //! The `interdict` command line.
 
+pub mod audit;
 mod check;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use audit::AuditArgs;
 pub use check::CheckArgs;
 
 #[derive(Parser, Debug)]
@@ -32,6 +34,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve decisions over HTTP from a blocklist directory (the decision sidecar).
     Serve(ServeArgs),
+    /// Read the audit trail after the fact (`audit verify`: check the hash chain of audit files).
+    Audit(AuditArgs),
 }
 
 #[derive(Args, Debug, Clone)]
