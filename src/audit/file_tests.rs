@@ -59,7 +59,7 @@ fn the_chain_continues_across_reopening() {
     let third: serde_json::Value = serde_json::from_str(&written[0]).unwrap();
     assert_eq!(third["prev"], head.as_str());
 
-    let report = verify(&[path.clone()], false);
+    let report = verify(std::slice::from_ref(&path), false);
     assert!(report.ok, "{report:?}");
     assert_eq!(report.lines, 3);
     assert!(report.from_genesis);
@@ -268,7 +268,7 @@ fn two_writers_taking_turns_keep_one_chain() {
     append(&mut first, 2);
     append(&mut second, 3);
     append(&mut first, 4);
-    let report = verify(&[path.clone()], false);
+    let report = verify(std::slice::from_ref(&path), false);
     assert!(report.ok, "{report:?}");
     assert_eq!(report.lines, 4);
 }

@@ -123,6 +123,7 @@ impl Verifier {
             let recorded =
                 file != self.report.files && matches!(&link, Ok(link) if link.is_restart());
             if !recorded {
+                damage.severity = Severity::Error;
                 return self.fail(damage);
             }
             damage.message.push_str(&format!(
@@ -156,7 +157,8 @@ impl Verifier {
     }
 
     pub fn finish(mut self) -> Report {
-        if let Some((_, damage)) = self.pending.take() {
+        if let Some((_, mut damage)) = self.pending.take() {
+            damage.severity = Severity::Error;
             self.fail(damage);
         }
         self.report.ok = self.report.error.is_none();
@@ -181,7 +183,7 @@ impl Verifier {
         self.report.warnings.push(restart);
         self.report.restarts += 1;
         if self.report.last_hash.is_none() {
-            self.report.from_genesis = true;
+            self.report.from_genesis = link.prev == GENESIS;
             self.report.first_prev = Some(link.prev.clone());
         }
         self.accept(link);
@@ -208,8 +210,8 @@ impl Verifier {
         }
     }
 
-    fn fail(&mut self, mut finding: Finding) -> bool {
-        finding.severity = Severity::Error;
+    /// Ends the verification on `finding` (a restart keeps its warning level).
+    fn fail(&mut self, finding: Finding) -> bool {
         self.report.error = Some(finding);
         false
     }
@@ -394,8 +396,13 @@ mod tests {
         let strict = verify_all(files, false);
         let error = strict.error.unwrap();
         assert_eq!(
-            (error.file.as_str(), error.line, error.problem),
-            ("audit.jsonl.1", 3, "IncompleteLine"),
+            (
+                error.file.as_str(),
+                error.line,
+                error.problem,
+                error.severity
+            ),
+            ("audit.jsonl.1", 3, "IncompleteLine", Severity::Error),
             "the damage comes first"
         );
 
@@ -423,7 +430,11 @@ mod tests {
         // The restart alone (the damaged file already rotated out).
         let alone = verify_all([("audit.jsonl", current.as_bytes())], false);
         let error = alone.error.unwrap();
-        assert_eq!((error.line, error.problem), (1, "ChainRestarted"));
+        assert_eq!(
+            (error.line, error.problem, error.severity),
+            (1, "ChainRestarted", Severity::Warning),
+            "a warning, and still a failure"
+        );
         assert!(
             error.message.contains("--allow-restarts"),
             "{}",
