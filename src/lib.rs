@@ -4,6 +4,8 @@
 #[cfg(feature = "operator")]
 pub mod api;
 #[cfg(feature = "operator")]
+pub mod audit;
+#[cfg(feature = "operator")]
 pub mod cli;
 #[cfg(feature = "operator")]
 pub mod controller;

@@ -44,5 +44,6 @@ fn main() -> ExitCode {
         },
         Command::Run(args) => controller::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Audit(args) => args.run(),
     }
 }

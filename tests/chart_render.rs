@@ -74,6 +74,10 @@ fn helm_lint_passes() {
             "--set",
             "injection.enabled=true,injection.certManager.enabled=true",
         ],
+        vec![
+            "--set",
+            "replicas=1,audit.file.enabled=true,audit.file.persistence.enabled=true",
+        ],
     ] {
         let mut full = vec!["lint", "--strict", chart, "--kube-version", KUBE_VERSION];
         full.extend_from_slice(&extra);
@@ -357,12 +361,127 @@ fn global_bans_nudge_pods_and_audit_file() {
         has_flag(&args, "--blocklist-name", "bans.example"),
         "{args:?}"
     );
+    assert!(
+        has_flag(&args, "--audit-log-max-bytes", "104857600"),
+        "{args:?}"
+    );
+    assert!(has_flag(&args, "--audit-log-keep", "10"), "{args:?}");
     // The root filesystem is read-only: the audit file is on an emptyDir.
     let mount = &container(&docs)["volumeMounts"][0];
     assert_eq!(mount["mountPath"].as_str(), Some("/var/log/interdict"));
-    let pod = &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"];
+    let deployment = of_kind(&docs, "Deployment")[0];
+    let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["volumes"][0]["name"], mount["name"]);
     assert!(pod["volumes"][0]["emptyDir"].is_mapping());
+    assert!(of_kind(&docs, "PersistentVolumeClaim").is_empty());
+    assert!(deployment["spec"]["strategy"].is_null(), "rolling updates");
+}
+
+#[test]
+fn audit_persistence_puts_the_files_on_a_claim_for_one_replica() {
+    let (_dir, values) = values_file(
+        "replicas: 1\n\
+         audit:\n  file:\n    enabled: true\n    maxBytes: 1048576\n    keep: 3\n\
+         \x20   persistence:\n      enabled: true\n      size: 5Gi\n\
+         \x20     storageClassName: fast\n      accessModes: [ReadWriteOncePod]\n",
+    );
+    let docs = documents(&template("trail", "interdict-system", &["-f", &values]));
+    let claims = of_kind(&docs, "PersistentVolumeClaim");
+    assert_eq!(claims.len(), 1);
+    let claim = claims[0];
+    assert_eq!(name(claim), "trail-interdict-audit");
+    assert_eq!(namespace(claim), "interdict-system");
+    assert_eq!(
+        claim["metadata"]["annotations"]["helm.sh/resource-policy"].as_str(),
+        Some("keep"),
+        "uninstalling the release leaves the audit trail"
+    );
+    assert_eq!(strings(&claim["spec"]["accessModes"]), ["ReadWriteOncePod"]);
+    assert_eq!(claim["spec"]["storageClassName"].as_str(), Some("fast"));
+    assert_eq!(
+        claim["spec"]["resources"]["requests"]["storage"].as_str(),
+        Some("5Gi")
+    );
+
+    let args = args(&docs);
+    assert!(
+        has_flag(&args, "--audit-log", "/var/log/interdict/audit.jsonl"),
+        "{args:?}"
+    );
+    assert!(
+        has_flag(&args, "--audit-log-max-bytes", "1048576"),
+        "{args:?}"
+    );
+    assert!(has_flag(&args, "--audit-log-keep", "3"), "{args:?}");
+    let deployment = of_kind(&docs, "Deployment")[0];
+    // One writer at a time: the old pod is gone before the new one opens the file.
+    assert_eq!(
+        deployment["spec"]["strategy"]["type"].as_str(),
+        Some("Recreate")
+    );
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["fsGroup"].as_i64(), Some(65532));
+    let mount = &container(&docs)["volumeMounts"][0];
+    assert_eq!(mount["mountPath"].as_str(), Some("/var/log/interdict"));
+    assert_eq!(pod["volumes"][0]["name"], mount["name"]);
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"].as_str(),
+        Some("trail-interdict-audit")
+    );
+    assert!(pod["volumes"][0]["emptyDir"].is_null());
+
+    // "": the cluster's default class (no field); "-": explicitly none.
+    for (class, expected) in [("\"\"", None), ("\"-\"", Some(""))] {
+        let docs = documents(&template(
+            "trail",
+            "interdict-system",
+            &[
+                "-f",
+                &values,
+                "--set-json",
+                &format!("audit.file.persistence.storageClassName={class}"),
+            ],
+        ));
+        let claim = of_kind(&docs, "PersistentVolumeClaim")[0];
+        assert_eq!(
+            claim["spec"]["storageClassName"].as_str(),
+            expected,
+            "{class}"
+        );
+    }
+}
+
+#[test]
+fn audit_persistence_refuses_what_cannot_work() {
+    let chart = chart();
+    for (set, says) in [
+        // Two writers of one chain, or two pods waiting for one ReadWriteOnce volume.
+        (
+            "audit.file.enabled=true,audit.file.persistence.enabled=true",
+            "audit.file.persistence.enabled needs replicas: 1 (got 2)",
+        ),
+        (
+            "replicas=3,audit.file.enabled=true,audit.file.persistence.enabled=true",
+            "needs replicas: 1 (got 3)",
+        ),
+        (
+            "replicas=1,audit.file.persistence.enabled=true",
+            "audit.file.persistence.enabled needs audit.file.enabled: true",
+        ),
+    ] {
+        let output = helm(&[
+            "template",
+            "trail",
+            chart.to_str().unwrap(),
+            "--kube-version",
+            KUBE_VERSION,
+            "--set",
+            set,
+        ]);
+        let message = output_text(&output);
+        assert!(!output.status.success(), "{set} rendered: {message}");
+        assert!(message.contains(says), "{set}: {message}");
+    }
 }
 
 #[test]

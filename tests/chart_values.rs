@@ -270,6 +270,24 @@ fn invalid_values_are_rejected_naming_the_value() {
              password: hunter2\n",
             "'password' not allowed",
         ),
+        ("audit:\n  file:\n    keep: 0\n", "'/audit/file/keep'"),
+        (
+            "audit:\n  file:\n    maxBytes: -1\n",
+            "'/audit/file/maxBytes'",
+        ),
+        (
+            "audit:\n  file:\n    persistence:\n      size: lots\n",
+            "'/audit/file/persistence/size'",
+        ),
+        (
+            // Read-only: the operator appends to the file.
+            "audit:\n  file:\n    persistence:\n      accessModes: [ReadOnlyMany]\n",
+            "'/audit/file/persistence/accessModes/0'",
+        ),
+        (
+            "audit:\n  file:\n    persistence:\n      accessModes: []\n",
+            "'/audit/file/persistence/accessModes'",
+        ),
         (
             "sessionRevocationRetention: 7 days\n",
             "'/sessionRevocationRetention'",

@@ -1,8 +1,9 @@
 //! Crashes between two writes leave nothing unrecorded and nothing recorded
 //! twice: the operator is killed (SIGKILL) at each step between a transition's
 //! audit line, its Event, its status and its finalizer, restarted, and every
-//! transition ends with exactly one audit line and one Event. Deletions racing
-//! a start are recorded once each.
+//! transition ends with exactly one audit line and one Event, in an audit file
+//! whose hash chain runs unbroken across the kill. Deletions racing a start
+//! are recorded once each.
 
 mod common;
 
@@ -20,6 +21,13 @@ fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// The audit file's chain verifies: the restarted operator continued it.
+fn assert_chain_intact(path: &Path) {
+    let text = std::fs::read(path).unwrap();
+    let report = interdict::audit::verify::verify_all([("audit.jsonl", text.as_slice())], false);
+    assert!(report.ok && report.from_genesis, "{report:?}");
 }
 
 fn count(lines: &[serde_json::Value], name: &str, action: &str) -> usize {
@@ -88,6 +96,7 @@ async fn crash_while_applying(point: &str) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let lines = audit_lines(&audit);
     assert_eq!(count(&lines, "victim", "Applied"), 1, "{point}: {lines:?}");
+    assert_chain_intact(&audit);
     assert_eq!(
         event_count(&ns, "victim", "Applied").await,
         1,
@@ -148,6 +157,7 @@ async fn killed_before_the_finalizer_is_removed() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let lines = audit_lines(&audit);
     assert_eq!(count(&lines, "gone", "Deleted"), 1, "{lines:?}");
+    assert_chain_intact(&audit);
     assert_eq!(event_count(&ns, "gone", "Deleted").await, 1);
     ns.cleanup().await;
 }
@@ -194,5 +204,6 @@ async fn deletions_seen_at_start_are_recorded_once_each() {
     for name in &names {
         assert_eq!(count(&lines, name, "Deleted"), 1, "{name}");
     }
+    assert_chain_intact(&audit);
     ns.cleanup().await;
 }

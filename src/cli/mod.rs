@@ -1,11 +1,13 @@
 //! The `interdict` command line.
 
+pub mod audit;
 mod check;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use audit::AuditArgs;
 pub use check::CheckArgs;
 
 #[derive(Parser, Debug)]
@@ -32,6 +34,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve decisions over HTTP from a blocklist directory (the decision sidecar).
     Serve(ServeArgs),
+    /// Read the audit trail after the fact (`audit verify`: check the hash chain of audit files).
+    Audit(AuditArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -173,9 +177,32 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INTERDICT_LOG_FORMAT")]
     pub log_format: LogFormat,
 
-    /// Also append every audit line to this file (audit lines always go to stdout).
+    /// Also append every audit line to this file (audit lines always go to
+    /// stdout), each sealed into a hash chain (`interdict audit verify`).
     #[arg(long, value_name = "FILE", env = "INTERDICT_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+
+    /// Rotate the --audit-log file before a line would take it past this many
+    /// bytes: FILE becomes FILE.1 (older ones FILE.2, ...) and the chain goes
+    /// on in a new FILE. 0: never rotate.
+    #[arg(
+        long,
+        default_value_t = 100 * 1024 * 1024,
+        value_name = "BYTES",
+        env = "INTERDICT_AUDIT_LOG_MAX_BYTES"
+    )]
+    pub audit_log_max_bytes: u64,
+
+    /// Rotated --audit-log files kept (FILE.1 ... FILE.K); the oldest beyond
+    /// them is deleted at each rotation.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "K",
+        env = "INTERDICT_AUDIT_LOG_KEEP",
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub audit_log_keep: u32,
 
     /// Passes over one namespace start at most this often: a change after a quiet
     /// spell is written at once, a burst becomes a few writes.

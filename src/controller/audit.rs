@@ -1,6 +1,8 @@
 //! The durable audit trail. Events expire after an hour; these lines do not:
 //! one JSON object per transition on stdout (collected with the pod's logs) and,
-//! when configured, appended to a file.
+//! when configured, appended to a chained, rotated file (`crate::audit::file`).
+//! With a file, stdout carries exactly the lines the file does, `prev` and
+//! `hash` included, so the copy a log pipeline keeps can be compared with it.
 //!
 //! Each transition carries an id derived from what it is about, so a record
 //! written again (a crash between the audit line and the status write, two
@@ -10,49 +12,17 @@
 //! repeated line carries the same id.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 
-/// One audit line. Subjects appear as published (emails hashed), never in clear.
-#[derive(Serialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditRecord {
-    /// Constant `interdict.dev/audit/v1`, so log pipelines can select these lines.
-    pub audit: &'static str,
-    pub time: DateTime<Utc>,
-    pub action: &'static str,
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    pub generation: Option<i64>,
-    /// Identifies the transition: the same transition recorded twice has the same id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transition: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phase: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub until: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub message: String,
-}
+pub use crate::audit::{AUDIT_FORMAT, AuditRecord};
+use crate::audit::{AuditFile, Rotation};
 
-pub const AUDIT_FORMAT: &str = "interdict.dev/audit/v1";
-
-/// How many transition ids are remembered, and how much of an existing file's
-/// end is read for them: far more than one pass can repeat.
+/// How many transition ids are remembered: far more than one pass can repeat.
 const REMEMBERED: usize = 200_000;
-const TAIL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The most recent transition ids, oldest forgotten first.
 #[derive(Default)]
@@ -77,38 +47,32 @@ impl Recent {
     }
 }
 
-/// The transition ids of the lines at the end of an existing audit file.
-fn ids_in(file: &mut File) -> std::io::Result<Vec<String>> {
-    let length = file.metadata()?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(TAIL_BYTES)))?;
-    let mut text = Vec::new();
-    file.read_to_end(&mut text)?;
-    Ok(String::from_utf8_lossy(&text)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|line| line.get("transition")?.as_str().map(str::to_string))
-        .collect())
+fn to_stdout(lines: &[String]) {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
 }
 
 pub struct AuditSink {
-    file: Option<Mutex<File>>,
+    file: Option<Mutex<AuditFile>>,
     recent: Mutex<Recent>,
 }
 
 impl AuditSink {
-    pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
+    /// Opens the sink; with `path`, the file is opened (created if missing)
+    /// and its chain checked and continued, or restarted if its end is damaged.
+    pub fn open(path: Option<&Path>, rotation: Rotation) -> std::io::Result<Self> {
         let mut recent = Recent::default();
         let file = match path {
             Some(path) => {
-                let mut file = OpenOptions::new()
-                    .create(true)
-                    .read(true)
-                    .append(true)
-                    .open(path)?;
-                for id in ids_in(&mut file)? {
-                    recent.insert(&id);
+                let opened = AuditFile::open(path, rotation, Utc::now())?;
+                for id in &opened.transitions {
+                    recent.insert(id);
                 }
-                Some(Mutex::new(file))
+                to_stdout(&opened.written);
+                Some(Mutex::new(opened.file))
             }
             None => None,
         };
@@ -126,17 +90,19 @@ impl AuditSink {
             return false;
         }
         let line = serde_json::to_string(record).expect("audit records serialise");
-        {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+        let Some(file) = &self.file else {
+            to_stdout(&[line]);
+            return true;
+        };
+        // Held while writing stdout too, so both carry the lines in one order.
+        let mut file = file.lock().expect("audit file lock");
+        let mut written = Vec::new();
+        if let Err(error) = file.append(&line, Utc::now(), &mut written) {
+            tracing::error!(%error, "cannot append to the audit log file");
+            // Not in the file: stdout still has it, outside the chain.
+            written.push(line);
         }
-        if let Some(file) = &self.file {
-            let mut file = file.lock().expect("audit file lock");
-            if let Err(error) = writeln!(file, "{line}").and_then(|_| file.sync_data()) {
-                tracing::error!(%error, "cannot append to the audit log file");
-            }
-        }
+        to_stdout(&written);
         true
     }
 }
@@ -144,6 +110,7 @@ impl AuditSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::verify::verify_all;
 
     fn line(id: Option<&str>) -> AuditRecord {
         AuditRecord {
@@ -169,7 +136,7 @@ mod tests {
     fn a_transition_is_written_once_even_across_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let sink = AuditSink::open(Some(&path)).unwrap();
+        let sink = AuditSink::open(Some(&path), Rotation::default()).unwrap();
         assert!(sink.record(&line(Some("t1"))));
         assert!(!sink.record(&line(Some("t1"))));
         assert!(sink.record(&line(None)));
@@ -178,12 +145,34 @@ mod tests {
             "lines without an id are never held back"
         );
         drop(sink);
-        let again = AuditSink::open(Some(&path)).unwrap();
+        let again = AuditSink::open(Some(&path), Rotation::default()).unwrap();
         assert!(!again.record(&line(Some("t1"))), "known from the file");
         assert!(again.record(&line(Some("t2"))));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().filter(|l| l.contains("\"t1\"")).count(), 1);
         assert_eq!(text.lines().count(), 4);
+        assert!(verify_all([("audit.jsonl", text.as_bytes())], false).ok);
+    }
+
+    #[test]
+    fn a_transition_is_written_once_across_a_rotation_and_a_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        // Every line rotates the file before it.
+        let rotation = Rotation {
+            max_bytes: 1,
+            keep: 3,
+        };
+        let sink = AuditSink::open(Some(&path), rotation).unwrap();
+        assert!(sink.record(&line(Some("t1"))));
+        assert!(sink.record(&line(Some("t2"))));
+        drop(sink);
+        let again = AuditSink::open(Some(&path), rotation).unwrap();
+        assert!(!again.record(&line(Some("t2"))), "known from the file");
+        assert!(
+            !again.record(&line(Some("t1"))),
+            "known from the rotated file"
+        );
     }
 
     #[test]

@@ -64,8 +64,12 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let client = Client::try_default().await.map_err(|e| {
         format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
     })?;
+    let rotation = crate::audit::Rotation {
+        max_bytes: args.audit_log_max_bytes,
+        keep: args.audit_log_keep,
+    };
     let audit = Arc::new(
-        AuditSink::open(args.audit_log.as_deref())
+        AuditSink::open(args.audit_log.as_deref(), rotation)
             .map_err(|e| format!("cannot open audit log {:?}: {e}", args.audit_log))?,
     );
     let sinks = match &args.notify_config {

@@ -208,3 +208,33 @@ when only listed namespaces are watched (they always get a blocklist).
 {{- end -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The audit file's directory in the pod, and the PersistentVolumeClaim that
+holds it with audit.file.persistence.enabled.
+*/}}
+{{- define "interdict.auditDir" -}}/var/log/interdict{{- end }}
+{{- define "interdict.auditClaim" -}}
+{{- printf "%s-audit" (include "interdict.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+"true" when the audit files live on the claim, else empty. Fails rendering on
+combinations that cannot work: the claim without the file, or with more than
+one replica (the file is one hash chain with one writer, and a ReadWriteOnce
+volume attaches to one node; a shared ReadWriteMany volume would have every
+replica continue the same chain from its own stale end).
+*/}}
+{{- define "interdict.auditPersistence" -}}
+{{- with .Values.audit.file }}
+{{- if .persistence.enabled }}
+{{- if not .enabled }}
+{{- fail "audit.file.persistence.enabled needs audit.file.enabled: true (there is no audit file to keep)" }}
+{{- end }}
+{{- if gt (int $.Values.replicas) 1 }}
+{{- fail (printf "audit.file.persistence.enabled needs replicas: 1 (got %d): the audit file is one hash chain with one writer. With more replicas keep persistence off (an emptyDir per pod) and keep the copy of the audit lines the operator writes to stdout" (int $.Values.replicas)) }}
+{{- end }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+{{- end }}
