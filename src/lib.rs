@@ -2,6 +2,8 @@
 //! applications as mounted blocklists.
 
 #[cfg(feature = "operator")]
+pub mod actor;
+#[cfg(feature = "operator")]
 pub mod api;
 #[cfg(feature = "operator")]
 pub mod audit;

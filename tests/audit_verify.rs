@@ -27,6 +27,7 @@ fn record(i: usize) -> AuditRecord {
         from: Some(time),
         until: None,
         reason: Some("spam".into()),
+        actor: None,
         message: format!("Suspend of userId:{i} applied"),
     }
 }

@@ -83,7 +83,8 @@ fn notifications_apply_to_the_cluster() {
         BTreeSet::from([
             "notify-config",
             "notify-webhook-secret",
-            "notify-smtp-password"
+            "notify-smtp-password",
+            "webhook-tls"
         ])
     );
 

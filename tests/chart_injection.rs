@@ -16,8 +16,10 @@ use common::chart::{KUBE_VERSION, chart, helm, template, values_file};
 use common::output_text;
 use serde_yaml::Value;
 
+/// Rendered with `values`, the actors webhook off (tested on its own below),
+/// so the pod-wiring webhook is the only one.
 fn rendered(values: &str) -> Vec<Value> {
-    let (_dir, file) = values_file(values);
+    let (_dir, file) = values_file(&format!("actors:\n  enabled: false\n{values}"));
     documents(&template("interdict", "interdict-system", &["-f", &file]))
 }
 
@@ -76,6 +78,37 @@ fn openssl_ok(dir: &Path, args: &[&str]) -> String {
 #[test]
 fn injection_is_off_by_default() {
     let docs = documents(&template("interdict", "interdict-system", &[]));
+    let configurations = of_kind(&docs, "MutatingWebhookConfiguration");
+    assert_eq!(configurations.len(), 1, "only the actors webhook");
+    assert_eq!(name(configurations[0]), "interdict-actors");
+    let args = args(&docs);
+    assert!(!args.iter().any(|a| a == "--sidecar-image"), "{args:?}");
+}
+
+#[test]
+fn the_actors_webhook_signs_every_interdict_kind() {
+    let docs = documents(&template("interdict", "interdict-system", &[]));
+    let configuration = one(&docs, "MutatingWebhookConfiguration");
+    let webhook = &configuration["webhooks"][0];
+    assert_eq!(webhook["name"].as_str(), Some("actors.interdict.dev"));
+    assert_eq!(webhook["failurePolicy"].as_str(), Some("Ignore"));
+    assert_eq!(
+        webhook["clientConfig"]["service"]["path"].as_str(),
+        Some(interdict::actor::MUTATE_INTERDICT_PATH)
+    );
+    let rules = serde_yaml::to_string(&webhook["rules"]).unwrap();
+    for resource in ["userbans", "featureblocks", "banappeals", "banexemptions"] {
+        assert!(rules.contains(resource), "{rules}");
+    }
+    let args = args(&docs);
+    for present in ["--webhook-addr", "--webhook-cert-dir"] {
+        assert!(args.iter().any(|a| a == present), "{present}: {args:?}");
+    }
+}
+
+#[test]
+fn no_webhook_at_all_when_both_are_off() {
+    let docs = rendered("");
     assert!(of_kind(&docs, "MutatingWebhookConfiguration").is_empty());
     assert!(of_kind(&docs, "Secret").is_empty());
     assert!(

@@ -67,6 +67,18 @@ async fn operator_runs_with_only_the_charts_service_account() {
     if let Some(at) = arguments.iter().position(|a| a == "--metrics-addr") {
         arguments[at + 1] = format!("127.0.0.1:{port}");
     }
+    // The admission webhooks (actors, on by default) on loopback, with a
+    // certificate of the test's own in place of the chart's Secret.
+    let pki = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    if let Some(at) = arguments.iter().position(|a| a == "--webhook-addr") {
+        arguments[at + 1] = format!("127.0.0.1:{}", free_port());
+        common::certs::make_ca(pki.path(), "chart-operator-ca");
+        common::certs::issue(pki.path(), certs.path());
+    }
+    if let Some(at) = arguments.iter().position(|a| a == "--webhook-cert-dir") {
+        arguments[at + 1] = certs.path().to_str().unwrap().to_string();
+    }
     assert_eq!(
         arguments.first().map(String::as_str),
         Some("run"),

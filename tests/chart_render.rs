@@ -125,7 +125,10 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
 
     // Every namespaced object lands in the release namespace.
     for doc in &docs {
-        if !matches!(kind(doc), "ClusterRole" | "ClusterRoleBinding") {
+        if !matches!(
+            kind(doc),
+            "ClusterRole" | "ClusterRoleBinding" | "MutatingWebhookConfiguration"
+        ) {
             assert_eq!(namespace(doc), "interdict-system", "{}", name(doc));
         }
     }
@@ -217,20 +220,40 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
         has_flag(&args, "--session-revocation-retention", "7d"),
         "{args:?}"
     );
-    // No notifications: no config, nothing mounted, no checksum.
+    // No notifications: no config, no checksum; the only volume is the
+    // admission webhooks' certificate (the actors webhook is on by default).
     assert!(of_kind(&docs, "ConfigMap").is_empty());
-    assert!(container["volumeMounts"].is_null());
-    assert!(pod["volumes"].is_null());
+    let volumes = pod["volumes"].as_sequence().unwrap();
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0]["name"].as_str(), Some("webhook-tls"));
     assert!(deployment["spec"]["template"]["metadata"]["annotations"].is_null());
 
     let services = of_kind(&docs, "Service");
-    assert_eq!(services.len(), 2, "metrics and the offense intake");
-    assert_eq!(services[1]["spec"]["ports"][0]["port"].as_u64(), Some(8082));
     assert_eq!(
-        services[0]["spec"]["ports"][0]["name"].as_str(),
+        services.len(),
+        3,
+        "metrics, the offense intake and the admission webhooks"
+    );
+    let service = |wanted: &str| {
+        *services
+            .iter()
+            .find(|s| name(s) == wanted)
+            .unwrap_or_else(|| panic!("no Service {wanted}"))
+    };
+    assert_eq!(
+        service("interdict-webhook")["spec"]["ports"][0]["port"].as_u64(),
+        Some(443)
+    );
+    assert_eq!(
+        service("interdict-intake")["spec"]["ports"][0]["port"].as_u64(),
+        Some(8082)
+    );
+    let metrics = service("interdict-metrics");
+    assert_eq!(
+        metrics["spec"]["ports"][0]["name"].as_str(),
         Some("metrics")
     );
-    assert_eq!(services[0]["spec"]["ports"][0]["port"].as_u64(), Some(9090));
+    assert_eq!(metrics["spec"]["ports"][0]["port"].as_u64(), Some(9090));
     assert!(of_kind(&docs, "ServiceMonitor").is_empty());
     let pdbs = of_kind(&docs, "PodDisruptionBudget");
     assert_eq!(pdbs.len(), 1);

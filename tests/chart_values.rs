@@ -201,7 +201,7 @@ fn notifications_one_sink_at_a_time() {
         &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["volumes"],
     )
     .unwrap();
-    assert!(!volumes.contains("secret"), "{volumes}");
+    assert!(!volumes.contains("smtp"), "{volumes}");
     assert!(
         has_flag(
             &args(&docs),

@@ -8,13 +8,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::certs::{issue, make_ca};
 use common::chart::docs::{documents, of_kind};
 use common::chart::template;
 use common::http::free_port;
-use common::{Operator, TestNamespace, apply, cluster, eventually, output_text};
+use common::{Operator, TestNamespace, apply, cluster, eventually};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, WebhookClientConfig,
@@ -25,98 +25,6 @@ use serde_json::{Value, json};
 
 const SIDECAR_IMAGE: &str = "example.invalid/interdict:test";
 const MAX_SHARDS: u32 = 4;
-
-/// `openssl ARGS` in `dir`; must succeed.
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        output_text(&output)
-    );
-}
-
-/// A CA (`ca.crt`, `ca.key`) in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ],
-    );
-}
-
-/// A serving pair for 127.0.0.1 signed by the CA in `ca_dir`, moved into
-/// `cert_dir` as `tls.crt` and `tls.key`. The key is PKCS#1 RSA, the form
-/// Helm's genSignedCert writes into the chart's Secret.
-fn issue(ca_dir: &Path, cert_dir: &Path) {
-    openssl(
-        ca_dir,
-        &["genrsa", "-traditional", "-out", "leaf.key", "2048"],
-    );
-    openssl(
-        ca_dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "leaf.key",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-out",
-            "leaf.csr",
-        ],
-    );
-    std::fs::write(
-        ca_dir.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        ca_dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "leaf.crt",
-        ],
-    );
-    // Renames, as kubelet swaps a Secret's files: never a half-written file.
-    std::fs::rename(ca_dir.join("leaf.key"), cert_dir.join("tls.key")).unwrap();
-    std::fs::rename(ca_dir.join("leaf.crt"), cert_dir.join("tls.crt")).unwrap();
-}
 
 /// The operator serving the webhook, and the chart's webhook configuration
 /// aimed at it; the configuration is deleted when this is dropped.
@@ -208,7 +116,7 @@ fn chart_configuration(
         "interdict-system",
         &[
             "--set",
-            "injection.enabled=true,injection.failurePolicy=Fail",
+            "injection.enabled=true,injection.failurePolicy=Fail,actors.enabled=false",
         ],
     );
     let docs = documents(&rendered);

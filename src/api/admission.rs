@@ -69,6 +69,66 @@ fn appeal_decisions_policy() -> ValidatingAdmissionPolicy {
     }
 }
 
+/// The policy (and its binding) that keeps the actor annotations honest.
+pub const ACTOR_ANNOTATIONS_POLICY: &str = "actor-annotations.interdict.dev";
+
+/// An actor annotation (`interdict.dev/created-by`, ...) may only name the
+/// user making the request, or stay as it was. The operator's admission
+/// webhook fills them in from the request; this policy is what makes them
+/// unforgeable, also while the webhook is down or not installed.
+fn actor_annotations_policy() -> ValidatingAdmissionPolicy {
+    let validations = crate::actor::ACTOR_ANNOTATIONS
+        .iter()
+        .map(|key| {
+            let now = format!("object.metadata.annotations['{key}']");
+            let before = format!("oldObject.metadata.annotations['{key}']");
+            Validation {
+                expression: format!(
+                    "!has(object.metadata.annotations) || !('{key}' in object.metadata.annotations) \
+                     || {now} == request.userInfo.username \
+                     || (request.operation == 'UPDATE' && has(oldObject.metadata.annotations) \
+                         && '{key}' in oldObject.metadata.annotations && {before} == {now})"
+                ),
+                message_expression: Some(format!(
+                    "'metadata.annotations[{key}]: ' + {now} + ' is not the requesting user ' + request.userInfo.username + '; the annotation names who made the change and is set at admission'"
+                )),
+                reason: Some("Forbidden".to_string()),
+                ..Validation::default()
+            }
+        })
+        .collect();
+    ValidatingAdmissionPolicy {
+        metadata: ObjectMeta {
+            name: Some(ACTOR_ANNOTATIONS_POLICY.to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ValidatingAdmissionPolicySpec {
+            failure_policy: Some("Fail".to_string()),
+            match_constraints: Some(MatchResources {
+                match_policy: Some("Equivalent".to_string()),
+                namespace_selector: Some(LabelSelector::default()),
+                object_selector: Some(LabelSelector::default()),
+                resource_rules: Some(vec![NamedRuleWithOperations {
+                    api_groups: Some(vec![GROUP.to_string()]),
+                    api_versions: Some(vec!["*".to_string()]),
+                    operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
+                    resources: Some(
+                        ["userbans", "featureblocks", "banappeals", "banexemptions"]
+                            .map(String::from)
+                            .to_vec(),
+                    ),
+                    scope: Some("*".to_string()),
+                    ..NamedRuleWithOperations::default()
+                }]),
+                ..MatchResources::default()
+            }),
+            validations: Some(validations),
+            ..ValidatingAdmissionPolicySpec::default()
+        }),
+        ..ValidatingAdmissionPolicy::default()
+    }
+}
+
 fn binding(policy: &str) -> ValidatingAdmissionPolicyBinding {
     ValidatingAdmissionPolicyBinding {
         metadata: ObjectMeta {
@@ -89,7 +149,10 @@ pub fn policies() -> (
     Vec<ValidatingAdmissionPolicyBinding>,
 ) {
     (
-        vec![appeal_decisions_policy()],
-        vec![binding(APPEAL_DECISIONS_POLICY)],
+        vec![appeal_decisions_policy(), actor_annotations_policy()],
+        vec![
+            binding(APPEAL_DECISIONS_POLICY),
+            binding(ACTOR_ANNOTATIONS_POLICY),
+        ],
     )
 }

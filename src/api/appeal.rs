@@ -137,6 +137,12 @@ pub struct AppealStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<DateTime<Utc>>,
 
+    /// The user who set the decision, as the API server authenticated them
+    /// (the `interdict.dev/decided-by` annotation written at admission);
+    /// `spec.decision.reviewer` is what the reviewer typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+
     /// Ready is True once the appeal is handled; its reason is the phase, and for
     /// a refused appeal the message says why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

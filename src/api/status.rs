@@ -46,6 +46,16 @@ pub struct BanStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifted_by: Option<String>,
 
+    /// The user who created the ban, as the API server authenticated them
+    /// (the `interdict.dev/created-by` annotation written at admission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+
+    /// The user who lifted it: who set `spec.lift` (`interdict.dev/lifted-by`),
+    /// or who approved the appeal (its `interdict.dev/decided-by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_by_user: Option<String>,
+
     /// When a permanent ban is due for review (from `spec.reviewAfter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_at: Option<DateTime<Utc>>,

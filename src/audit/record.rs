@@ -31,6 +31,10 @@ pub struct AuditRecord {
     pub until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The user the API server authenticated for the change recorded here
+    /// (see `crate::actor`); absent for what time or the operator did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
     pub message: String,
 }
 
@@ -53,6 +57,7 @@ impl AuditRecord {
             from: None,
             until: None,
             reason: Some(reason.to_string()),
+            actor: None,
             message,
         }
     }

@@ -128,6 +128,7 @@ mod tests {
             from: None,
             until: None,
             reason: None,
+            actor: None,
             message: String::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! Bringing one ban's, appeal's or exemption's status (with its Events, audit
 //! lines and notifications) in line with what the last pass published.
 
+use crate::actor::{CREATED_BY, DECIDED_BY, LIFTED_BY, actor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -93,8 +94,13 @@ fn describe(assessment: &Assessment, status: &BanStatus, transition: Transition)
         ),
         Transition::Expired => format!("{what} of {subject} expired; no longer in force"),
         Transition::Lifted => {
-            let by = status.lifted_by.clone().unwrap_or_default();
-            format!("{what} of {subject} lifted by {by}; no longer in force")
+            let via = status.lifted_by.clone().unwrap_or_default();
+            match &status.lifted_by_user {
+                Some(user) => {
+                    format!("{what} of {subject} lifted by {user} ({via}); no longer in force")
+                }
+                None => format!("{what} of {subject} lifted by {via}; no longer in force"),
+            }
         }
         Transition::Exempted => format!(
             "{what} of {subject} is not published: {} exempts this subject",
@@ -236,6 +242,8 @@ pub(super) async fn sync_ban<K: BanResource>(
         &ctx.blocklist_name,
         now,
     );
+    new.created_by = actor(object.meta().annotations.as_ref(), CREATED_BY);
+    new.lifted_by_user = lifter(ctx, object, &reviewed.assessment);
     let found = transitions(old, &new);
     let appeals = appeal_events
         .get(&(K::KIND, name.clone()))
@@ -264,6 +272,13 @@ pub(super) async fn sync_ban<K: BanResource>(
         );
         happening.warning = transition.is_warning();
         happening.id = Some(ban_transition_id(object, old, &new, transition));
+        happening.actor = match transition {
+            Transition::Applied | Transition::Scheduled | Transition::Updated => {
+                new.created_by.clone()
+            }
+            Transition::Lifted => new.lifted_by_user.clone(),
+            _ => None,
+        };
         let entry = reviewed.assessment.compiled().ok().map(|c| &c.entry);
         // How late a timed transition was applied: the product promises the second.
         let scheduled = match transition {
@@ -302,6 +317,20 @@ pub(super) async fn sync_ban<K: BanResource>(
     Ok(retry)
 }
 
+/// Who lifted the ban: who set `spec.lift`, or who approved the appeal that
+/// lifted it (`BanAppeal/<name>`).
+fn lifter<K: BanResource>(ctx: &Context, object: &K, assessment: &Assessment) -> Option<String> {
+    let (_, by) = assessment.lifted.as_ref()?;
+    match by.strip_prefix("BanAppeal/") {
+        Some(appeal) => {
+            let namespace = object.namespace().unwrap_or_default();
+            let appeal = ctx.stores.appeals.get(&namespace, appeal)?;
+            actor(appeal.meta().annotations.as_ref(), DECIDED_BY)
+        }
+        None => actor(object.meta().annotations.as_ref(), LIFTED_BY),
+    }
+}
+
 pub(super) async fn sync_appeal(
     ctx: &Context,
     appeal: &Arc<BanAppeal>,
@@ -317,10 +346,14 @@ pub(super) async fn sync_appeal(
     let old = latest.as_ref();
     let generation = appeal.metadata.generation;
     let phase = format!("{:?}", verdict.phase);
+    let decided_by = verdict
+        .decided_at
+        .and_then(|_| actor(appeal.meta().annotations.as_ref(), DECIDED_BY));
     let new = AppealStatus {
         observed_generation: generation,
         phase: Some(verdict.phase),
         decided_at: verdict.decided_at,
+        decided_by: decided_by.clone(),
         conditions: vec![condition(
             old.map_or(&[], |s| &s.conditions),
             READY,
@@ -354,6 +387,10 @@ pub(super) async fn sync_appeal(
             AppealPhase::Denied => "Denied",
         });
         happening.warning = reason == reasons::APPEAL_REFUSED;
+        happening.actor = match verdict.phase {
+            AppealPhase::Approved | AppealPhase::Denied => decided_by.clone(),
+            _ => actor(appeal.meta().annotations.as_ref(), CREATED_BY),
+        };
         happening.id = Some(transition_id(
             &appeal.uid().unwrap_or_default(),
             reason,

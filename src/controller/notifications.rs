@@ -277,6 +277,21 @@ pub async fn deliver<K: BanResource>(
         if let Some(appeal) = &appeal {
             notification = notification.with_appeal(appeal_facts(appeal));
         }
+        let annotations = |key| {
+            let on = appeal
+                .as_deref()
+                .map_or(object.meta().annotations.as_ref(), |a| {
+                    a.metadata.annotations.as_ref()
+                });
+            crate::actor::actor(on, key)
+        };
+        notification = notification.with_actor(match event {
+            Event::Applied => status.created_by.clone(),
+            Event::Lifted => status.lifted_by_user.clone(),
+            Event::AppealReceived => annotations(crate::actor::CREATED_BY),
+            Event::AppealApproved | Event::AppealDenied => annotations(crate::actor::DECIDED_BY),
+            Event::Activated | Event::Expired | Event::Deleted => None,
+        });
         let to = recipient(object, appeal.as_deref());
         record.attempts += 1;
         match sinks.deliver(sink, &notification, to.as_deref()).await {

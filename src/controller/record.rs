@@ -24,6 +24,8 @@ pub struct Happening {
     pub lag_seconds: Option<f64>,
     /// The transition's id (see [`transition_id`]): recorded once per id.
     pub id: Option<String>,
+    /// Who made the change, as the API server authenticated them.
+    pub actor: Option<String>,
 }
 
 /// The id of a transition: the object's uid, the action, and what makes this
@@ -57,6 +59,7 @@ impl Happening {
             reason: None,
             lag_seconds: None,
             id: None,
+            actor: None,
         }
     }
 }
@@ -66,7 +69,13 @@ impl Happening {
 /// gets no second audit line and no second Event.
 pub async fn record(ctx: &Context, happening: Happening) {
     let reference = &happening.reference;
-    let note = truncate(&happening.note, 1000);
+    // The Event names the actor too: Events are what `kubectl describe` shows.
+    let note = match &happening.actor {
+        Some(actor) if !happening.note.contains(actor.as_str()) => {
+            truncate(&format!("{} (by {actor})", happening.note), 1000)
+        }
+        _ => truncate(&happening.note, 1000),
+    };
     let written = ctx.audit.record(&AuditRecord {
         audit: AUDIT_FORMAT,
         time: Utc::now(),
@@ -82,6 +91,7 @@ pub async fn record(ctx: &Context, happening: Happening) {
         from: happening.from,
         until: happening.until,
         reason: happening.reason,
+        actor: happening.actor,
         message: happening.note,
     });
     // Not written means written before, possibly by a process that died

@@ -198,6 +198,9 @@ pub fn desired_status(
             .then(|| scopes_display(&compiled.entry)),
         lifted_at: assessment.lifted.as_ref().map(|(at, _)| *at),
         lifted_by: assessment.lifted.as_ref().map(|(_, by)| by.clone()),
+        // Filled in by the caller, which has the objects' annotations.
+        created_by: None,
+        lifted_by_user: None,
         review_at: assessment.review_at,
         exempted_by: assessment.exempted_by.clone(),
         notifications,

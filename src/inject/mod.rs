@@ -24,7 +24,7 @@ use std::time::Duration;
 
 pub use annotations::{Asked, CONTAINERS, INJECT, MOUNT_PATH, Refusal, SIDECAR, asked};
 pub use patch::wire;
-pub use review::{Answer, review};
+pub use review::{Answer, encode, review};
 pub use sidecar::{
     DEFAULT_MOUNT_PATH, SIDECAR_LISTEN, SIDECAR_NAME, SIDECAR_PROBE_PORT, VOLUME, blocklist_volume,
     sidecar_container,
@@ -68,18 +68,25 @@ pub async fn bind(
     let post: crate::http::PostHandler = Arc::new(move |posted: crate::http::Posted| {
         let settings = settings.clone();
         Box::pin(async move {
-            if posted.path != MUTATE_PODS_PATH {
-                return crate::http::Response::error(
+            match posted.path.as_str() {
+                MUTATE_PODS_PATH => {
+                    let answer = review(&posted.body, &settings);
+                    answer.log();
+                    answer.response
+                }
+                crate::actor::MUTATE_INTERDICT_PATH => crate::actor::review(&posted.body)
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "unreadable admission review");
+                        crate::http::Response::error(400, error)
+                    }),
+                other => crate::http::Response::error(
                     404,
                     format!(
-                        "no endpoint {}; POST AdmissionReviews to {MUTATE_PODS_PATH}",
-                        posted.path
+                        "no endpoint {other}; POST AdmissionReviews to {MUTATE_PODS_PATH} or {}",
+                        crate::actor::MUTATE_INTERDICT_PATH
                     ),
-                );
+                ),
             }
-            let answer = review(&posted.body, &settings);
-            answer.log();
-            answer.response
         })
     });
     let get: crate::http::Handler = Arc::new(|_: &str, path: &str, _: &str| {

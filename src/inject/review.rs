@@ -84,6 +84,14 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
         },
         _ => (allowed, Outcome::Unchanged { pod }),
     };
+    Answer {
+        response: encode(response),
+        outcome,
+    }
+}
+
+/// The AdmissionReview answer as the API server expects it.
+pub fn encode(response: AdmissionResponse) -> Response {
     let patch = response.patch.clone();
     let mut body = serde_json::to_value(response.into_review()).expect("a review serialises");
     // kube writes the patch as an array of numbers, which the API server
@@ -92,10 +100,7 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
         body["response"]["patch"] =
             serde_json::to_value(ByteString(patch)).expect("bytes serialise");
     }
-    Answer {
-        response: Response::json(200, body),
-        outcome,
-    }
+    Response::json(200, body)
 }
 
 /// `namespace/name`, or `namespace/generateName*` for a pod yet to be named.

@@ -253,6 +253,10 @@ pub struct Notification {
     /// and for a decision the reviewer's outcome and notes for the subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     appeal_decision: Option<AppealFacts>,
+    /// Who made the change notified, as the API server authenticated them
+    /// (absent for what time did: Activated, Expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
 }
 
 /// The appeal a notification is about.
@@ -283,7 +287,17 @@ impl Notification {
             duration: duration_text(facts.from, facts.until),
             facts,
             appeal_decision: None,
+            actor: None,
         }
+    }
+
+    pub fn with_actor(mut self, actor: Option<String>) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    pub fn actor(&self) -> Option<&str> {
+        self.actor.as_deref()
     }
 
     /// The appeal an appeal event is about (its outcome and notes once decided).

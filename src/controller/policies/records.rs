@@ -71,6 +71,7 @@ impl PolicyEngine {
             from: None,
             until: None,
             reason: None,
+            actor: None,
             message: note.to_string(),
         });
     }
