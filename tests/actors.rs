@@ -20,11 +20,13 @@ use common::chart::template;
 use common::http::free_port;
 use common::principal::{Principal, Rule};
 use common::{Operator, TestNamespace, cluster, eventually, repo_root};
-use interdict::actor::{CREATED_BY, LIFTED_BY, MUTATE_INTERDICT_PATH};
+use interdict::actor::{
+    CREATED_BY, DELETED_BY, LIFTED_BY, MUTATE_INTERDICT_PATH, RECORD_DELETION_PATH,
+};
 use interdict::api::UserBan;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, WebhookClientConfig,
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration, WebhookClientConfig,
 };
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
@@ -33,7 +35,7 @@ use serde_json::{Value, json};
 const MODERATOR: Rule = Rule {
     group: "interdict.dev",
     resources: &["userbans"],
-    verbs: &["get", "list", "create", "patch", "update"],
+    verbs: &["get", "list", "create", "patch", "update", "delete"],
 };
 
 fn ban(name: &str, annotations: &str) -> String {
@@ -84,6 +86,19 @@ async fn a_client_cannot_write_someone_elses_name() {
         "",
     );
     assert!(refused(&lift).contains(LIFTED_BY));
+    // Who deleted an object is written by the operator alone, even one's own name.
+    let deleted = mallory.kubectl(
+        &[
+            "annotate",
+            "userban",
+            "own",
+            "-n",
+            &ns.name,
+            &format!("{DELETED_BY}={}", mallory.username()),
+        ],
+        "",
+    );
+    assert!(refused(&deleted).contains(DELETED_BY));
     ns.cleanup().await;
 }
 
@@ -174,19 +189,54 @@ fn configuration(
     configuration
 }
 
+/// The chart's deletion-recording webhook, sent to `port` and scoped to `namespace`.
+fn deletions(name: &str, namespace: &str, port: u16, ca: &[u8]) -> ValidatingWebhookConfiguration {
+    let docs = documents(&template("interdict", "interdict-system", &[]));
+    let found: Vec<Value> = of_kind(&docs, "ValidatingWebhookConfiguration")
+        .into_iter()
+        .map(|d| serde_json::to_value(d).unwrap())
+        .filter(|d| d["metadata"]["name"] == "interdict-deletions")
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "the chart renders the deletions webhook by default"
+    );
+    let mut configuration: ValidatingWebhookConfiguration =
+        serde_json::from_value(found[0].clone()).unwrap();
+    configuration.metadata.name = Some(name.to_string());
+    let webhook = &mut configuration.webhooks.as_mut().unwrap()[0];
+    webhook.client_config = WebhookClientConfig {
+        url: Some(format!("https://127.0.0.1:{port}{RECORD_DELETION_PATH}")),
+        ca_bundle: Some(ByteString(ca.to_vec())),
+        service: None,
+    };
+    webhook.namespace_selector = Some(
+        serde_json::from_value(json!({"matchLabels": {"kubernetes.io/metadata.name": namespace}}))
+            .unwrap(),
+    );
+    configuration
+}
+
 struct Registered(String);
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        let _ = cluster()
-            .kubectl()
-            .args([
-                "delete",
-                "mutatingwebhookconfiguration",
-                &self.0,
-                "--wait=false",
-            ])
-            .output();
+        for kind in [
+            "mutatingwebhookconfiguration",
+            "validatingwebhookconfiguration",
+        ] {
+            let _ = cluster()
+                .kubectl()
+                .args([
+                    "delete",
+                    kind,
+                    &self.0,
+                    "--wait=false",
+                    "--ignore-not-found",
+                ])
+                .output();
+        }
     }
 }
 
@@ -226,6 +276,13 @@ async fn create_and_lift_by_two_users_name_both_everywhere() {
         .create(
             &PostParams::default(),
             &configuration(&name, &ns.name, port, &ca),
+        )
+        .await
+        .unwrap();
+    Api::<ValidatingWebhookConfiguration>::all(ns.client.clone())
+        .create(
+            &PostParams::default(),
+            &deletions(&name, &ns.name, port, &ca),
         )
         .await
         .unwrap();
@@ -326,5 +383,21 @@ async fn create_and_lift_by_two_users_name_both_everywhere() {
     .await;
     assert_eq!(delivered.0["actor"], ann.username(), "{}", delivered.0);
     assert_eq!(delivered.1["actor"], bob.username(), "{}", delivered.1);
+
+    // Bob deletes it: the record of the deletion names him.
+    let gone = bob.kubectl(&["delete", "userban", "spam-77", "-n", &ns.name], "");
+    assert!(
+        gone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+    let deleted = eventually("the deletion record", Duration::from_secs(30), || async {
+        operator
+            .audit_lines()
+            .into_iter()
+            .find(|l| l["action"] == "Deleted" && l["name"] == "spam-77")
+    })
+    .await;
+    assert_eq!(deleted["actor"], bob.username(), "{deleted}");
     ns.cleanup().await;
 }

@@ -127,7 +127,10 @@ fn default_values_render_a_cluster_role_with_exactly_the_operator_permissions() 
     for doc in &docs {
         if !matches!(
             kind(doc),
-            "ClusterRole" | "ClusterRoleBinding" | "MutatingWebhookConfiguration"
+            "ClusterRole"
+                | "ClusterRoleBinding"
+                | "MutatingWebhookConfiguration"
+                | "ValidatingWebhookConfiguration"
         ) {
             assert_eq!(namespace(doc), "interdict-system", "{}", name(doc));
         }

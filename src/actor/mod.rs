@@ -10,11 +10,13 @@
 //! A GitOps tool's changes carry the tool's own identity (its ServiceAccount):
 //! the API server knows no other.
 
+mod deletion;
 mod patch;
 mod review;
 
 use std::collections::BTreeMap;
 
+pub use deletion::record_deletion;
 pub use patch::{Operation, operations, wanted};
 pub use review::review;
 
@@ -24,11 +26,17 @@ pub const CREATED_BY: &str = "interdict.dev/created-by";
 pub const LIFTED_BY: &str = "interdict.dev/lifted-by";
 /// The user who set the appeal's `spec.decision`.
 pub const DECIDED_BY: &str = "interdict.dev/decided-by";
-/// Every annotation the admission policy guards.
+/// The user who deleted the object (written by the operator at admission).
+pub const DELETED_BY: &str = "interdict.dev/deleted-by";
+/// The annotations that must name the requesting user.
 pub const ACTOR_ANNOTATIONS: [&str; 3] = [CREATED_BY, LIFTED_BY, DECIDED_BY];
+/// The verb that allows writing [`DELETED_BY`] (the operator's alone).
+pub const RECORD_DELETION_VERB: &str = "record-deletion";
 
 /// Where the API server sends Interdict objects (the webhook's path).
 pub const MUTATE_INTERDICT_PATH: &str = "/mutate-interdict";
+/// Where the API server sends deletions of bans and exemptions.
+pub const RECORD_DELETION_PATH: &str = "/record-deletion";
 
 /// One actor annotation of an object, if it has it.
 pub fn actor(annotations: Option<&BTreeMap<String, String>>, key: &str) -> Option<String> {

@@ -96,6 +96,7 @@ fn actor_annotations_policy() -> ValidatingAdmissionPolicy {
                 ..Validation::default()
             }
         })
+        .chain(std::iter::once(deleted_by_validation()))
         .collect();
     ValidatingAdmissionPolicy {
         metadata: ObjectMeta {
@@ -126,6 +127,31 @@ fn actor_annotations_policy() -> ValidatingAdmissionPolicy {
             ..ValidatingAdmissionPolicySpec::default()
         }),
         ..ValidatingAdmissionPolicy::default()
+    }
+}
+
+/// `interdict.dev/deleted-by` is written by the operator at the moment of a
+/// deletion, for someone else: only a user allowed the `record-deletion`
+/// verb on the kind may set or change it.
+fn deleted_by_validation() -> Validation {
+    use crate::actor::{DELETED_BY, RECORD_DELETION_VERB};
+    let now = format!("object.metadata.annotations['{DELETED_BY}']");
+    let before = format!("oldObject.metadata.annotations['{DELETED_BY}']");
+    let may_record = format!(
+        "authorizer.group('{GROUP}').resource(request.resource.resource).namespace(request.namespace).check('{RECORD_DELETION_VERB}').allowed()"
+    );
+    Validation {
+        expression: format!(
+            "!has(object.metadata.annotations) || !('{DELETED_BY}' in object.metadata.annotations) \
+             || (request.operation == 'UPDATE' && has(oldObject.metadata.annotations) \
+                 && '{DELETED_BY}' in oldObject.metadata.annotations && {before} == {now}) \
+             || {may_record}"
+        ),
+        message_expression: Some(format!(
+            "'metadata.annotations[{DELETED_BY}]: only the operator records who deleted an object (the {RECORD_DELETION_VERB} verb); ' + request.userInfo.username + ' may not'"
+        )),
+        reason: Some("Forbidden".to_string()),
+        ..Validation::default()
     }
 }
 

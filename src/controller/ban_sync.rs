@@ -1,7 +1,7 @@
 //! Bringing one ban's, appeal's or exemption's status (with its Events, audit
 //! lines and notifications) in line with what the last pass published.
 
-use crate::actor::{CREATED_BY, DECIDED_BY, LIFTED_BY, actor};
+use crate::actor::{CREATED_BY, DECIDED_BY, DELETED_BY, LIFTED_BY, actor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -220,6 +220,7 @@ pub(super) async fn sync_ban<K: BanResource>(
             );
             // One deletion, one record, however many passes see it.
             happening.id = Some(transition_id(&uid, reasons::DELETED, &[]));
+            happening.actor = actor(object.meta().annotations.as_ref(), DELETED_BY);
             record(ctx, happening).await;
             failpoint::reached(failpoint::BEFORE_FINALIZER_REMOVAL);
             finalizer::set(&ctx.written, &api, object, false)
@@ -436,6 +437,7 @@ pub(super) async fn sync_exemption(
             happening.generation = generation;
             happening.subject = compiled.as_ref().ok().map(|x| x.subject.display());
             happening.reason = Some(exemption.spec.reason.code.clone());
+            happening.actor = actor(exemption.meta().annotations.as_ref(), DELETED_BY);
             happening.id = Some(transition_id(
                 &exemption.uid().unwrap_or_default(),
                 reasons::DELETED,
@@ -498,6 +500,9 @@ pub(super) async fn sync_exemption(
         happening.until = compiled.as_ref().ok().and_then(|x| x.until);
         happening.reason = Some(exemption.spec.reason.code.clone());
         happening.warning = !ok;
+        if reason == reasons::APPLIED {
+            happening.actor = actor(exemption.meta().annotations.as_ref(), CREATED_BY);
+        }
         happening.id = Some(transition_id(
             &exemption.uid().unwrap_or_default(),
             reason,

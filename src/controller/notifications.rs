@@ -290,7 +290,8 @@ pub async fn deliver<K: BanResource>(
             Event::Lifted => status.lifted_by_user.clone(),
             Event::AppealReceived => annotations(crate::actor::CREATED_BY),
             Event::AppealApproved | Event::AppealDenied => annotations(crate::actor::DECIDED_BY),
-            Event::Activated | Event::Expired | Event::Deleted => None,
+            Event::Deleted => annotations(crate::actor::DELETED_BY),
+            Event::Activated | Event::Expired => None,
         });
         let to = recipient(object, appeal.as_deref());
         record.attempts += 1;

@@ -40,7 +40,11 @@ fn identity() -> String {
 /// until the process exits, not only until the stop signal: the Service
 /// keeps sending a stopping pod requests for a moment, and with the usual
 /// `failurePolicy: Ignore` each refused connection is a pod created unwired.
-async fn serve_webhook(addr: std::net::SocketAddr, args: &RunArgs) -> Result<(), String> {
+async fn serve_webhook(
+    addr: std::net::SocketAddr,
+    args: &RunArgs,
+    client: Client,
+) -> Result<(), String> {
     let dir = args
         .webhook_cert_dir
         .clone()
@@ -54,7 +58,8 @@ async fn serve_webhook(addr: std::net::SocketAddr, args: &RunArgs) -> Result<(),
     if settings.sidecar_image.is_none() {
         tracing::warn!("no --sidecar-image: pods asking for the decision sidecar will be refused");
     }
-    let (bound, serving) = crate::inject::bind(addr, dir, settings, std::future::pending()).await?;
+    let (bound, serving) =
+        crate::inject::bind(addr, dir, settings, Some(client), std::future::pending()).await?;
     tracing::info!(listen = %bound, path = crate::inject::MUTATE_PODS_PATH, "serving the pod-wiring webhook");
     tokio::spawn(serving);
     Ok(())
@@ -97,7 +102,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         tokio::spawn(serving);
     }
     if let Some(addr) = args.webhook_addr {
-        serve_webhook(addr, &args).await?;
+        serve_webhook(addr, &args, client.clone()).await?;
     }
 
     let queue = Arc::new(Queue::default());

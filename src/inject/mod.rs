@@ -60,6 +60,7 @@ pub async fn bind(
     addr: SocketAddr,
     cert_dir: PathBuf,
     settings: Settings,
+    client: Option<kube::Client>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send), String> {
     let certs = Arc::new(CertFiles::load(&cert_dir).map_err(|e| e.to_string())?);
@@ -67,6 +68,7 @@ pub async fn bind(
     let settings = Arc::new(settings);
     let post: crate::http::PostHandler = Arc::new(move |posted: crate::http::Posted| {
         let settings = settings.clone();
+        let client = client.clone();
         Box::pin(async move {
             match posted.path.as_str() {
                 MUTATE_PODS_PATH => {
@@ -79,6 +81,17 @@ pub async fn bind(
                         tracing::warn!(%error, "unreadable admission review");
                         crate::http::Response::error(400, error)
                     }),
+                crate::actor::RECORD_DELETION_PATH => match &client {
+                    Some(client) => crate::actor::record_deletion(client, &posted.body)
+                        .await
+                        .unwrap_or_else(|error| {
+                            tracing::warn!(%error, "unreadable admission review");
+                            crate::http::Response::error(400, error)
+                        }),
+                    None => {
+                        crate::http::Response::error(503, "this server records no deletions".into())
+                    }
+                },
                 other => crate::http::Response::error(
                     404,
                     format!(

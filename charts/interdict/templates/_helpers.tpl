@@ -109,6 +109,14 @@ comma-separated for a resourceNames list.
   resources: ["userbans", "featureblocks"]
   verbs: ["create"]
 {{- end }}
+{{- if .Values.actors.enabled }}
+# actors: record who deletes a ban or an exemption. "record-deletion" is not an
+# API verb: the admission policy actor-annotations.interdict.dev lets only its
+# holders write the interdict.dev/deleted-by annotation.
+- apiGroups: ["interdict.dev"]
+  resources: ["userbans", "featureblocks", "banexemptions"]
+  verbs: ["record-deletion"]
+{{- end }}
 {{- if .Values.retention.period }}
 # retention: delete ended bans, decided appeals and ended exemptions once their
 # period has passed (never anything in force; see docs/operations.md).

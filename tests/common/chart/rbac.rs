@@ -94,6 +94,10 @@ pub fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTree
         permission("interdict.dev", "banpolicies/status", &["patch"], &[]),
         permission("interdict.dev", "userbans", &["create"], &[]),
         permission("interdict.dev", "featureblocks", &["create"], &[]),
+        // Actors: record who deletes a ban or an exemption (an admission-policy verb).
+        permission("interdict.dev", "userbans", &["record-deletion"], &[]),
+        permission("interdict.dev", "featureblocks", &["record-deletion"], &[]),
+        permission("interdict.dev", "banexemptions", &["record-deletion"], &[]),
     ]
     .into_iter()
     .collect();
