@@ -249,3 +249,63 @@ async fn valid_bans_are_accepted_with_defaults() {
     assert!(starts < header.iter().position(|h| *h == "EXPIRES").unwrap());
     ns.cleanup().await;
 }
+
+#[tokio::test]
+async fn bans_are_found_by_subject_and_reason_with_a_field_selector() {
+    let ns = TestNamespace::new("selectable").await;
+    let manifest = |kind: &str, name: &str, subject: &str, reason: &str, extra: &str| {
+        format!(
+            "apiVersion: interdict.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec:\n  subject: {subject}\n  reason: {{code: {reason}}}\n{extra}"
+        )
+    };
+    for doc in [
+        manifest("UserBan", "u123", "{userId: \"123\"}", "spam", ""),
+        manifest("UserBan", "u124", "{userId: \"124\"}", "fraud", ""),
+        manifest(
+            "FeatureBlock",
+            "f123",
+            "{userId: \"123\"}",
+            "abuse",
+            "  features: [chat]\n",
+        ),
+        manifest("UserBan", "n-eve", "{username: eve}", "spam", ""),
+    ] {
+        let output = apply(&ns.name, &doc);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let found = |selector: &str| {
+        let names = cluster().kubectl_ok(&[
+            "get",
+            "ub,fb",
+            "-n",
+            &ns.name,
+            "--field-selector",
+            selector,
+            "-o",
+            "name",
+        ]);
+        let mut names: Vec<String> = names.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        found("spec.subject.userId=123"),
+        [
+            "featureblock.interdict.dev/f123",
+            "userban.interdict.dev/u123"
+        ]
+    );
+    assert_eq!(
+        found("spec.subject.username=eve"),
+        ["userban.interdict.dev/n-eve"]
+    );
+    assert_eq!(
+        found("spec.reason.code=spam"),
+        ["userban.interdict.dev/n-eve", "userban.interdict.dev/u123"]
+    );
+    ns.cleanup().await;
+}
