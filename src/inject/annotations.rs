@@ -17,6 +17,9 @@ pub const SIDECAR: &str = "interdict.dev/sidecar";
 pub const MOUNT_PATH: &str = "interdict.dev/mount-path";
 /// Comma-separated names of the containers that get the mount, instead of all.
 pub const CONTAINERS: &str = "interdict.dev/containers";
+/// `"true"`: the sidecar also watches the blocklist on the API server
+/// (`interdict serve --watch-api`), answering a new ban within a second.
+pub const WATCH_API: &str = "interdict.dev/watch-api";
 
 /// Why a pod is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,10 @@ pub enum Refusal {
         "annotation {annotation} takes effect only with {INJECT}: \"true\"; add that annotation, or remove this one"
     )]
     WithoutInject { annotation: &'static str },
+    #[error(
+        "annotation {WATCH_API}: \"true\" is for the decision sidecar; add {SIDECAR}: \"true\", or remove it"
+    )]
+    WatchWithoutSidecar,
     #[error(
         "annotation {MOUNT_PATH}: {value:?} is not an absolute directory path such as {DEFAULT_MOUNT_PATH} (no \".\" or \"..\" parts, not \"/\")"
     )]
@@ -63,6 +70,8 @@ pub struct Asked {
     pub containers: Option<Vec<String>>,
     /// Whether to add the decision sidecar.
     pub sidecar: bool,
+    /// Whether the sidecar watches the API server too.
+    pub watch_api: bool,
 }
 
 /// `Ok(None)` for a pod that does not ask to be wired (no annotation, or
@@ -74,7 +83,7 @@ pub fn asked(annotations: &BTreeMap<String, String>) -> Result<Option<Asked>, Re
         None => {
             // A sidecar or a mount path without the switch is a half-done
             // edit (or a misspelt switch): saying so beats ignoring it.
-            return match [SIDECAR, MOUNT_PATH, CONTAINERS]
+            return match [SIDECAR, MOUNT_PATH, CONTAINERS, WATCH_API]
                 .into_iter()
                 .find(|key| annotations.contains_key(*key))
             {
@@ -92,10 +101,15 @@ pub fn asked(annotations: &BTreeMap<String, String>) -> Result<Option<Asked>, Re
         .map(|value| container_list(value))
         .transpose()?;
     let sidecar = flag(annotations, SIDECAR)?.unwrap_or(false);
+    let watch_api = flag(annotations, WATCH_API)?.unwrap_or(false);
+    if watch_api && !sidecar {
+        return Err(Refusal::WatchWithoutSidecar);
+    }
     Ok(Some(Asked {
         mount_path,
         containers,
         sidecar,
+        watch_api,
     }))
 }
 
@@ -182,6 +196,7 @@ mod tests {
                 mount_path: "/etc/interdict".into(),
                 containers: None,
                 sidecar: false,
+                watch_api: false,
             }))
         );
     }
@@ -199,7 +214,17 @@ mod tests {
                 mount_path: "/var/run/bans".into(),
                 containers: Some(vec!["web".into(), "worker".into()]),
                 sidecar: true,
+                watch_api: false,
             }))
+        );
+        assert_eq!(
+            asked_by(&[(INJECT, "true"), (SIDECAR, "true"), (WATCH_API, "true")])
+                .map(|a| a.map(|a| a.watch_api)),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            asked_by(&[(INJECT, "true"), (WATCH_API, "true")]),
+            Err(Refusal::WatchWithoutSidecar)
         );
         assert_eq!(
             asked_by(&[(INJECT, "true"), (SIDECAR, "false")]).map(|a| a.map(|a| a.sidecar)),

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use annotations::{Asked, CONTAINERS, INJECT, MOUNT_PATH, Refusal, SIDECAR, asked};
+pub use annotations::{Asked, CONTAINERS, INJECT, MOUNT_PATH, Refusal, SIDECAR, WATCH_API, asked};
 pub use patch::wire;
 pub use review::{Answer, encode, review};
 pub use sidecar::{

@@ -40,7 +40,8 @@ pub fn wire(pod: &Pod, settings: &Settings) -> Result<Vec<Value>, Refusal> {
             .sidecar_image
             .as_deref()
             .ok_or(Refusal::NoSidecarImage)?;
-        let sidecar = sidecar_container(image, &volume, &asked.mount_path, settings);
+        let sidecar =
+            sidecar_container(image, &volume, &asked.mount_path, asked.watch_api, settings);
         // First among the init containers, so the others can ask it too.
         ops.push(prepend(
             "/spec/initContainers",

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::inject::annotations::{CONTAINERS, INJECT, MOUNT_PATH, SIDECAR};
+use crate::inject::annotations::{CONTAINERS, INJECT, MOUNT_PATH, SIDECAR, WATCH_API};
 
 fn settings() -> Settings {
     Settings {
@@ -273,6 +273,27 @@ fn the_sidecar_reads_the_mount_path_asked_for() {
             .unwrap()
             .contains(&json!("--operator-url"))
     );
+}
+
+#[test]
+fn a_watching_sidecar_follows_the_operators_shard_names() {
+    let pod = wired(
+        &pod(&[(INJECT, "true"), (SIDECAR, "true"), (WATCH_API, "true")]),
+        &settings(),
+    );
+    let args: Vec<String> = pod["spec"]["initContainers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let after = |flag: &str| {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1].clone()
+    };
+    assert!(args.contains(&"--watch-api".to_string()), "{args:?}");
+    assert_eq!(after("--blocklist-name"), settings().blocklist_name);
+    assert_eq!(after("--max-shards"), settings().max_shards.to_string());
 }
 
 #[test]

@@ -68,6 +68,7 @@ pub fn sidecar_container(
     image: &str,
     volume: &str,
     mount_path: &str,
+    watch_api: bool,
     settings: &Settings,
 ) -> Container {
     let mut args: Vec<String> = [
@@ -83,6 +84,17 @@ pub fn sidecar_container(
     .to_vec();
     if let Some(url) = &settings.operator_url {
         args.extend(["--operator-url".to_string(), url.clone()]);
+    }
+    if watch_api {
+        // The shard names the operator writes; the pod's ServiceAccount
+        // needs the chart's blocklist-reader role in its namespace.
+        args.extend([
+            "--watch-api".to_string(),
+            "--blocklist-name".to_string(),
+            settings.blocklist_name.clone(),
+            "--max-shards".to_string(),
+            settings.max_shards.to_string(),
+        ]);
     }
     let probe = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
