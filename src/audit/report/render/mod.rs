@@ -41,9 +41,9 @@ pub fn render(format: Format, view: &View<'_>) -> String {
 }
 
 /// Printed for what a row does not know.
-pub(crate) const ABSENT: &str = "-";
+pub const ABSENT: &str = "-";
 
-pub(crate) fn time(at: DateTime<Utc>) -> String {
+pub fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
