@@ -73,6 +73,14 @@ fn facts(record: &Record, object: &Map<String, Value>) -> Facts {
         expires_at: time(object, "until"),
         ..Facts::default()
     };
+    // An exemption's lines carry no phase: its action says it.
+    if record.kind == "BanExemption" && facts.phase.is_none() {
+        facts.phase = match action {
+            "Applied" => Some("Active".into()),
+            "Expired" => Some("Expired".into()),
+            _ => None,
+        };
+    }
     if record.kind == "BanAppeal" {
         facts.appeal_of = appealed_ban(record.message.as_deref().unwrap_or_default());
     }
@@ -176,6 +184,20 @@ mod tests {
         ))
         .unwrap();
         assert!(on_ban.facts.appealable && on_ban.facts.appealed);
+    }
+
+    #[test]
+    fn an_exemption_line_gives_its_phase_by_its_action() {
+        let applied = parse(&line(
+            r#""action":"Applied","kind":"BanExemption","namespace":"a","name":"e","message":"m""#,
+        ))
+        .unwrap();
+        assert_eq!(applied.facts.phase.as_deref(), Some("Active"));
+        let expired = parse(&line(
+            r#""action":"Expired","kind":"BanExemption","namespace":"a","name":"e","message":"m""#,
+        ))
+        .unwrap();
+        assert_eq!(expired.facts.phase.as_deref(), Some("Expired"));
     }
 
     #[test]

@@ -51,12 +51,9 @@ fn figures(summary: &Summary) -> String {
         .figures()
         .into_iter()
         .map(|f| {
-            let key = if f.key.is_empty() {
-                ABSENT.to_string()
-            } else {
-                visible(&f.key)
-            };
-            vec![f.figure.to_string(), key, f.value]
+            // A figure without a key leaves the cell blank: "-" is the
+            // actor nobody recorded.
+            vec![f.figure.to_string(), visible(&f.key), f.value]
         })
         .collect();
     aligned(&["FIGURE", "KEY", "VALUE"], &rows)
