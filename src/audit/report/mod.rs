@@ -10,10 +10,12 @@
 //! report (`subject.rs`) answers a data-subject request from the same inputs.
 
 pub mod filter;
+pub mod held;
 pub mod identifier;
 pub mod join;
 pub mod lines;
 pub mod objects;
+pub mod published;
 pub mod record;
 pub mod render;
 pub mod subject;

@@ -283,12 +283,3 @@ fn an_address_inside_a_banned_range_finds_the_range() {
     assert_eq!(report.published.len(), 1);
     assert_eq!(report.published[0].key, "suspended-ips-1.txt");
 }
-
-#[test]
-fn plain_list_names_give_their_subject_kind() {
-    assert_eq!(list_kind("suspended-emails.txt"), Some("email"));
-    assert_eq!(list_kind("silenced-user-ids-3.txt"), Some("userId"));
-    assert_eq!(list_kind("suspended-usernames.txt"), Some("username"));
-    assert_eq!(list_kind("suspended-user-ids-x.txt"), None);
-    assert_eq!(list_kind("blocklist.json"), None);
-}

@@ -7,6 +7,7 @@
 
 mod cluster;
 mod files;
+mod filters;
 mod report;
 mod subject;
 mod verify;
@@ -16,7 +17,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 pub use cluster::ClusterArgs;
-pub use report::{FilterArgs, ReportArgs, ReportFormat};
+pub use filters::FilterArgs;
+pub use report::{ReportArgs, ReportFormat};
 pub use subject::{SubjectArgs, SubjectFormat};
 pub use verify::{OutputFormat, VerifyArgs};
 
