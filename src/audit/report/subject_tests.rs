@@ -245,6 +245,8 @@ fn the_markdown_document_reads_as_sections() {
     );
     assert!(text.contains("## Bans and feature blocks (3)\n\n### FeatureBlock apps/no-comments\n"));
     assert!(text.contains("| moderators' notes | ticket 9 |"));
+    assert!(text.contains("| appeal | allowed: Reply. |"));
+    assert!(text.contains("| appeal | not allowed |"));
     assert!(text.contains("| statement | It was a joke. |"));
     assert!(text.contains("| lifted by | BanAppeal/please |"), "{text}");
     assert!(text.contains("## Published in blocklists (3)"));

@@ -72,10 +72,10 @@ fn ban(out: &mut String, ban: &BanHeld) {
     );
     field(out, "reference", or_absent(ban.reason.reference.as_deref()));
     field(out, "message shown", or_absent(ban.message.as_deref()));
-    let appeal = if ban.appeal_allowed {
-        format!("allowed: {}", or_absent(ban.appeal_instructions.as_deref()))
-    } else {
-        "not allowed".into()
+    let appeal = match (ban.appeal_allowed, &ban.appeal_instructions) {
+        (true, Some(instructions)) => format!("allowed: {}", escape(instructions)),
+        (true, None) => "allowed".into(),
+        (false, _) => "not allowed".into(),
     };
     field(out, "appeal", appeal);
     if ban.review_at.is_some() {
