@@ -128,6 +128,44 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// The filters given, for the report's scope (`reason spam; automatic`);
+    /// subjects in their published form, so an address is shown hashed.
+    pub fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut list = |name: &str, values: Vec<String>| {
+            if !values.is_empty() {
+                parts.push(format!("{name} {}", values.join(", ")));
+            }
+        };
+        list("reason", self.reasons.clone());
+        list("actor", self.actors.clone());
+        let subjects = [
+            &self.users,
+            &self.usernames,
+            &self.emails,
+            &self.ips,
+            &self.keys,
+            &self.subjects,
+        ];
+        list(
+            "subject",
+            subjects
+                .into_iter()
+                .flatten()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        list("kind", self.kinds.clone());
+        list("outcome", self.outcomes.clone());
+        if self.automatic {
+            parts.push("automatic".into());
+        }
+        if self.manual {
+            parts.push("manual".into());
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// The filter, with `--since` counted back from `now`; an error names the flags.
     pub fn filter(&self, now: DateTime<Utc>) -> Result<Filter, String> {
         let from = self.since.map(|since| now - since).or(self.from);

@@ -214,6 +214,9 @@ impl ReportArgs {
         if let Some(window) = window_text(&filter.window) {
             scope.push(("window".to_string(), window));
         }
+        if let Some(filters) = self.filters.describe() {
+            scope.push(("filters".to_string(), filters));
+        }
         scope.push(("generated".to_string(), render::time(now)));
         let (rows, summary) = build(records, &filter);
         let view = View {
@@ -298,6 +301,12 @@ mod tests {
             ]
         );
         assert!(args.cluster.all_namespaces);
+        assert_eq!(
+            args.filters.describe().unwrap(),
+            "actor ann; subject email:sha256:7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498, \
+             ip:10.0.0.0/8; kind UserBan, BanAppeal; outcome Lifted; manual"
+        );
+        assert_eq!(report(&[]).unwrap().filters.describe(), None);
     }
 
     #[test]
