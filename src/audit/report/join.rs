@@ -59,6 +59,10 @@ impl Known {
             trail.decided_at = row.decided_at;
             trail.decided_by.clone_from(&row.decided_by);
         }
+        if row.deleted_at.is_some() {
+            trail.deleted_at = row.deleted_at;
+            trail.deleted_by.clone_from(&row.deleted_by);
+        }
         trail.fill_from(row);
         self.last_action = Some(record.action.clone());
         self.by_policy |= record.action == "CreatedByPolicy";
@@ -87,6 +91,8 @@ fn actor_for(record: &Record, facts: &Facts) -> Option<String> {
     match record.action.as_str() {
         "Lifted" => facts.lifted_by.clone(),
         "AppealApproved" | "AppealDenied" if record.kind == "BanAppeal" => facts.decided_by.clone(),
+        "AppealReceived" if record.kind == "BanAppeal" => facts.created_by.clone(),
+        "Deleted" => facts.deleted_by.clone(),
         "Applied" | "Scheduled" | "Exempted" | "CreatedByPolicy" => facts.created_by.clone(),
         _ => None,
     }

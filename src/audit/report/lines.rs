@@ -86,6 +86,12 @@ fn facts(record: &Record, object: &Map<String, Value>) -> Facts {
     }
     match action {
         "Applied" | "Scheduled" | "Exempted" => facts.created_by = record.actor.clone(),
+        // An appeal's first line carries who filed it.
+        "AppealReceived" if record.kind == "BanAppeal" => facts.created_by = record.actor.clone(),
+        "Deleted" => {
+            facts.deleted_at = Some(record.time);
+            facts.deleted_by = record.actor.clone();
+        }
         "Lifted" => {
             facts.lifted_at = Some(record.time);
             facts.lifted_by = record.actor.clone();
@@ -184,6 +190,21 @@ mod tests {
         ))
         .unwrap();
         assert!(on_ban.facts.appealable && on_ban.facts.appealed);
+    }
+
+    #[test]
+    fn filing_and_deleting_name_their_actors() {
+        let filed = parse(&line(
+            r#""action":"AppealReceived","kind":"BanAppeal","namespace":"a","name":"p","actor":"app","message":"UserBan b: received""#,
+        ))
+        .unwrap();
+        assert_eq!(filed.facts.created_by.as_deref(), Some("app"));
+        let deleted = parse(&line(
+            r#""action":"Deleted","kind":"UserBan","namespace":"a","name":"b","actor":"dora","message":"m""#,
+        ))
+        .unwrap();
+        assert_eq!(deleted.facts.deleted_at, Some(deleted.time));
+        assert_eq!(deleted.facts.deleted_by.as_deref(), Some("dora"));
     }
 
     #[test]

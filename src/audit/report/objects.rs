@@ -10,14 +10,9 @@ use super::record::{Facts, KINDS, Origin, Record, Source};
 use crate::api::{
     AppealPhase, BanAppeal, BanExemption, BanPolicy, BanStatus, FeatureBlock, PolicyMode, UserBan,
 };
+// The actor annotations the admission webhook writes (see `crate::actor`).
+pub use crate::actor::{CREATED_BY, DECIDED_BY, LIFTED_BY};
 use crate::policy::compiled::POLICY_LABEL;
-
-/// Who created an object, when the cluster recorded it.
-pub const CREATED_BY: &str = "interdict.dev/created-by";
-/// Who lifted a ban, when recorded.
-pub const LIFTED_BY: &str = "interdict.dev/lifted-by";
-/// Who decided an appeal, when recorded.
-pub const DECIDED_BY: &str = "interdict.dev/decided-by";
 
 /// Everything read from the cluster for a report.
 #[derive(Clone, Debug, Default)]
@@ -93,11 +88,14 @@ fn ban_record(parts: BanParts<'_>, now: DateTime<Utc>) -> Record {
     } else {
         Origin::Manual
     });
-    // A policy's ban names the policy as its maker unless the cluster
-    // recorded someone else.
+    // The authenticated user first (the annotation, or its copy in the
+    // status); then what the object itself says: a policy's ban names the
+    // policy, a lift its `by` or what lifted it (`BanAppeal/<name>`).
     let created_by = annotation(parts.meta, CREATED_BY)
+        .or_else(|| status.and_then(|s| s.created_by.clone()))
         .or_else(|| policy.as_ref().map(|p| format!("BanPolicy/{p}")));
     let lifted_by = annotation(parts.meta, LIFTED_BY)
+        .or_else(|| status.and_then(|s| s.lifted_by_user.clone()))
         .or_else(|| parts.lift_by.map(str::to_string))
         .or_else(|| status.and_then(|s| s.lifted_by.clone()));
     let lifted_at = status.and_then(|s| s.lifted_at);
@@ -171,7 +169,9 @@ fn appeal(appeal: &BanAppeal, now: DateTime<Utc>) -> Record {
     let status = appeal.status.as_ref();
     let phase = status.and_then(|s| s.phase).map(appeal_phase);
     let decided = matches!(phase, Some("Approved" | "Denied"));
+    // The authenticated decider first, then what the reviewer typed.
     let decided_by = annotation(&appeal.metadata, DECIDED_BY)
+        .or_else(|| status.and_then(|s| s.decided_by.clone()))
         .or_else(|| appeal.spec.decision.as_ref().map(|d| d.reviewer.clone()));
     let created_by = annotation(&appeal.metadata, CREATED_BY);
     record.facts = Facts {

@@ -221,3 +221,44 @@ fn events_of_interdict_kinds_carry_their_transition_id() {
         "2026-11-21T10:00:03Z".parse::<DateTime<Utc>>().unwrap()
     );
 }
+
+#[test]
+fn the_status_copies_of_the_actors_stand_in_for_the_annotations() {
+    let ban: UserBan = from(json!({
+        "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
+        "metadata": meta("copied", json!({})),
+        "spec": {"subject": {"userId": "7"}, "reason": {"code": "spam"},
+                 "lift": {"reason": "mistake", "by": "typed-bob"}},
+        "status": {"phase": "Lifted", "liftedAt": "2026-11-21T11:00:00Z", "liftedBy": "spec.lift",
+                   "createdBy": "system:serviceaccount:apps:ann",
+                   "liftedByUser": "system:serviceaccount:apps:bob"}
+    }));
+    let appeal: BanAppeal = from(json!({
+        "apiVersion": "interdict.dev/v1alpha1", "kind": "BanAppeal",
+        "metadata": meta("decided", json!({})),
+        "spec": {"banRef": {"kind": "UserBan", "name": "copied"}, "statement": "sorry",
+                 "decision": {"outcome": "Denied", "reviewer": "carol"}},
+        "status": {"phase": "Denied", "decidedBy": "system:serviceaccount:apps:carol"}
+    }));
+    let objects = Objects {
+        user_bans: vec![ban],
+        appeals: vec![appeal],
+        ..Objects::default()
+    };
+    let rows = records(&objects, now());
+    let ban = rows.iter().find(|r| r.name == "copied").unwrap();
+    assert_eq!(
+        ban.facts.created_by.as_deref(),
+        Some("system:serviceaccount:apps:ann")
+    );
+    assert_eq!(
+        ban.actor.as_deref(),
+        Some("system:serviceaccount:apps:bob"),
+        "the authenticated user before what was typed"
+    );
+    let appeal = rows.iter().find(|r| r.name == "decided").unwrap();
+    assert_eq!(
+        appeal.actor.as_deref(),
+        Some("system:serviceaccount:apps:carol")
+    );
+}

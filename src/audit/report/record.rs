@@ -85,6 +85,9 @@ pub struct Facts {
     pub created_by: Option<String>,
     pub lifted_by: Option<String>,
     pub decided_by: Option<String>,
+    /// When and by whom it was deleted (its `Deleted` audit line).
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub deleted_by: Option<String>,
 }
 
 impl Facts {
@@ -105,6 +108,8 @@ impl Facts {
         fill(&mut self.created_by, &other.created_by);
         fill(&mut self.lifted_by, &other.lifted_by);
         fill(&mut self.decided_by, &other.decided_by);
+        fill(&mut self.deleted_at, &other.deleted_at);
+        fill(&mut self.deleted_by, &other.deleted_by);
         self.appealable |= other.appealable;
         self.appealed |= other.appealed;
     }

@@ -75,7 +75,7 @@ pub struct Summary {
     pub by_kind_and_phase: BTreeMap<String, BTreeMap<String, u64>>,
     /// Reason code → bans, feature blocks and exemptions.
     pub actions_by_reason: BTreeMap<String, u64>,
-    /// Actor → creations, lifts and appeal decisions (`-`: not recorded).
+    /// Actor → creations, lifts, appeal decisions and deletions (`-`: not recorded).
     pub actions_by_actor: BTreeMap<String, u64>,
     pub bans: Bans,
     /// Appealable bans that were appealed, of appealable bans.
@@ -175,6 +175,9 @@ pub fn summarize(records: &[Record], filter: &Filter) -> Summary {
             .entry(phase.to_string())
             .or_default() += 1;
         act(facts.created, facts.created_by.as_deref());
+        if facts.deleted_at.is_some() {
+            act(facts.deleted_at, facts.deleted_by.as_deref());
+        }
         if is_ban(kind) || kind == "BanExemption" {
             *actions_by_reason
                 .entry(object.reason.unwrap_or(NOT_RECORDED).to_string())

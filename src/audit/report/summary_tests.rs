@@ -273,6 +273,20 @@ fn acts_outside_the_window_or_by_other_actors_are_not_counted() {
 }
 
 #[test]
+fn a_deletion_is_an_act_of_whoever_deleted() {
+    let mut gone = object(Spec {
+        name: "gone",
+        phase: "Deleted",
+        created_by: Some("ann"),
+        ..BAN
+    });
+    gone.facts.deleted_at = Some(at("2026-11-05T00:00:00Z"));
+    gone.facts.deleted_by = Some("dora".into());
+    let summary = summarize(&[gone], &Filter::default());
+    assert_eq!(summary.actions_by_actor, counts(&[("ann", 1), ("dora", 1)]));
+}
+
+#[test]
 fn nothing_to_count_gives_zeros_and_no_rates() {
     let summary = summarize(&[], &Filter::default());
     assert_eq!(summary.rows, 0);

@@ -22,9 +22,9 @@ appeals), one per Event regarding one of the five kinds, and one per audit \
 line; an Event and the audit line of the same transition are one row. Subjects \
 are printed as published: email addresses only as sha256: hashes. ACTOR is the \
 audit line's actor, else the object's interdict.dev/created-by, \
-interdict.dev/lifted-by or interdict.dev/decided-by annotation, else \
-spec.lift.by or the appeal's reviewer, else BanPolicy/NAME for an automatic \
-ban; - when none is recorded.
+interdict.dev/lifted-by or interdict.dev/decided-by annotation (or its copy in \
+the status), else spec.lift.by or the appeal's reviewer, else BanPolicy/NAME \
+for an automatic ban; - when none is recorded.
 
 Sources: the cluster (the context's namespace, -n NS..., or -A) and/or \
 --audit-file FILE... With only --audit-file, the cluster is not read; add -n, \
@@ -37,8 +37,8 @@ tests the row's object, so an object's Events and lines stay with it \
 Figures (after the rows, or alone with --summary; the same in every format, \
 under \"summary\" in JSON): objects by kind and phase; actions by reason (bans, \
 feature blocks, exemptions); actions by actor (creations, lifts, appeal \
-decisions in the window); bans automatic, manual and permanent; appeal rate \
-(appealed / appealable bans); overturn rate (approved / decided appeals); \
+decisions, deletions in the window); bans automatic, manual and permanent; \
+appeal rate (appealed / appealable bans); overturn rate (approved / decided appeals); \
 median ban duration (effectiveFrom to expiresAt or liftedAt, permanent bans \
 left out); trail rows by action.
 
