@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::audit::{SCENE, audit};
+use common::audit::{audit, scene};
 use common::principal::{Principal, Rule};
 use common::{TestNamespace, apply_ok, cluster};
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn refusals_and_an_unreachable_server_are_said_plainly() {
     let ns = TestNamespace::new("audit-rbac").await;
-    apply_ok(&ns.name, SCENE);
+    apply_ok(&ns.name, &scene(None));
     let reader = Principal::new(
         &ns.name,
         "ban-reader",

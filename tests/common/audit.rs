@@ -45,11 +45,20 @@ pub fn json_of(kubeconfig: &Path, args: &[&str]) -> Value {
 }
 
 /// Bans of every sort, a feature block and an exemption; the appeals are
-/// the tests' own, since they need the bans reconciled first.
-pub const SCENE: &str = r#"
+/// the tests' own, since they need the bans reconciled first. With a
+/// `creator`, two bans carry `interdict.dev/created-by` naming it: the API
+/// server accepts it only from that very user (the actor admission policy).
+pub fn scene(creator: Option<&str>) -> String {
+    let annotation = creator.map_or(String::new(), |user| {
+        format!(", annotations: {{interdict.dev/created-by: \"{user}\"}}")
+    });
+    SCENE.replace("CREATED_BY", &annotation)
+}
+
+const SCENE: &str = r#"
 apiVersion: interdict.dev/v1alpha1
 kind: UserBan
-metadata: {name: by-email, annotations: {interdict.dev/created-by: ann}}
+metadata: {name: by-emailCREATED_BY}
 spec:
   subject: {email: "typed+shop@address.example"}
   reason: {code: harassment}
@@ -57,7 +66,7 @@ spec:
 ---
 apiVersion: interdict.dev/v1alpha1
 kind: UserBan
-metadata: {name: spam-1, annotations: {interdict.dev/created-by: ann}}
+metadata: {name: spam-1CREATED_BY}
 spec:
   subject: {userId: "1"}
   duration: 1d
