@@ -34,7 +34,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve decisions over HTTP from a blocklist directory (the decision sidecar).
     Serve(ServeArgs),
-    /// Read the audit trail after the fact (`audit verify`: check the hash chain of audit files).
+    /// Read the record after the fact: reports for compliance reviews (the
+    /// default), `audit subject` for data-subject requests, `audit verify`
+    /// to check the hash chain of audit files.
     Audit(AuditArgs),
 }
 

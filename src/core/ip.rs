@@ -79,6 +79,16 @@ impl IpNet {
         self.prefix
     }
 
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
+    /// Whether the two networks share an address: one contains the other.
+    pub fn overlaps(&self, other: &IpNet) -> bool {
+        self.contains(other.network) || other.contains(self.network)
+    }
+
     pub fn is_ipv4(&self) -> bool {
         self.network.is_ipv4()
     }
@@ -154,6 +164,18 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_overlap_when_one_holds_the_other() {
+        assert!(net("10.0.0.0/8").overlaps(&net("10.1.2.3")));
+        assert!(net("10.1.2.3").overlaps(&net("10.0.0.0/8")));
+        assert!(net("10.1.0.0/16").overlaps(&net("10.1.0.0/16")));
+        assert!(!net("10.1.0.0/16").overlaps(&net("10.2.0.0/16")));
+        assert!(!net("10.0.0.0/8").overlaps(&net("::ffff:11.0.0.1")));
+        assert!(net("2001:db8::/32").overlaps(&net("2001:db8::7")));
+        assert!(!net("2001:db8::/32").overlaps(&net("10.0.0.0/8")));
+        assert_eq!(net("10.1.2.3/8").network(), ip("10.0.0.0"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! this module by path, so every helper stays free of test-only assumptions.
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod certs;
 pub mod chart;
 pub mod cluster;

@@ -3,13 +3,12 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::audit::file::{in_chain_order, rotation_of};
 use crate::audit::verify::{Report, Verifier};
 
 const AFTER_HELP: &str = "\
@@ -69,7 +68,7 @@ const UNUSABLE: u8 = 2;
 
 impl VerifyArgs {
     pub fn run(&self) -> ExitCode {
-        let paths = match self.paths() {
+        let paths = match super::files::chain_paths(&self.files) {
             Ok(paths) => paths,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -110,56 +109,6 @@ impl VerifyArgs {
         } else {
             ExitCode::from(1)
         }
-    }
-
-    /// The files to read, in chain order.
-    fn paths(&self) -> Result<Vec<PathBuf>, String> {
-        let mut given = Vec::new();
-        for path in &self.files {
-            if path.is_dir() {
-                given.extend(rotation_set_in(path)?);
-            } else {
-                given.push(path.clone());
-            }
-        }
-        let ordered = in_chain_order(&given);
-        for (i, path) in ordered.iter().enumerate() {
-            if ordered[..i].contains(path) {
-                return Err(format!("{} is given twice", path.display()));
-            }
-        }
-        Ok(ordered)
-    }
-}
-
-/// The files of the one rotation set in `dir` (`F`, `F.1`, …).
-fn rotation_set_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            files.push(entry.path());
-        }
-    }
-    files.sort();
-    let mut bases: Vec<PathBuf> = files.iter().map(|f| rotation_of(f).0).collect();
-    bases.sort();
-    bases.dedup();
-    match bases.len() {
-        1 => Ok(files),
-        0 => Err(format!("{} holds no files", dir.display())),
-        _ => Err(format!(
-            "{} holds more than one file's rotations ({}): name the files",
-            dir.display(),
-            bases
-                .iter()
-                .filter_map(|b| b.file_name())
-                .map(|n| n.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
     }
 }
 
@@ -227,8 +176,10 @@ mod tests {
         let Command::Audit(audit) = cli.command else {
             panic!("not the audit command");
         };
-        let super::super::AuditCommand::Verify(verify) = audit.command;
-        Ok(verify)
+        match audit.command {
+            Some(super::super::AuditCommand::Verify(verify)) => Ok(verify),
+            other => panic!("not the verify verb: {other:?}"),
+        }
     }
 
     #[test]
