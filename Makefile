@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEV_CLUSTER_DIR ?= $(CURDIR)/target/dev-cluster
 
-.PHONY: all build test lint fmt fmt-check clippy unit integration e2e python-test bench crds \
+.PHONY: all build test lint fmt fmt-check clippy unit integration e2e python-test bench faults crds \
         verify-crds control-plane dev-cluster dev-cluster-down run clean
 
 all: build
@@ -38,6 +38,12 @@ bench: control-plane
 	$(CARGO) bench --bench reader
 	python3 clients/python/bench.py
 	$(CARGO) bench --bench operator
+
+## Fault injection with more seeds than `make test` runs (one per fault kind):
+## INTERDICT_FAULT_SEEDS=1,2,3 and INTERDICT_FAULT_STEPS=N choose the runs;
+## each prints its figures (docs/faults.md).
+faults: control-plane
+	INTERDICT_FAULT_SEEDS=$${INTERDICT_FAULT_SEEDS:-1,2,3,4,5} $(CARGO) test --test faults -- --nocapture
 
 fmt:
 	$(CARGO) fmt

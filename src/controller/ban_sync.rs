@@ -157,7 +157,10 @@ fn ban_transition_id<K: BanResource>(
             time(new.effective_from)
         }
         Transition::Expired => time(new.expires_at),
-        Transition::Lifted => time(new.lifted_at),
+        // What lifted it, not when: a spec.lift's time is when a process
+        // first saw it, and a process that dies before writing the status
+        // would give the same lift another time, and the record a second id.
+        Transition::Lifted => new.lifted_by.clone().unwrap_or_default(),
         Transition::Exempted => new.exempted_by.clone().unwrap_or_default(),
         Transition::ReviewDue => time(new.review_at),
         Transition::Updated | Transition::Invalid => String::new(),
