@@ -98,3 +98,20 @@ impl BanResource for FeatureBlock {
         email(self.spec.subject.email.as_ref(), self.spec.contact.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_subject_is_mailed_at_its_contact_only() {
+        let hash = crate::core::email::hash_email("eve@example.org");
+        let contact = Contact {
+            email: Some("desk@example.org".into()),
+        };
+        let typed = " Eve@Example.org ".to_string();
+        assert_eq!(email(Some(&typed), Some(&contact)), Some("Eve@Example.org"));
+        assert_eq!(email(Some(&hash), Some(&contact)), Some("desk@example.org"));
+        assert_eq!(email(Some(&hash), None), None, "a hash is no address");
+    }
+}
