@@ -20,30 +20,63 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Check(args) => match reader::load(&args.dir) {
-            Ok(loaded) => {
-                // `check` runs without a log subscriber, so the reader's own
-                // warnings would be lost: an answer that ignores an item says so.
-                for skipped in &loaded.skipped {
-                    eprintln!(
-                        "warning: {skipped}; item skipped, the rest of the document is in force"
-                    );
+        Command::Check(args) => check(&args),
+        Command::HashEmail(args) => match args.lines() {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
                 }
-                let now = args.at.unwrap_or_else(chrono::Utc::now);
-                let decision = core::decide_contents(&loaded.contents, &args.query(), now);
-                println!(
-                    "{}",
-                    serde_json::to_string(&decision).expect("decisions serialise")
-                );
                 ExitCode::SUCCESS
             }
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::FAILURE
+                ExitCode::from(2)
             }
         },
         Command::Run(args) => controller::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Audit(args) => args.run(),
     }
+}
+
+/// `interdict check`: exit 1 when the directory cannot be read, 2 for a bad
+/// argument (an unreadable key file is one), 0 whatever the decision.
+fn check(args: &interdict::cli::CheckArgs) -> ExitCode {
+    let key = match args.email_key.load() {
+        Ok(key) => key,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match reader::load(&args.dir) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // `check` runs without a log subscriber, so the reader's own warnings
+    // would be lost: an answer that ignores an item says so.
+    for skipped in &loaded.skipped {
+        eprintln!("warning: {skipped}; item skipped, the rest of the document is in force");
+    }
+    let index = core::Index::new(loaded.contents).with_email_key(key);
+    for (key_id, items) in index.foreign_email_keys() {
+        let held = match index.email_key() {
+            Some(own) => format!("this reader has key {}", own.id()),
+            None => "this reader has no key (--email-hash-key-file)".to_string(),
+        };
+        eprintln!(
+            "warning: {items} blocklist item(s) name an email keyed with key {key_id}, and {held}: \
+             they match no query here"
+        );
+    }
+    let now = args.at.unwrap_or_else(chrono::Utc::now);
+    let decision = index.decide(&args.query(), now);
+    println!(
+        "{}",
+        serde_json::to_string(&decision).expect("decisions serialise")
+    );
+    ExitCode::SUCCESS
 }

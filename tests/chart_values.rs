@@ -214,6 +214,69 @@ fn notifications_one_sink_at_a_time() {
 }
 
 #[test]
+fn privacy_values_mount_the_email_key_and_render_the_policy() {
+    let plain = documents(&template("interdict", "interdict-system", &[]));
+    assert!(!args(&plain).iter().any(|a| a == "--email-hash-key-file"));
+    assert!(of_kind(&plain, "ValidatingAdmissionPolicy").is_empty());
+
+    let (_dir, values) = values_file(
+        "watchNamespaces: [apps]\nprivacy:\n  rejectClearEmails: true\n  emailHashKey:\n    \
+         secretName: interdict-email-key\n    key: email-key\n",
+    );
+    let docs = documents(&template("interdict", "interdict-system", &["-f", &values]));
+    let args = args(&docs);
+    assert!(
+        has_flag(
+            &args,
+            "--email-hash-key-file",
+            "/etc/interdict/email-hash-key/key"
+        ),
+        "{args:?}"
+    );
+    // A directory mount of the one key, read-only.
+    let mount = volume_mount(&docs, "/etc/interdict/email-hash-key");
+    assert_eq!(mount["readOnly"].as_bool(), Some(true));
+    assert!(mount["subPath"].is_null());
+    let source = &volume(&docs, mount["name"].as_str().unwrap())["secret"];
+    assert_eq!(source["secretName"].as_str(), Some("interdict-email-key"));
+    assert_eq!(source["items"][0]["key"].as_str(), Some("email-key"));
+    assert_eq!(source["items"][0]["path"].as_str(), Some("key"));
+    // Kubelet reads the Secret; the operator's roles still name no secrets.
+    assert_least_privilege(&docs);
+
+    let policies = of_kind(&docs, "ValidatingAdmissionPolicy");
+    assert_eq!(policies.len(), 1);
+    let policy = policies[0];
+    assert_eq!(name(policy), "interdict-reject-clear-emails");
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"].as_str(), Some("Fail"));
+    let resources = &spec["matchConstraints"]["resourceRules"][0]["resources"];
+    assert_eq!(
+        serde_yaml::to_string(resources).unwrap(),
+        "- userbans\n- featureblocks\n- banexemptions\n"
+    );
+    let selector = serde_yaml::to_string(&spec["matchConstraints"]["namespaceSelector"]).unwrap();
+    assert!(selector.contains("- apps"), "{selector}");
+    let validation = &spec["validations"][0];
+    let expression = validation["expression"].as_str().unwrap();
+    assert!(
+        expression.contains("(?i:sha256):[0-9a-fA-F]{64}"),
+        "the CRD's hash spelling: {expression}"
+    );
+    let message = validation["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.subject.email") && message.contains("interdict hash-email"),
+        "{message}"
+    );
+    let bindings = of_kind(&docs, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(
+        bindings[0]["spec"]["policyName"].as_str(),
+        Some("interdict-reject-clear-emails")
+    );
+}
+
+#[test]
 fn invalid_values_are_rejected_naming_the_value() {
     let chart = chart();
     // (values file, what the error must name: helm reports "- at '/path': ...").
@@ -299,6 +362,18 @@ fn invalid_values_are_rejected_naming_the_value() {
         (
             "sessionRevocationRetention: 7\n",
             "'/sessionRevocationRetention'",
+        ),
+        (
+            "privacy:\n  rejectClearEmails: \"yes\"\n",
+            "'/privacy/rejectClearEmails'",
+        ),
+        (
+            "privacy:\n  emailHashKey:\n    secretName: Email_Key\n",
+            "'/privacy/emailHashKey/secretName'",
+        ),
+        (
+            "privacy:\n  emailHashKey:\n    file: /key\n",
+            "'file' not allowed",
         ),
     ];
     for (yaml, named) in cases {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use interdict::core::email::{canonical_email, hash_email};
-use interdict::core::{Index, Query, Scope, decide_contents};
+use interdict::core::{EmailKey, Index, Query, Scope, decide_keyed};
 use interdict::reader::load_dir;
 use serde_json::Value;
 
@@ -108,7 +108,23 @@ fn run(path: &Path) -> Vec<String> {
         Ok(entries) => entries,
         Err(error) => return vec![format!("{file}: cannot load: {error}")],
     };
-    let index = Index::new(entries.clone());
+    // `emailKey`: the reader holds the operator's key (the text's UTF-8 bytes).
+    let key = vector["emailKey"]
+        .as_str()
+        .map(|text| EmailKey::new(text.as_bytes()).expect("vector emailKey"));
+    let index = Index::new(entries.clone()).with_email_key(key.clone());
+    let foreign: BTreeMap<String, usize> = vector["expectForeignEmailKeys"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, count)| (id.clone(), count.as_u64().unwrap() as usize))
+        .collect();
+    if index.foreign_email_keys() != foreign {
+        failures.push(format!(
+            "{file}: keyed with keys the reader lacks: expected {foreign:?} got {:?}",
+            index.foreign_email_keys()
+        ));
+    }
     for case in vector["cases"].as_array().expect("cases") {
         let at = chrono::DateTime::parse_from_rfc3339(case["at"].as_str().unwrap())
             .unwrap()
@@ -124,7 +140,8 @@ fn run(path: &Path) -> Vec<String> {
             }
             continue;
         }
-        let linear = serde_json::to_value(decide_contents(&entries, &asked, at)).unwrap();
+        let linear =
+            serde_json::to_value(decide_keyed(&entries, &asked, key.as_ref(), at)).unwrap();
         let indexed = serde_json::to_value(index.decide(&asked, at)).unwrap();
         for (path, got) in [("linear", linear), ("indexed", indexed)] {
             if got != case["expect"] {

@@ -27,7 +27,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub username: Option<String>,
 
-    /// The subject's email address, as typed (canonicalised and hashed before matching).
+    /// The subject's email address, as typed (canonicalised and hashed before
+    /// matching), or its `sha256:` hash.
     #[arg(long, value_name = "EMAIL")]
     pub email: Option<String>,
 
@@ -46,6 +47,10 @@ pub struct CheckArgs {
     /// Decide as of this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// The operator's email key: `--email` also matches entries keyed with it.
+    #[command(flatten)]
+    pub email_key: super::EmailKeyArg,
 }
 
 impl CheckArgs {

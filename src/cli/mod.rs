@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod check;
+mod hash_email;
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use audit::AuditArgs;
 pub use check::CheckArgs;
+pub use hash_email::HashEmailArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +40,31 @@ pub enum Command {
     /// default), `audit subject` for data-subject requests, `audit verify`
     /// to check the hash chain of audit files.
     Audit(AuditArgs),
+    /// Print the hash a ban can name an email by (`spec.subject.email:
+    /// sha256:...`), and with a key the keyed form blocklists then carry.
+    HashEmail(HashEmailArgs),
+}
+
+/// `--email-hash-key-file`, shared by `run`, `serve`, `check` and `hash-email`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EmailKeyArg {
+    /// File holding the key of keyed email hashes, shared by the operator and
+    /// the applications (a mounted Secret). The content, without surrounding
+    /// blanks, is the key; at least 16 bytes. See docs/security.md.
+    #[arg(long, value_name = "FILE", env = "INTERDICT_EMAIL_HASH_KEY_FILE")]
+    pub email_hash_key_file: Option<PathBuf>,
+}
+
+impl EmailKeyArg {
+    /// The key, if a file was given; an unreadable or too short key is an
+    /// error that names the file.
+    pub fn load(&self) -> Result<Option<crate::core::EmailKey>, String> {
+        self.email_hash_key_file
+            .as_deref()
+            .map(crate::reader::read_email_key)
+            .transpose()
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -129,6 +156,10 @@ pub struct ServeArgs {
     /// The operator's --max-shards: how many shard ConfigMaps --watch-api follows.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_shards: u32,
+
+    /// The operator's email key: a query's email also matches entries keyed with it.
+    #[command(flatten)]
+    pub email_key: EmailKeyArg,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -308,6 +339,12 @@ pub struct RunArgs {
     /// `interdict_policy_subjects_dropped`). About 200 bytes each.
     #[arg(long, default_value_t = 100_000, value_name = "COUNT")]
     pub policy_max_subjects: usize,
+
+    /// Publish email subjects keyed (`hmac-sha256:<key id>:<hex>`) instead of
+    /// as plain `sha256:` hashes; statuses, Events, audit lines and
+    /// notifications show the keyed form too. Readers need the same key.
+    #[command(flatten)]
+    pub email_key: EmailKeyArg,
 }
 
 fn parse_retention(text: &str) -> Result<chrono::Duration, String> {

@@ -110,13 +110,16 @@ pub fn review_at(
 }
 
 /// An exemption as published, or why it cannot be.
-pub fn compile_exemption(exemption: &BanExemption) -> Result<Exemption, CompileError> {
+pub fn compile_exemption(
+    exemption: &BanExemption,
+    key: Option<&crate::core::EmailKey>,
+) -> Result<Exemption, CompileError> {
     Ok(Exemption {
         id: format!(
             "BanExemption/{}",
             exemption.metadata.name.clone().unwrap_or_default()
         ),
-        subject: subject_key(&exemption.spec.subject)?,
+        subject: subject_key(&exemption.spec.subject, key)?,
         until: exemption.spec.expires_at,
     })
 }

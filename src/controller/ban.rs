@@ -6,7 +6,9 @@ use serde::de::DeserializeOwned;
 
 use super::sources::{ScopedStores, Stores};
 use crate::api::{Appeal, BanKind, BanStatus, Contact, FeatureBlock, Lift, UserBan};
+use crate::core::EmailKey;
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
+use crate::core::email::parse_email_hash;
 
 pub trait BanResource:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -20,7 +22,9 @@ pub trait BanResource:
 {
     const KIND: BanKind;
     fn store(stores: &Stores) -> &ScopedStores<Self>;
-    fn compile(&self) -> Result<CompiledBan, CompileError>;
+    /// The published entry; an email subject keyed with `key` when the
+    /// operator has one (`--email-hash-key-file`).
+    fn compile(&self, key: Option<&EmailKey>) -> Result<CompiledBan, CompileError>;
     fn ban_status(&self) -> Option<&BanStatus>;
     fn appeal(&self) -> Option<&Appeal>;
     fn lift(&self) -> Option<&Lift>;
@@ -30,8 +34,11 @@ pub trait BanResource:
     fn email(&self) -> Option<&str>;
 }
 
+/// A subject written as its `sha256:` hash has no address to write to: the
+/// contact's, if any, is used instead.
 fn email<'a>(subject: Option<&'a String>, contact: Option<&'a Contact>) -> Option<&'a str> {
     subject
+        .filter(|e| parse_email_hash(e).is_none())
         .or(contact.and_then(|c| c.email.as_ref()))
         .map(|e| e.trim())
 }
@@ -41,8 +48,8 @@ impl BanResource for UserBan {
     fn store(stores: &Stores) -> &ScopedStores<Self> {
         &stores.user_bans
     }
-    fn compile(&self) -> Result<CompiledBan, CompileError> {
-        compile_user_ban(self)
+    fn compile(&self, key: Option<&EmailKey>) -> Result<CompiledBan, CompileError> {
+        compile_user_ban(self, key)
     }
     fn ban_status(&self) -> Option<&BanStatus> {
         self.status.as_ref()
@@ -69,8 +76,8 @@ impl BanResource for FeatureBlock {
     fn store(stores: &Stores) -> &ScopedStores<Self> {
         &stores.feature_blocks
     }
-    fn compile(&self) -> Result<CompiledBan, CompileError> {
-        compile_feature_block(self)
+    fn compile(&self, key: Option<&EmailKey>) -> Result<CompiledBan, CompileError> {
+        compile_feature_block(self, key)
     }
     fn ban_status(&self) -> Option<&BanStatus> {
         self.status.as_ref()
@@ -89,5 +96,22 @@ impl BanResource for FeatureBlock {
     }
     fn email(&self) -> Option<&str> {
         email(self.spec.subject.email.as_ref(), self.spec.contact.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_subject_is_mailed_at_its_contact_only() {
+        let hash = crate::core::email::hash_email("eve@example.org");
+        let contact = Contact {
+            email: Some("desk@example.org".into()),
+        };
+        let typed = " Eve@Example.org ".to_string();
+        assert_eq!(email(Some(&typed), Some(&contact)), Some("Eve@Example.org"));
+        assert_eq!(email(Some(&hash), Some(&contact)), Some("desk@example.org"));
+        assert_eq!(email(Some(&hash), None), None, "a hash is no address");
     }
 }

@@ -413,7 +413,7 @@ pub(super) async fn sync_exemption(
     exemption: &Arc<BanExemption>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let compiled = assess::compile_exemption(exemption);
+    let compiled = assess::compile_exemption(exemption, ctx.email_key.as_ref());
     let generation = exemption.metadata.generation;
     let fresh = ctx.stores.exemptions.freshest(exemption);
     let exemption = fresh.as_ref();

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::assess::Compiled;
 use super::ban::BanResource;
+use crate::core::EmailKey;
 
 /// By uid: the resourceVersion compiled, the pass that last saw it, and the result.
 type Known = HashMap<String, (String, u64, Compiled)>;
@@ -22,7 +23,14 @@ pub struct CompiledBans {
 impl CompiledBans {
     /// The compiled form of each object of one kind in one namespace (the
     /// whole list: entries for bans that are gone are dropped).
-    pub fn all<K: BanResource>(&self, namespace: &str, objects: &[Arc<K>]) -> Vec<Compiled> {
+    /// `key` is the operator's email key, the same for the whole process, so
+    /// it is not part of what a cached copy depends on.
+    pub fn all<K: BanResource>(
+        &self,
+        namespace: &str,
+        objects: &[Arc<K>],
+        key: Option<&EmailKey>,
+    ) -> Vec<Compiled> {
         let pass = self.passes.fetch_add(1, Ordering::Relaxed) + 1;
         let mut namespaces = self.namespaces.lock().expect("compiled lock");
         let known = namespaces
@@ -40,7 +48,7 @@ impl CompiledBans {
                         compiled.clone()
                     }
                     _ => {
-                        let compiled = Arc::new(object.compile());
+                        let compiled = Arc::new(object.compile(key));
                         known.insert(
                             uid.to_string(),
                             (version.to_string(), pass, compiled.clone()),
@@ -75,15 +83,15 @@ mod tests {
     #[test]
     fn compiled_once_per_version_and_forgotten_when_gone() {
         let cache = CompiledBans::default();
-        let first = cache.all("ns", &[ban("a", "1", "7"), ban("b", "1", "8")]);
-        let again = cache.all("ns", &[ban("a", "1", "7"), ban("b", "2", "9")]);
+        let first = cache.all("ns", &[ban("a", "1", "7"), ban("b", "1", "8")], None);
+        let again = cache.all("ns", &[ban("a", "1", "7"), ban("b", "2", "9")], None);
         assert!(Arc::ptr_eq(&first[0], &again[0]), "same version: same copy");
         assert!(!Arc::ptr_eq(&first[1], &again[1]), "new version: compiled");
         assert_eq!(
             again[1].as_ref().as_ref().unwrap().entry.subject.parts().1,
             "9"
         );
-        cache.all("ns", &[ban("b", "2", "9")]);
+        cache.all("ns", &[ban("b", "2", "9")], None);
         let known = cache.namespaces.lock().unwrap();
         assert_eq!(known["UserBan/ns"].len(), 1, "a is gone");
     }

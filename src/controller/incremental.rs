@@ -175,7 +175,7 @@ async fn run(
         let change = match stores.exemptions.get(namespace, &name) {
             Some(object) => Change::Exemption(ExemptionFacts {
                 name: name.clone(),
-                compiled: assess::compile_exemption(&object),
+                compiled: assess::compile_exemption(&object, ctx.email_key.as_ref()),
                 deleting: finalizer::is_deleting(object.as_ref()),
             }),
             None => Change::ExemptionGone(name),
@@ -188,12 +188,14 @@ async fn run(
                 stores.user_bans.get(namespace, &key.name),
                 &key,
                 &state.lifts,
+                ctx.email_key.as_ref(),
                 now,
             ),
             BanKind::FeatureBlock => ban_change(
                 stores.feature_blocks.get(namespace, &key.name),
                 &key,
                 &state.lifts,
+                ctx.email_key.as_ref(),
                 now,
             ),
         };
@@ -310,10 +312,11 @@ fn ban_change<K: BanResource>(
     object: Option<Arc<K>>,
     key: &BanKey,
     lifts: &AppealLifts,
+    email_key: Option<&crate::core::EmailKey>,
     now: DateTime<Utc>,
 ) -> Change {
     match object {
-        Some(object) => Change::Ban(ingest::ban_facts(object.as_ref(), lifts, now)),
+        Some(object) => Change::Ban(ingest::ban_facts(object.as_ref(), lifts, email_key, now)),
         None => Change::BanGone(key.clone()),
     }
 }

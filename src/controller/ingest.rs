@@ -10,6 +10,7 @@ use super::assess;
 use super::ban::BanResource;
 use super::changes::key;
 use crate::api::BanKind;
+use crate::core::EmailKey;
 use crate::model::BanFacts;
 
 /// Lifts by approved appeals: (kind, name) → (when, `BanAppeal/<name>`).
@@ -20,9 +21,10 @@ pub type AppealLifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
 pub fn ban_facts<K: BanResource>(
     object: &K,
     appeal_lifts: &AppealLifts,
+    email_key: Option<&EmailKey>,
     now: DateTime<Utc>,
 ) -> BanFacts {
-    let compiled = Arc::new(object.compile());
+    let compiled = Arc::new(object.compile(email_key));
     let status = object.ban_status();
     let lifted = status
         .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())))

@@ -74,6 +74,8 @@ pub struct Context {
     pub sinks: Option<Arc<crate::notify::Sinks>>,
     /// How long an ended ban's session revocation stays published.
     pub session_retention: chrono::Duration,
+    /// `--email-hash-key-file`: email subjects are published keyed with it.
+    pub email_key: Option<crate::core::EmailKey>,
     settled: settled::Settled,
     written: Arc<own_writes::OwnWrites>,
     stores: Arc<Stores>,

@@ -66,6 +66,13 @@ async fn serve_webhook(
 }
 
 pub async fn run(args: RunArgs) -> Result<(), String> {
+    let email_key = args.email_key.load()?;
+    if let Some(key) = &email_key {
+        tracing::info!(
+            key_id = key.id(),
+            "email subjects are published keyed (hmac-sha256)"
+        );
+    }
     let client = Client::try_default().await.map_err(|e| {
         format!("cannot configure a Kubernetes client (KUBECONFIG or in-cluster): {e}")
     })?;
@@ -146,15 +153,18 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     tracing::info!("bans loaded");
 
     let leading = Arc::new(AtomicBool::new(false));
-    let engine = Arc::new(policies::PolicyEngine::new(
-        client.clone(),
-        policy_stores,
-        stores.clone(),
-        events::EventSink::new(client.clone(), identity()),
-        audit.clone(),
-        metrics.clone(),
-        args.policy_max_subjects,
-    ));
+    let engine = Arc::new(
+        policies::PolicyEngine::new(
+            client.clone(),
+            policy_stores,
+            stores.clone(),
+            events::EventSink::new(client.clone(), identity()),
+            audit.clone(),
+            metrics.clone(),
+            args.policy_max_subjects,
+        )
+        .with_email_key(email_key.clone()),
+    );
     let lease_namespace = args
         .lease_namespace
         .clone()
@@ -252,6 +262,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         metrics: metrics.clone(),
         nudge_pods: args.nudge_pods,
         session_retention: args.session_revocation_retention,
+        email_key,
         settled: settled::Settled::default(),
         written,
         sinks,

@@ -8,15 +8,24 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use super::assess::Assessment;
 use super::reasons;
 use crate::api::{BanStatus, Phase};
+use crate::core::email::{HASH_PREFIX, KEYED_PREFIX, keyed_key_id};
 use crate::core::{Entry, SubjectKey};
 
 pub const READY: &str = "Ready";
 pub const REVIEW_DUE: &str = "ReviewDue";
 
-/// `email:sha256:7a64adf28737…`: enough to tell subjects apart without printing the address.
+/// `email:sha256:7a64adf28737…`, or with a key `email:hmac-sha256:91813912:64fdda11a7cb…`
+/// (the key id, then the same 12 digits): enough to tell subjects apart
+/// without printing the address, and short enough for `kubectl get`.
 pub fn subject_display(subject: &SubjectKey) -> String {
     match subject {
-        SubjectKey::Email(hash) => format!("email:{}…", &hash[..hash.len().min(19)]),
+        SubjectKey::Email(hash) => {
+            let head = match keyed_key_id(hash) {
+                Some(id) => KEYED_PREFIX.len() + id.len() + 1 + 12,
+                None => HASH_PREFIX.len() + 12,
+            };
+            format!("email:{}…", hash.get(..head).unwrap_or(hash))
+        }
         other => other.display(),
     }
 }

@@ -128,6 +128,13 @@ fn emails_are_not_displayed_in_clear() {
     )));
     assert!(shown.starts_with("email:sha256:"), "{shown}");
     assert!(!shown.contains("eve"));
+
+    let key = crate::core::EmailKey::new(b"interdict-test-email-key-0001").unwrap();
+    let keyed = key.hash_email("eve@example.org");
+    let shown = subject_display(&SubjectKey::Email(keyed.clone()));
+    assert_eq!(shown, "email:hmac-sha256:91813912:c2f84d1d79a0…");
+    let head = shown.trim_start_matches("email:").trim_end_matches('…');
+    assert!(keyed.starts_with(head), "{keyed} {shown}");
 }
 
 #[test]

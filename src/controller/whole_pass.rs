@@ -31,7 +31,9 @@ fn review<K: BanResource>(
     lifts: &Lifts,
     now: DateTime<Utc>,
 ) -> Vec<Reviewed<K>> {
-    let compiled = ctx.compiled.all(namespace, &objects);
+    let compiled = ctx
+        .compiled
+        .all(namespace, &objects, ctx.email_key.as_ref());
     objects
         .into_iter()
         .zip(compiled)
@@ -83,7 +85,11 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Ent
     if !ctx.stores.opted_in().contains(namespace) {
         return Vec::new();
     }
-    let exemptions = compile_exemptions(&ctx.stores.exemptions.in_namespace(global), now);
+    let exemptions = compile_exemptions(
+        &ctx.stores.exemptions.in_namespace(global),
+        ctx.email_key.as_ref(),
+        now,
+    );
     let user_bans = review(
         ctx,
         global,
@@ -111,11 +117,15 @@ fn global_entries(ctx: &Context, namespace: &str, now: DateTime<Utc>) -> Vec<Ent
 }
 
 /// Exemptions in force; one being deleted holds nothing any more.
-fn compile_exemptions(objects: &[Arc<BanExemption>], now: DateTime<Utc>) -> Vec<Exemption> {
+fn compile_exemptions(
+    objects: &[Arc<BanExemption>],
+    key: Option<&crate::core::EmailKey>,
+    now: DateTime<Utc>,
+) -> Vec<Exemption> {
     objects
         .iter()
         .filter(|x| !finalizer::is_deleting(x.as_ref()))
-        .filter_map(|x| assess::compile_exemption(x).ok())
+        .filter_map(|x| assess::compile_exemption(x, key).ok())
         .filter(|x| x.in_force(now))
         .collect()
 }
@@ -149,7 +159,7 @@ pub async fn full_pass(
         return Ok(None);
     }
 
-    let exemptions = compile_exemptions(&exemption_objects, now);
+    let exemptions = compile_exemptions(&exemption_objects, ctx.email_key.as_ref(), now);
     let appeal_refs: Vec<&BanAppeal> = appeal_objects.iter().map(Arc::as_ref).collect();
     let appealable = |kind: BanKind, name: &str| -> Option<Appealable> {
         let allowed = |appeal: Option<&crate::api::Appeal>| appeal.is_some_and(|a| a.allowed);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 
-use super::email::hash_email;
+use super::email::{EmailKey, published_email};
 use super::entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
 use super::ip::IpNet;
 use super::schedule::{Timing, Window, WindowError, window};
@@ -65,7 +65,9 @@ fn check_texts(
     Ok(())
 }
 
-pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
+/// The published subject. An email, written as an address or as its
+/// `sha256:` hash, is published as the hash, keyed when the operator has `key`.
+pub fn subject_key(subject: &Subject, key: Option<&EmailKey>) -> Result<SubjectKey, CompileError> {
     let mut keys = Vec::with_capacity(1);
     if let Some(v) = &subject.user_id {
         one_line("spec.subject.userId", v)?;
@@ -77,7 +79,7 @@ pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
     }
     if let Some(v) = &subject.email {
         one_line("spec.subject.email", v)?;
-        keys.push(SubjectKey::Email(hash_email(v)));
+        keys.push(SubjectKey::Email(published_email(v, key)));
     }
     if let Some(v) = &subject.ip {
         let net = v.parse::<IpNet>()?;
@@ -110,7 +112,10 @@ fn appeal_instructions(appeal: Option<&crate::api::Appeal>) -> Option<&str> {
         .and_then(|appeal| appeal.instructions.as_deref())
 }
 
-pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
+pub fn compile_user_ban(
+    ban: &UserBan,
+    key: Option<&EmailKey>,
+) -> Result<CompiledBan, CompileError> {
     let spec = &ban.spec;
     check_texts(
         &spec.reason.code,
@@ -126,7 +131,7 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
     let entry = Entry {
         id: format!("UserBan/{}", ban.name_any()),
         kind: EntryKind::UserBan,
-        subject: subject_key(&spec.subject)?,
+        subject: subject_key(&spec.subject, key)?,
         mode: Some(match spec.mode {
             BanMode::Suspend => Mode::Suspend,
             BanMode::Silence => Mode::Silence,
@@ -144,7 +149,10 @@ pub fn compile_user_ban(ban: &UserBan) -> Result<CompiledBan, CompileError> {
     Ok(CompiledBan { window, entry })
 }
 
-pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, CompileError> {
+pub fn compile_feature_block(
+    block: &FeatureBlock,
+    key: Option<&EmailKey>,
+) -> Result<CompiledBan, CompileError> {
     let spec = &block.spec;
     check_texts(
         &spec.reason.code,
@@ -180,7 +188,7 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
     let entry = Entry {
         id: format!("FeatureBlock/{}", block.name_any()),
         kind: EntryKind::FeatureBlock,
-        subject: subject_key(&spec.subject)?,
+        subject: subject_key(&spec.subject, key)?,
         mode: None,
         features,
         scopes,
@@ -199,6 +207,12 @@ pub fn compile_feature_block(block: &FeatureBlock) -> Result<CompiledBan, Compil
 mod tests {
     use super::*;
     use crate::api::{BanReason, UserBanSpec};
+    use crate::core::email::hash_email;
+
+    /// Without a key, as most tests need.
+    fn compile_user_ban_(ban: &UserBan) -> Result<CompiledBan, CompileError> {
+        compile_user_ban(ban, None)
+    }
 
     fn ban(subject: Subject) -> UserBan {
         let mut ban = UserBan::new(
@@ -231,7 +245,7 @@ mod tests {
 
     #[test]
     fn emails_are_hashed_and_ips_normalised() {
-        let email = compile_user_ban(&ban(Subject {
+        let email = compile_user_ban_(&ban(Subject {
             email: Some("Alice+x@Example.org".into()),
             ..Default::default()
         }))
@@ -240,7 +254,7 @@ mod tests {
             email.entry.subject,
             SubjectKey::Email(hash_email("alice@example.org"))
         );
-        let ip = compile_user_ban(&ban(Subject {
+        let ip = compile_user_ban_(&ban(Subject {
             ip: Some("10.9.8.7/8".into()),
             ..Default::default()
         }))
@@ -249,8 +263,31 @@ mod tests {
     }
 
     #[test]
+    fn a_written_hash_is_published_as_the_typed_address_would_be() {
+        let typed = ban(Subject {
+            email: Some("Alice+x@Example.org".into()),
+            ..Default::default()
+        });
+        let hashed = ban(Subject {
+            email: Some(hash_email("alice@example.org").to_ascii_uppercase()),
+            ..Default::default()
+        });
+        let key = EmailKey::new(b"compile-test-key-0123456789").unwrap();
+        for key in [None, Some(&key)] {
+            let typed = compile_user_ban(&typed, key).unwrap().entry.subject;
+            let hashed = compile_user_ban(&hashed, key).unwrap().entry.subject;
+            assert_eq!(typed, hashed, "key: {key:?}");
+        }
+        let keyed = compile_user_ban(&typed, Some(&key)).unwrap().entry.subject;
+        assert_eq!(
+            keyed,
+            SubjectKey::Email(key.keyed(&hash_email("alice@example.org")))
+        );
+    }
+
+    #[test]
     fn suspend_revokes_sessions_from_the_start() {
-        let compiled = compile_user_ban(&ban(Subject {
+        let compiled = compile_user_ban_(&ban(Subject {
             user_id: Some("1".into()),
             ..Default::default()
         }))
@@ -271,7 +308,7 @@ mod tests {
             ip: Some("0.0.0.0/0".into()),
             ..Default::default()
         };
-        let refused = compile_user_ban(&ban(wide.clone())).unwrap_err();
+        let refused = compile_user_ban_(&ban(wide.clone())).unwrap_err();
         assert_eq!(refused, CompileError::WideRange("0.0.0.0/0".into()));
         assert!(
             refused.to_string().contains("acknowledgeWideRange"),
@@ -281,13 +318,13 @@ mod tests {
             acknowledge_wide_range: Some(true),
             ..wide
         };
-        assert!(compile_user_ban(&ban(acknowledged)).is_ok());
+        assert!(compile_user_ban_(&ban(acknowledged)).is_ok());
         for narrow in ["10.0.0.0/8", "2001:db8::/32", "::1"] {
             let subject = Subject {
                 ip: Some(narrow.into()),
                 ..Default::default()
             };
-            assert!(compile_user_ban(&ban(subject)).is_ok(), "{narrow}");
+            assert!(compile_user_ban_(&ban(subject)).is_ok(), "{narrow}");
         }
     }
 
@@ -298,7 +335,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            compile_user_ban(&ban(newline)),
+            compile_user_ban_(&ban(newline)),
             Err(CompileError::ControlCharacter("spec.subject.username"))
         );
         let mut message = ban(Subject {
@@ -307,7 +344,7 @@ mod tests {
         });
         message.spec.message = Some("first\rsecond".into());
         assert_eq!(
-            compile_user_ban(&message),
+            compile_user_ban_(&message),
             Err(CompileError::ControlCharacter("spec.message"))
         );
         message.spec.message = None;
@@ -316,16 +353,16 @@ mod tests {
             instructions: Some("Write to us.\nWe answer within a week.".into()),
         });
         assert!(
-            compile_user_ban(&message).is_ok(),
+            compile_user_ban_(&message).is_ok(),
             "line feeds are fine in instructions"
         );
     }
 
     #[test]
     fn wrong_subject_count_is_an_error_for_this_ban_only() {
-        let none = compile_user_ban(&ban(Subject::default()));
+        let none = compile_user_ban_(&ban(Subject::default()));
         assert_eq!(none, Err(CompileError::SubjectCount));
-        let two = compile_user_ban(&ban(Subject {
+        let two = compile_user_ban_(&ban(Subject {
             user_id: Some("1".into()),
             username: Some("a".into()),
             ..Default::default()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::document::Contents;
-use super::email::{HASH_PREFIX, hash_email};
+use super::email::{EmailKey, query_email_hash};
 use super::entry::{Entry, EntryKind, Exemption, Revocation, SubjectKey};
 use super::entry::{Mode, Scope};
 use super::ip::IpNet;
@@ -20,7 +20,8 @@ pub const SILENCE_ALLOWED_FEATURES: [&str; 3] = ["login", "read", "export"];
 pub struct Query {
     pub user_id: Option<String>,
     pub username: Option<String>,
-    /// A typed address (canonicalised and hashed here) or an `sha256:` hash.
+    /// A typed address (canonicalised and hashed here) or an `sha256:` hash;
+    /// with an [`EmailKey`] it also matches entries keyed with that key.
     pub email: Option<String>,
     pub ip: Option<IpAddr>,
     pub key_fingerprint: Option<String>,
@@ -125,27 +126,25 @@ impl Decision {
 pub(crate) struct Subjects {
     pub(crate) user_id: Option<String>,
     pub(crate) username: Option<String>,
+    /// `sha256:<hex>`: entries written without a key.
     pub(crate) email_hash: Option<String>,
+    /// `hmac-sha256:<key id>:<hex>` of the same, under the reader's key.
+    pub(crate) email_keyed: Option<String>,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) key_fingerprint: Option<String>,
 }
 
 impl Subjects {
-    pub(crate) fn of(query: &Query) -> Self {
+    pub(crate) fn of(query: &Query, key: Option<&EmailKey>) -> Self {
+        let email_hash = query.email.as_deref().map(query_email_hash);
+        // Both forms: a keyed reader still matches unkeyed entries (documents
+        // written before the key, or by an operator without it).
+        let email_keyed = key.zip(email_hash.as_deref()).map(|(k, h)| k.keyed(h));
         Subjects {
             user_id: query.user_id.clone(),
             username: query.username.clone(),
-            email_hash: query.email.as_deref().map(|e| {
-                let e = e.trim();
-                let is_hash = e.len() > HASH_PREFIX.len()
-                    && e.is_char_boundary(HASH_PREFIX.len())
-                    && e[..HASH_PREFIX.len()].eq_ignore_ascii_case(HASH_PREFIX);
-                if is_hash {
-                    e.to_ascii_lowercase()
-                } else {
-                    hash_email(e)
-                }
-            }),
+            email_hash,
+            email_keyed,
             ip: query.ip.map(super::ip::unmap),
             key_fingerprint: query.key_fingerprint.clone(),
         }
@@ -155,7 +154,9 @@ impl Subjects {
         match key {
             SubjectKey::UserId(v) => self.user_id.as_ref() == Some(v),
             SubjectKey::Username(v) => self.username.as_ref() == Some(v),
-            SubjectKey::Email(v) => self.email_hash.as_ref() == Some(v),
+            SubjectKey::Email(v) => {
+                self.email_hash.as_ref() == Some(v) || self.email_keyed.as_ref() == Some(v)
+            }
             SubjectKey::KeyFingerprint(v) => self.key_fingerprint.as_ref() == Some(v),
             SubjectKey::Ip(net) => match (self.ip, net.parse::<IpNet>()) {
                 (Some(ip), Ok(net)) => net.contains(ip),
@@ -221,14 +222,25 @@ pub fn decide<'a>(
     query: &Query,
     now: DateTime<Utc>,
 ) -> Decision {
-    decide_for(&Subjects::of(query), entries, &[], &[], query, now)
+    decide_for(&Subjects::of(query, None), entries, &[], &[], query, now)
 }
 
 /// [`decide`] with everything a blocklist holds: entries, exemptions and the
 /// session revocations of ended bans.
 pub fn decide_contents(contents: &Contents, query: &Query, now: DateTime<Utc>) -> Decision {
+    decide_keyed(contents, query, None, now)
+}
+
+/// [`decide_contents`] by a reader that holds the email key: a query's email
+/// also matches entries keyed with it.
+pub fn decide_keyed(
+    contents: &Contents,
+    query: &Query,
+    key: Option<&EmailKey>,
+    now: DateTime<Utc>,
+) -> Decision {
     decide_for(
-        &Subjects::of(query),
+        &Subjects::of(query, key),
         &contents.entries,
         &contents.exemptions,
         &contents.revocations,

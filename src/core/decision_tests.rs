@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::email::hash_email;
 use crate::core::entry::fixtures::at;
 
 fn user_ban(id: &str, subject: SubjectKey, mode: Mode) -> Entry {

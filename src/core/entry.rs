@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 // not chrono's more lenient one.
 use super::document::time;
 
-/// The subject as published: emails only as `sha256:` hashes, IPs normalised.
+/// The subject as published: emails only as hashes (`sha256:`, or
+/// `hmac-sha256:` under the operator's key), IPs normalised.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "camelCase")]
 pub enum SubjectKey {
     UserId(String),
     Username(String),
-    /// `sha256:<hex>` of the canonical address.
+    /// `sha256:<hex>` of the canonical address, or `hmac-sha256:<key id>:<hex>`
+    /// of that (see [`super::email`]).
     Email(String),
     /// An address or a network in CIDR notation.
     Ip(String),

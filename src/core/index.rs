@@ -2,11 +2,12 @@
 //! a scan: what applications need with 100k bans loaded. The rules themselves
 //! stay in [`super::decision`]; the index only narrows the candidates.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
 use super::decision::{Decision, Query, Subjects, decide_for};
+use super::email::{EmailKey, keyed_key_id};
 use super::entry::{Entry, SubjectKey};
 use super::ip::IpNet;
 
@@ -23,6 +24,8 @@ pub struct Index {
     /// Distinct prefix lengths present, per family: an address is looked up once per length.
     v4_prefixes: Vec<u8>,
     v6_prefixes: Vec<u8>,
+    /// The reader's key for keyed email hashes, if it has one.
+    email_key: Option<EmailKey>,
 }
 
 impl Index {
@@ -66,6 +69,41 @@ impl Index {
         index
     }
 
+    /// Answers with `key`: a query's email then also matches entries keyed
+    /// with it (unkeyed `sha256:` entries still match).
+    pub fn with_email_key(mut self, key: Option<EmailKey>) -> Self {
+        self.email_key = key;
+        self
+    }
+
+    pub fn email_key(&self) -> Option<&EmailKey> {
+        self.email_key.as_ref()
+    }
+
+    /// Items (entries, exemptions, revocations) whose email is keyed with a
+    /// key this index does not hold, by key id: no query can ever match them,
+    /// so their bans are not enforced here. Empty when every keyed item is
+    /// under this index's key.
+    pub fn foreign_email_keys(&self) -> BTreeMap<String, usize> {
+        let own = self.email_key.as_ref().map(EmailKey::id);
+        let mut foreign = BTreeMap::new();
+        let subjects = self
+            .entries
+            .iter()
+            .map(|e| &e.subject)
+            .chain(self.exemptions.iter().map(|x| &x.subject))
+            .chain(self.revocations.iter().map(|r| &r.subject));
+        for subject in subjects {
+            if let SubjectKey::Email(value) = subject
+                && let Some(id) = keyed_key_id(value)
+                && Some(id) != own
+            {
+                *foreign.entry(id.to_string()).or_default() += 1;
+            }
+        }
+        foreign
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -88,6 +126,7 @@ impl Index {
         exact(&self.user_ids, &subjects.user_id);
         exact(&self.usernames, &subjects.username);
         exact(&self.emails, &subjects.email_hash);
+        exact(&self.emails, &subjects.email_keyed);
         exact(&self.keys, &subjects.key_fingerprint);
         if let Some(ip) = subjects.ip {
             let prefixes = if ip.is_ipv4() {
@@ -106,9 +145,10 @@ impl Index {
         found
     }
 
-    /// The same answer as [`super::decide_contents`] over everything.
+    /// The same answer as [`super::decide_keyed`] over everything, with this
+    /// index's key.
     pub fn decide(&self, query: &Query, now: DateTime<Utc>) -> Decision {
-        let subjects = Subjects::of(query);
+        let subjects = Subjects::of(query, self.email_key.as_ref());
         let candidates = self.candidates(&subjects);
         decide_for(
             &subjects,
@@ -124,7 +164,7 @@ impl Index {
     /// first: what a "my block status" page lists. The query's feature and scopes
     /// are ignored.
     pub fn blocks_of(&self, query: &Query, now: DateTime<Utc>) -> Vec<&Entry> {
-        let subjects = Subjects::of(query);
+        let subjects = Subjects::of(query, self.email_key.as_ref());
         let mut blocks: Vec<&Entry> = self
             .candidates(&subjects)
             .into_iter()
@@ -139,10 +179,18 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::decide;
     use crate::core::entry::fixtures::{at, user_ban};
     use crate::core::entry::{EntryKind, Mode, Scope};
+    use crate::core::{decide, decide_keyed};
     use proptest::prelude::*;
+
+    fn key() -> EmailKey {
+        EmailKey::new(b"index-test-key-0123456789").unwrap()
+    }
+
+    fn other_key() -> EmailKey {
+        EmailKey::new(b"index-test-key-9876543210").unwrap()
+    }
 
     fn subject_strategy() -> impl Strategy<Value = SubjectKey> {
         prop_oneof![
@@ -151,6 +199,11 @@ mod tests {
             (0u8..3).prop_map(
                 |n| SubjectKey::Email(crate::core::email::hash_email(&format!("u{n}@example.org")))
             ),
+            (0u8..3)
+                .prop_map(|n| SubjectKey::Email(key().hash_email(&format!("u{n}@example.org")))),
+            (0u8..3).prop_map(|n| SubjectKey::Email(
+                other_key().hash_email(&format!("u{n}@example.org"))
+            )),
             (0u8..3).prop_map(|n| SubjectKey::KeyFingerprint(format!("key{n}"))),
             (0u8..4, prop::sample::select(vec![8u8, 16, 24, 32])).prop_map(|(n, p)| {
                 SubjectKey::Ip(
@@ -239,14 +292,23 @@ mod tests {
             entries in prop::collection::vec(entry_strategy(), 0..30),
             query in query_strategy(),
             now in 0i64..45,
+            keyed in any::<bool>(),
         ) {
             let entries: Vec<Entry> = entries
                 .into_iter()
                 .enumerate()
                 .map(|(i, e)| Entry { id: format!("Kind/{i:02}"), ..e })
                 .collect();
-            let index = Index::new(entries.clone());
-            prop_assert_eq!(index.decide(&query, at(now)), decide(&entries, &query, at(now)));
+            let key = keyed.then(key);
+            let index = Index::new(entries.clone()).with_email_key(key.clone());
+            let contents = crate::core::Contents::from(entries.clone());
+            prop_assert_eq!(
+                index.decide(&query, at(now)),
+                decide_keyed(&contents, &query, key.as_ref(), at(now))
+            );
+            if !keyed {
+                prop_assert_eq!(index.decide(&query, at(now)), decide(&entries, &query, at(now)));
+            }
         }
     }
 
@@ -277,5 +339,53 @@ mod tests {
             .map(|e| e.id.as_str())
             .collect();
         assert_eq!(ids, ["UserBan/now", "UserBan/later"]);
+    }
+
+    #[test]
+    fn a_keyed_index_matches_both_forms_and_names_foreign_keys() {
+        let email = |id: &str, value: String| user_ban(id, SubjectKey::Email(value), Mode::Suspend);
+        let unkeyed = crate::core::email::hash_email("eve@example.org");
+        let entries = vec![
+            email("UserBan/keyed", key().keyed(&unkeyed)),
+            email("UserBan/foreign", other_key().keyed(&unkeyed)),
+            email(
+                "UserBan/plain",
+                crate::core::email::hash_email("bob@example.org"),
+            ),
+        ];
+        let ask = |index: &Index, email: &str| {
+            let query = Query {
+                email: Some(email.into()),
+                feature: "x".into(),
+                ..Default::default()
+            };
+            index.decide(&query, at(1)).ban
+        };
+        let keyed = Index::new(entries.clone()).with_email_key(Some(key()));
+        assert_eq!(
+            ask(&keyed, "Eve+x@Example.org").as_deref(),
+            Some("UserBan/keyed")
+        );
+        assert_eq!(ask(&keyed, &unkeyed).as_deref(), Some("UserBan/keyed"));
+        assert_eq!(
+            ask(&keyed, "bob@example.org").as_deref(),
+            Some("UserBan/plain")
+        );
+        let other_id = other_key().id().to_string();
+        assert_eq!(
+            keyed.foreign_email_keys(),
+            BTreeMap::from([(other_id.clone(), 1)])
+        );
+
+        let keyless = Index::new(entries);
+        assert_eq!(ask(&keyless, "eve@example.org"), None);
+        assert_eq!(
+            ask(&keyless, "bob@example.org").as_deref(),
+            Some("UserBan/plain")
+        );
+        assert_eq!(
+            keyless.foreign_email_keys(),
+            BTreeMap::from([(key().id().to_string(), 1), (other_id, 1)])
+        );
     }
 }

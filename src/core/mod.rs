@@ -15,7 +15,8 @@ pub mod schedule;
 pub mod shard;
 pub mod text;
 
-pub use decision::{Decision, Notice, NoticePhase, Query, decide, decide_contents};
+pub use decision::{Decision, Notice, NoticePhase, Query, decide, decide_contents, decide_keyed};
 pub use document::{BlocklistDocument, Contents, FORMAT_V1};
+pub use email::EmailKey;
 pub use entry::{Entry, EntryKind, Exemption, Mode, Revocation, Scope, SubjectKey};
 pub use index::Index;

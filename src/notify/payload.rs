@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::core::email::{HASH_PREFIX, hash_email};
+use crate::core::email::is_keyed_hash;
 
 /// The transition a notification is about.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +95,7 @@ pub enum SubjectKind {
 }
 
 /// Who the ban applies to, as published: an email only ever as the `sha256:`
-/// hash of its canonical form. The fields are private so that a clear address
+/// hash of its canonical form, or its keyed form when the operator has a key. The fields are private so that a clear address
 /// cannot be put in by mistake: build it with the constructors.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct SubjectRef {
@@ -112,13 +112,13 @@ impl SubjectRef {
         Self::plain(SubjectKind::Username, value)
     }
 
-    /// `raw` is the address as written in the ban (hashed here) or an already
-    /// published `sha256:<64 hex>` hash (kept).
+    /// `raw` is the address as written in the ban (hashed here), an
+    /// `sha256:<64 hex>` hash or an already published keyed hash (kept).
     pub fn email(raw: &str) -> Self {
-        let value = if is_email_hash(raw) {
+        let value = if is_keyed_hash(raw) {
             raw.to_string()
         } else {
-            hash_email(raw)
+            crate::core::email::published_email(raw, None)
         };
         SubjectRef {
             kind: SubjectKind::Email,
@@ -162,15 +162,6 @@ impl From<&crate::core::SubjectKey> for SubjectRef {
             SubjectKey::KeyFingerprint(v) => SubjectRef::key_fingerprint(v.clone()),
         }
     }
-}
-
-fn is_email_hash(value: &str) -> bool {
-    value.strip_prefix(HASH_PREFIX).is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
 }
 
 /// What the ban takes away: a UserBan's mode, or `FeatureBlock`.
@@ -464,6 +455,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
+    use crate::core::email::hash_email;
     use serde_json::json;
 
     #[test]
@@ -541,6 +533,11 @@ mod tests {
         let from_key = SubjectRef::from(&crate::core::SubjectKey::Email(hashed.clone()));
         assert_eq!(from_key.value(), hashed);
         assert_eq!(from_key.kind(), SubjectKind::Email);
+        // A keyed hash (an operator with --email-hash-key-file) is kept too.
+        let key = crate::core::EmailKey::new(b"notify-test-key-0123456789").unwrap();
+        let keyed = key.keyed(&hashed);
+        let from_key = SubjectRef::from(&crate::core::SubjectKey::Email(keyed.clone()));
+        assert_eq!(from_key.value(), keyed);
     }
 
     #[test]

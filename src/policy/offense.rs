@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::api::Subject;
-use crate::core::email::hash_email;
+use crate::core::EmailKey;
+use crate::core::email::{hash_email, parse_email_hash};
 use crate::core::text::is_one_line;
 use crate::core::{Scope, SubjectKey};
 
@@ -60,10 +61,24 @@ pub struct ReportedSubject {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offense {
     pub kind: String,
-    /// Each identifier as counted, with the subject a ban on it would name.
+    /// Each identifier as counted, with the subject a ban on it would name
+    /// (an email as its `sha256:` hash in both: a ban a policy creates never
+    /// holds the address).
     pub subjects: Vec<(SubjectKey, Subject)>,
     pub scopes: Vec<Scope>,
     pub at: DateTime<Utc>,
+}
+
+impl Offense {
+    /// Counts emails under the operator's key, as its bans publish them: the
+    /// keyed form is then what windows, labels, Events and audit lines carry.
+    pub fn key_emails(&mut self, key: &EmailKey) {
+        for (counted, _) in &mut self.subjects {
+            if let SubjectKey::Email(hash) = counted {
+                *hash = key.keyed(hash);
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -192,19 +207,29 @@ fn subjects(reported: &ReportedSubject) -> Result<Vec<(SubjectKey, Subject)>, Fi
     }
     if let Some(v) = &reported.email {
         let v = text("subject.email", v)?;
-        let trimmed = v.trim();
-        let (local, domain) = trimmed.split_once('@').unwrap_or_default();
-        if local.is_empty()
-            || domain.is_empty()
-            || domain.contains('@')
-            || trimmed.contains(char::is_whitespace)
-        {
-            return Err(("subject.email", format!("{v:?} must look like name@domain")));
-        }
+        let hash = match parse_email_hash(&v) {
+            Some(hash) => hash,
+            None => {
+                let trimmed = v.trim();
+                let (local, domain) = trimmed.split_once('@').unwrap_or_default();
+                if local.is_empty()
+                    || domain.is_empty()
+                    || domain.contains('@')
+                    || trimmed.contains(char::is_whitespace)
+                {
+                    // The value itself is not repeated: it may well be an address.
+                    return Err((
+                        "subject.email",
+                        "must look like name@domain, or be sha256:<64 hex digits>".into(),
+                    ));
+                }
+                hash_email(trimmed)
+            }
+        };
         out.push((
-            SubjectKey::Email(hash_email(&v)),
+            SubjectKey::Email(hash.clone()),
             Subject {
-                email: Some(trimmed.to_string()),
+                email: Some(hash),
                 ..Subject::default()
             },
         ));
@@ -267,6 +292,42 @@ mod tests {
         assert!(keys[1].starts_with("email:sha256:"), "{keys:?}");
         assert_eq!(keys[2], "ip:203.0.113.7");
         assert_eq!(offenses[0].at, now());
+    }
+
+    #[test]
+    fn emails_are_counted_and_banned_by_hash_never_in_clear() {
+        let hash = hash_email("m@example.org");
+        let body = format!(
+            r#"{{"namespace":"shop","offenses":[
+            {{"type":"spam","subject":{{"email":"M+1@Example.org"}}}},
+            {{"type":"spam","subject":{{"email":"{}"}}}}]}}"#,
+            hash.to_ascii_uppercase()
+        );
+        let (_, mut offenses) = parse_batch(body.as_bytes(), now()).unwrap();
+        for offense in &offenses {
+            let (counted, subject) = &offense.subjects[0];
+            assert_eq!(counted, &SubjectKey::Email(hash.clone()));
+            assert_eq!(subject.email.as_deref(), Some(hash.as_str()));
+        }
+        let key = EmailKey::new(b"offense-test-key-0123456789").unwrap();
+        offenses[0].key_emails(&key);
+        assert_eq!(
+            offenses[0].subjects[0].0,
+            SubjectKey::Email(key.keyed(&hash))
+        );
+        assert_eq!(
+            offenses[0].subjects[0].1.email.as_deref(),
+            Some(hash.as_str()),
+            "a ban names the unkeyed hash; the operator keys it when publishing"
+        );
+
+        let body = br#"{"namespace":"shop","offenses":[{"type":"x","subject":{"email":"secret address"}}]}"#;
+        let refused = parse_batch(body, now()).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("offenses[0].subject.email"),
+            "{refused}"
+        );
+        assert!(!refused.contains("secret"), "{refused}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A blocklist that follows its directory: kubelet replaces a mounted ConfigMap
 //! by swapping the `..data` symlink, so the directory (not a file) is watched.
 //! A copy that fails to load never replaces the last good one; a copy with
-//! items the reader cannot understand is used without them, and says so.
+//! items the reader cannot understand is used without them, and says so. So
+//! does a copy with emails keyed under a key the reader does not hold.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -11,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 
 use super::{ReadError, Skipped, document_names, load, warn_skipped};
-use crate::core::{Decision, Entry, Index, Query};
+use crate::core::{Decision, EmailKey, Entry, Index, Query};
 
 /// One loaded version of the blocklist.
 pub struct Snapshot {
@@ -19,6 +21,9 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// The items this copy's documents held but the reader left out.
     pub skipped: Vec<Skipped>,
+    /// Items whose email is keyed under a key this reader does not hold, by
+    /// key id (see [`Index::foreign_email_keys`]): their bans are not enforced.
+    pub foreign_email_keys: BTreeMap<String, usize>,
     pub source: Source,
 }
 
@@ -44,12 +49,17 @@ pub struct Stats {
     /// because the reader could not understand them (each logged when the
     /// copy was loaded).
     pub skipped: usize,
+    /// Items of the copy in force whose email is keyed under a key this reader
+    /// does not hold (or with no key at all), so no query can match them;
+    /// logged once per copy with the key ids.
+    pub email_key_mismatches: usize,
     pub last_error: Option<String>,
     pub source: Source,
 }
 
 struct Shared {
     dir: PathBuf,
+    email_key: Option<EmailKey>,
     current: RwLock<Arc<Snapshot>>,
     loaded: AtomicBool,
     reloads: AtomicU64,
@@ -103,13 +113,26 @@ impl Blocklist {
     /// (an application may start before its mount is populated): [`Stats::loaded`]
     /// says whether any copy has been loaded yet.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self::open(dir.into(), None)
+    }
+
+    /// [`Blocklist::new`] for an application that holds the operator's email
+    /// key (`--email-hash-key-file`): a query's email, typed or `sha256:`,
+    /// also matches entries keyed with it. Unkeyed entries still match.
+    pub fn with_email_key(dir: impl Into<PathBuf>, key: EmailKey) -> Self {
+        Self::open(dir.into(), Some(key))
+    }
+
+    fn open(dir: PathBuf, email_key: Option<EmailKey>) -> Self {
         let blocklist = Blocklist {
             shared: Arc::new(Shared {
-                dir: dir.into(),
+                dir,
+                email_key,
                 current: RwLock::new(Arc::new(Snapshot {
                     index: Index::default(),
                     loaded_at: SystemTime::now(),
                     skipped: Vec::new(),
+                    foreign_email_keys: BTreeMap::new(),
                     source: Source::Directory,
                 })),
                 loaded: AtomicBool::new(false),
@@ -129,7 +152,14 @@ impl Blocklist {
     /// Like [`Blocklist::new`], then checks the directory every `interval` on a
     /// background thread until the last clone is dropped or [`Blocklist::stop`].
     pub fn watch(dir: impl Into<PathBuf>, interval: Duration) -> Self {
-        let blocklist = Blocklist::new(dir);
+        Blocklist::new(dir).watching(interval)
+    }
+
+    /// Checks the directory every `interval` on a background thread until
+    /// the last clone is dropped or [`Blocklist::stop`], e.g.
+    /// `Blocklist::with_email_key(dir, key).watching(interval)`.
+    pub fn watching(self, interval: Duration) -> Self {
+        let blocklist = self;
         let weak = Arc::downgrade(&blocklist.shared);
         std::thread::Builder::new()
             .name("interdict-blocklist-watch".into())
@@ -230,10 +260,14 @@ impl Blocklist {
         let count = loaded.contents.entries.len();
         let skipped = loaded.skipped.len();
         warn_skipped(&loaded.skipped);
+        let index = Index::new(loaded.contents).with_email_key(shared.email_key.clone());
+        let foreign_email_keys = index.foreign_email_keys();
+        warn_foreign_keys(&foreign_email_keys, shared.email_key.as_ref());
         let snapshot = Arc::new(Snapshot {
-            index: Index::new(loaded.contents),
+            index,
             loaded_at: SystemTime::now(),
             skipped: loaded.skipped,
+            foreign_email_keys,
             source,
         });
         *shared.current.write().expect("snapshot lock") = snapshot;
@@ -293,8 +327,32 @@ impl Blocklist {
             reload_failures: shared.failures.load(Ordering::Relaxed),
             entries: snapshot.index.len(),
             skipped: snapshot.skipped.len(),
+            email_key_mismatches: snapshot.foreign_email_keys.values().sum(),
             last_error: shared.last_error.lock().expect("error lock").clone(),
             source: snapshot.source,
+        }
+    }
+}
+
+/// One warning per key id a copy's keyed emails use that this reader does not
+/// hold: those bans cannot be enforced here, and that must not pass silently.
+pub(crate) fn warn_foreign_keys(foreign: &BTreeMap<String, usize>, own: Option<&EmailKey>) {
+    for (key_id, items) in foreign {
+        match own {
+            Some(own) => tracing::warn!(
+                key_id = %key_id,
+                own_key_id = own.id(),
+                items,
+                "blocklist emails keyed with another email hash key; they match no query here, \
+                 so those bans are not enforced: give this reader the operator's key"
+            ),
+            None => tracing::warn!(
+                key_id = %key_id,
+                items,
+                "blocklist emails keyed with an email hash key this reader does not have; they \
+                 match no query here, so those bans are not enforced: give this reader the \
+                 operator's key (--email-hash-key-file)"
+            ),
         }
     }
 }

@@ -197,3 +197,60 @@ fn a_copy_with_an_odd_entry_is_loaded_without_it_and_counts_it() {
         (2, 0)
     );
 }
+
+#[test]
+fn a_keyed_reader_matches_keyed_emails_and_counts_the_ones_it_cannot() {
+    let key = EmailKey::new(b"live-test-key-0123456789").unwrap();
+    let other = EmailKey::new(b"live-test-key-9876543210").unwrap();
+    let email = |id: &str, value: String| {
+        user_ban(id, SubjectKey::Email(value), crate::core::Mode::Suspend)
+    };
+    let data = render_data(
+        "apps",
+        vec![
+            email("UserBan/eve", key.hash_email("eve@example.org")),
+            email("UserBan/bob", other.hash_email("bob@example.org")),
+            email(
+                "UserBan/old",
+                crate::core::email::hash_email("old@example.org"),
+            ),
+        ]
+        .into(),
+        at(0),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocklist.json"), &data["blocklist.json"]).unwrap();
+    let denied = |blocklist: &Blocklist, email: &str| {
+        let query = Query {
+            email: Some(email.into()),
+            feature: "x".into(),
+            ..Default::default()
+        };
+        !blocklist.decide(&query, at(1)).allowed
+    };
+
+    let keyed = Blocklist::with_email_key(dir.path(), key.clone());
+    assert!(denied(&keyed, "Eve+1@Example.org"));
+    assert!(denied(
+        &keyed,
+        &crate::core::email::hash_email("eve@example.org")
+    ));
+    assert!(
+        denied(&keyed, "old@example.org"),
+        "unkeyed entries still match"
+    );
+    assert!(
+        !denied(&keyed, "bob@example.org"),
+        "another key's entry cannot match"
+    );
+    assert_eq!(keyed.stats().email_key_mismatches, 1);
+    assert_eq!(
+        keyed.snapshot().foreign_email_keys,
+        BTreeMap::from([(other.id().to_string(), 1)])
+    );
+
+    let keyless = Blocklist::new(dir.path());
+    assert!(!denied(&keyless, "eve@example.org"));
+    assert!(denied(&keyless, "old@example.org"));
+    assert_eq!(keyless.stats().email_key_mismatches, 2);
+}

@@ -16,9 +16,10 @@ pub use counts::{DecisionCounts, DecisionKey, MAX_SERIES};
 pub use live::{Blocklist, DecisionHook, Snapshot, Source, Stats};
 pub use shards::ShardProblem;
 
-use crate::core::Contents;
 use crate::core::document::{BlocklistDocument, DocumentError, is_document_file};
 pub use crate::core::document::{ItemList, SkippedItem};
+use crate::core::email::EmailKeyError;
+use crate::core::{Contents, EmailKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -42,6 +43,33 @@ pub enum ReadError {
     /// The documents are not one complete shard set (see [`ShardProblem`]).
     #[error("inconsistent blocklist shards in {dir}: {problem}")]
     Shards { dir: PathBuf, problem: ShardProblem },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read email hash key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("email hash key file {path}: {source}")]
+    Key {
+        path: PathBuf,
+        source: EmailKeyError,
+    },
+}
+
+/// The email key in `path` (a mounted Secret's file): its content without the
+/// blanks around it (see [`EmailKey::from_file_contents`]).
+pub fn read_email_key(path: &Path) -> Result<EmailKey, KeyFileError> {
+    let contents = std::fs::read(path).map_err(|source| KeyFileError::Read {
+        path: path.into(),
+        source,
+    })?;
+    EmailKey::from_file_contents(&contents).map_err(|source| KeyFileError::Key {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Names of the blocklist documents in `dir`, sorted so errors and results are reproducible.

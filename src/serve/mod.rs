@@ -31,7 +31,14 @@ fn limits(args: &ServeArgs) -> Limits {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let open_files = raise_open_file_limit();
     let limits = limits(&args);
-    let blocklist = Blocklist::watch(&args.dir, Duration::from_millis(args.reload_interval_ms));
+    let interval = Duration::from_millis(args.reload_interval_ms);
+    let blocklist = match args.email_key.load()? {
+        Some(key) => {
+            tracing::info!(key_id = key.id(), "matching emails keyed with this key too");
+            Blocklist::with_email_key(&args.dir, key).watching(interval)
+        }
+        None => Blocklist::new(&args.dir).watching(interval),
+    };
     let counters = Arc::new(Counters::default());
     let unloaded = if args.fail_open {
         routes::Unloaded::FailOpen

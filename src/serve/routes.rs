@@ -231,6 +231,12 @@ fn metrics(blocklist: &Blocklist, counters: &Counters) -> Response {
         &[("", stats.skipped as u64)],
     );
     metric(
+        "interdict_blocklist_email_key_mismatches",
+        "gauge",
+        "Items of the blocklist copy in force whose email is keyed with a key this sidecar does not hold (--email-hash-key-file): they match no query.",
+        &[("", stats.email_key_mismatches as u64)],
+    );
+    metric(
         "interdict_blocklist_loaded",
         "gauge",
         "1 once a blocklist copy has been loaded.",

@@ -221,6 +221,9 @@ when only listed namespaces are watched (they always get a blocklist).
 The audit file's directory in the pod, and the PersistentVolumeClaim that
 holds it with audit.file.persistence.enabled.
 */}}
+{{- /* Where the email hash key Secret is mounted (a directory: a subPath mount is never refreshed, and the operator reads it at start-up anyway). */}}
+{{- define "interdict.emailHashKeyDir" -}}/etc/interdict/email-hash-key{{- end }}
+
 {{- define "interdict.auditDir" -}}/var/log/interdict{{- end }}
 {{- define "interdict.auditClaim" -}}
 {{- printf "%s-audit" (include "interdict.fullname" .) | trunc 63 | trimSuffix "-" }}

@@ -16,12 +16,14 @@ scans every entry (the reference); `Blocklist` and `Index` answer the same from 
 index built once per loaded copy. Until its first copy loads, `Blocklist` raises
 `BlocklistUnavailable` instead of answering (`fail_open=True` answers "allowed").
 `interdict_blocklist.wsgi` and `interdict_blocklist.asgi` guard web applications.
+When the operator keys email hashes, give readers its key:
+`Blocklist(path, email_key=EmailKey.from_file("/etc/interdict-key/key"))`.
 """
 
 from ._time import format_time, parse_time
 from .counters import DecisionCounter
 from .decision import blocks_of, decide, precedence, silence_of, subject_matcher
-from .emails import HASH_PREFIX, canonical_email, hash_email
+from .emails import HASH_PREFIX, KEYED_PREFIX, EmailKey, canonical_email, hash_email
 from .index import Index
 from .ipnet import IpNet
 from .model import (
@@ -65,6 +67,7 @@ __all__ = [
     "DecisionHook",
     "Document",
     "DocumentError",
+    "EmailKey",
     "Entry",
     "Exemption",
     "FORMAT_V1",
@@ -74,6 +77,7 @@ __all__ = [
     "NoticePhase",
     "Offense",
     "IpNet",
+    "KEYED_PREFIX",
     "Query",
     "ReportError",
     "Revocation",

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
-from .emails import query_email_hash
+from .emails import EmailKey, EmailKeyLike, as_email_key, query_email_hash
 from .model import (
     ACTIVE,
     FEATURE_BLOCK,
@@ -40,14 +40,18 @@ def _ascii_eq_ignore_case(a: str, b: str) -> bool:
 
 
 class _Subjects:
-    """Query identifiers prepared once per question rather than once per entry."""
+    """Query identifiers prepared once per question rather than once per entry. With
+    a key, the email is compared in both forms: unkeyed entries still match."""
 
-    __slots__ = ("user_id", "username", "email_hash", "ip", "key_fingerprint")
+    __slots__ = ("user_id", "username", "email_hash", "email_keyed", "ip", "key_fingerprint")
 
-    def __init__(self, query: Query):
+    def __init__(self, query: Query, key: Optional[EmailKey] = None):
         self.user_id = query.user_id
         self.username = query.username
         self.email_hash = None if query.email is None else query_email_hash(query.email)
+        self.email_keyed = (
+            None if key is None or self.email_hash is None else key.keyed(self.email_hash)
+        )
         self.ip = query.ip
         self.key_fingerprint = query.key_fingerprint
 
@@ -58,7 +62,7 @@ class _Subjects:
         if kind == "username":
             return self.username is not None and self.username == value
         if kind == "email":
-            return self.email_hash is not None and self.email_hash == value
+            return value == self.email_hash or value == self.email_keyed
         if kind == "keyFingerprint":
             return self.key_fingerprint is not None and self.key_fingerprint == value
         if kind == "ip":
@@ -120,10 +124,12 @@ def _max_by(items: Iterable[Entry], compare: Callable[[Entry, Entry], int]) -> O
     return best
 
 
-def subject_matcher(query: Query) -> Callable[[Union[Entry, Exemption, Revocation]], bool]:
+def subject_matcher(
+    query: Query, email_key: Optional[EmailKeyLike] = None
+) -> Callable[[Union[Entry, Exemption, Revocation]], bool]:
     """A predicate: is this entry's (or exemption's, or revocation's) subject one of
-    the query's identifiers?"""
-    return _Subjects(query).matches
+    the query's identifiers? With `email_key`, keyed emails under it match too."""
+    return _Subjects(query, as_email_key(email_key)).matches
 
 
 # The rules proper, on entries already narrowed to candidates (or on all of them):
@@ -253,6 +259,14 @@ def _from_then_id(entry: Entry) -> Tuple[datetime, str]:
 EntriesLike = Union[Contents, Iterable[Entry]]
 
 
+def _key_of(entries: EntriesLike, email_key: Optional[EmailKeyLike]) -> Optional[EmailKey]:
+    """The key given, else the one a `Contents` was loaded with (`load_dir(...,
+    email_key=...)`)."""
+    if email_key is not None:
+        return as_email_key(email_key)
+    return entries.email_key if isinstance(entries, Contents) else None
+
+
 def _split(
     entries: EntriesLike, exemptions: Iterable[Exemption], revocations: Iterable[Revocation] = ()
 ) -> Tuple[Iterable[Entry], Tuple[Exemption, ...], Tuple[Revocation, ...]]:
@@ -268,12 +282,18 @@ def _split(
 
 
 def applicable(
-    entries: EntriesLike, query: Query, now: datetime, *, exemptions: Iterable[Exemption] = ()
+    entries: EntriesLike,
+    query: Query,
+    now: datetime,
+    *,
+    exemptions: Iterable[Exemption] = (),
+    email_key: Optional[EmailKeyLike] = None,
 ) -> List[Entry]:
     """Entries in force at `now` whose subject is one of the query's identifiers (IP
     entries left out when an exemption covers the query)."""
+    key = _key_of(entries, email_key)
     entries, exemptions, _ = _split(entries, exemptions)
-    return _in_force(_concerned(_Subjects(query), entries, exemptions, now), now)
+    return _in_force(_concerned(_Subjects(query, key), entries, exemptions, now), now)
 
 
 def silence_of(
@@ -282,20 +302,29 @@ def silence_of(
     now: Optional[TimeLike] = None,
     *,
     exemptions: Iterable[Exemption] = (),
+    email_key: Optional[EmailKeyLike] = None,
 ) -> Optional[Entry]:
     """The Silence ban reported for the query's subject at `now`, if any (the feature
     does not matter): whether the subject's content is to be hidden from others
     (exactly when `decide(...).content_hidden`)."""
+    key = _key_of(entries, email_key)
     entries, exemptions, _ = _split(entries, exemptions)
-    return _silence_for(_Subjects(query), entries, exemptions, to_utc(now))
+    return _silence_for(_Subjects(query, key), entries, exemptions, to_utc(now))
 
 
-def blocks_of(entries: EntriesLike, query: Query, now: Optional[TimeLike] = None) -> List[Entry]:
+def blocks_of(
+    entries: EntriesLike,
+    query: Query,
+    now: Optional[TimeLike] = None,
+    *,
+    email_key: Optional[EmailKeyLike] = None,
+) -> List[Entry]:
     """Every entry of the query's subject in force or scheduled at `now`, earliest
     `from` first, then by id (the query's feature and scopes are ignored; as in the
     Rust reader, exemptions do not hide entries here)."""
+    key = _key_of(entries, email_key)
     entries, _, _ = _split(entries, ())
-    return _blocks_for(_Subjects(query), entries, to_utc(now))
+    return _blocks_for(_Subjects(query, key), entries, to_utc(now))
 
 
 def decide(
@@ -305,6 +334,7 @@ def decide(
     *,
     exemptions: Iterable[Exemption] = (),
     revocations: Iterable[Revocation] = (),
+    email_key: Optional[EmailKeyLike] = None,
 ) -> Decision:
     """Decides from entries at `now` (an aware datetime or an RFC 3339 string; None is
     the current time). Among several denials the most severe wins (Suspend, then
@@ -321,11 +351,16 @@ def decide(
     answer. `notices` lists the subject's other entries that do not refuse this
     request (in force without denying it, or scheduled), earliest first.
 
+    `email_key` (an `EmailKey`, or the key's bytes; default: the key `entries` was
+    loaded with, if it is a `Contents`) is the operator's email hash key: the
+    query's email then also matches entries keyed with it (Rust's `decide_keyed`).
+
     This scans every entry: the reference. `Blocklist.decide` and `Index.decide`
     give the same answer from an index."""
     now = to_utc(now)
+    key = _key_of(entries, email_key)
     entries, exemptions, revocations = _split(entries, exemptions, revocations)
-    return _decide_for(_Subjects(query), entries, exemptions, revocations, query, now)
+    return _decide_for(_Subjects(query, key), entries, exemptions, revocations, query, now)
 
 
 __all__ = [

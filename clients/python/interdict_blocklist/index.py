@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._time import TimeLike, to_utc
-from .decision import EntriesLike, _blocks_for, _decide_for, _silence_for, _split, _Subjects
+from .decision import EntriesLike, _blocks_for, _decide_for, _key_of, _silence_for, _split, _Subjects
+from .emails import EmailKey, EmailKeyLike, keyed_key_id
 from .ipnet import parse_address, unmap
 from .model import Decision, Entry, Exemption, Query, Revocation
 
@@ -102,6 +103,7 @@ class _Table:
             (self._user_ids, subjects.user_id),
             (self._usernames, subjects.username),
             (self._emails, subjects.email_hash),
+            (self._emails, subjects.email_keyed),
             (self._keys, subjects.key_fingerprint),
         ):
             if key is not None:
@@ -142,16 +144,22 @@ class Index:
     `Contents` (what `load_dir` returns) or an iterable of entries, with
     `exemptions` and `revocations` given apart. `decide`, `silence_for` and
     `blocks_of` answer exactly like the linear `decide`, `silence_of` and
-    `blocks_of` over `entries`, `exemptions` and `revocations`."""
+    `blocks_of` over `entries`, `exemptions` and `revocations`.
 
-    __slots__ = ("entries", "exemptions", "revocations", "_entries", "_revocations")
+    `email_key` (default: the key a `Contents` was loaded with) is the operator's
+    email hash key: a query's email then also matches entries keyed with it."""
+
+    __slots__ = ("entries", "exemptions", "revocations", "email_key", "_entries", "_revocations")
 
     def __init__(
         self,
         entries: EntriesLike = (),
         exemptions: Iterable[Exemption] = (),
         revocations: Iterable[Revocation] = (),
+        *,
+        email_key: Optional[EmailKeyLike] = None,
     ):
+        self.email_key: Optional[EmailKey] = _key_of(entries, email_key)
         entries, exemptions, revocations = _split(entries, exemptions, revocations)
         self.entries: Tuple[Entry, ...] = tuple(entries)
         self.exemptions: Tuple[Exemption, ...] = tuple(exemptions)
@@ -161,6 +169,14 @@ class Index:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def foreign_email_keys(self) -> Dict[str, int]:
+        """Items (entries, exemptions, revocations) whose email is keyed with a key
+        this index does not hold, by key id: no query can match them, so their bans
+        are not enforced here. Empty when every keyed item is under this index's key."""
+        return foreign_email_keys(
+            (*self.entries, *self.exemptions, *self.revocations), self.email_key
+        )
 
     def decide(self, query: Query, now: Optional[TimeLike] = None) -> Decision:
         """The answer of `decide(self.entries, query, now, exemptions=self.exemptions,
@@ -179,7 +195,7 @@ class Index:
     # `now` already an aware UTC datetime (as `Blocklist` passes it)
 
     def _decide(self, query: Query, now: datetime) -> Decision:
-        subjects = _Subjects(query)
+        subjects = _Subjects(query, self.email_key)
         return _decide_for(
             subjects,
             self._entries.candidates(subjects),
@@ -190,12 +206,28 @@ class Index:
         )
 
     def _silence_for(self, query: Query, now: datetime) -> Optional[Entry]:
-        subjects = _Subjects(query)
+        subjects = _Subjects(query, self.email_key)
         return _silence_for(subjects, self._entries.candidates(subjects), self.exemptions, now)
 
     def _blocks_of(self, query: Query, now: datetime) -> List[Entry]:
-        subjects = _Subjects(query)
+        subjects = _Subjects(query, self.email_key)
         return _blocks_for(subjects, self._entries.candidates(subjects), now)
 
 
-__all__ = ["Index"]
+def foreign_email_keys(
+    items: Iterable[Union[Entry, Exemption, Revocation]], key: Optional[EmailKey]
+) -> Dict[str, int]:
+    """Key id -> count of the items whose email is keyed with a key other than `key`
+    (every keyed item when `key` is None)."""
+    own = None if key is None else key.id
+    foreign: Dict[str, int] = {}
+    for item in items:
+        if item.subject_kind != "email":
+            continue
+        found = keyed_key_id(item.subject_value)
+        if found is not None and found != own:
+            foreign[found] = foreign.get(found, 0) + 1
+    return dict(sorted(foreign.items()))
+
+
+__all__ = ["Index", "foreign_email_keys"]

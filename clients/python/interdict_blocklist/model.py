@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
 
 from ._time import format_time
+from .emails import EmailKey
 from .ipnet import IPAddress, IpNet, parse_address, parse_net
 
 USER_BAN = "UserBan"
@@ -250,6 +251,10 @@ class Contents:
     exemptions: Tuple[Exemption, ...] = ()
     revocations: Tuple[Revocation, ...] = ()
     skipped: Tuple[Skipped, ...] = ()
+    #: The email hash key the contents were loaded with (`load_dir(...,
+    #: email_key=...)`): what `decide`, `Index` and the others match keyed emails
+    #: with when given these contents. Not part of equality.
+    email_key: Optional[EmailKey] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", tuple(self.entries))

@@ -26,11 +26,13 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ._time import parse_time
+from .emails import EmailKey, EmailKeyLike, as_email_key
+from .index import foreign_email_keys
 from .model import (
     FEATURE_BLOCK,
     SILENCE,
@@ -428,7 +430,7 @@ def snapshot_dir(directory: PathLike) -> str:
     return directory
 
 
-def load_dir(directory: PathLike) -> Contents:
+def load_dir(directory: PathLike, *, email_key: Optional[EmailKeyLike] = None) -> Contents:
     """Every entry, exemption and revocation of every `blocklist*.json` document in
     `directory`, merged, files in name order (`Contents.entries`,
     `Contents.exemptions`, `Contents.revocations`).
@@ -440,7 +442,14 @@ def load_dir(directory: PathLike) -> Contents:
     at all, and when the documents are not one complete shard set (`check_shards`).
 
     Items the documents hold but that cannot be understood are left out, listed in
-    `Contents.skipped` and logged as warnings (logger `interdict_blocklist`)."""
+    `Contents.skipped` and logged as warnings (logger `interdict_blocklist`).
+
+    `email_key` (an `EmailKey`, or the key's bytes) is the operator's email hash key:
+    it is kept in `Contents.email_key`, so `decide`, `Index` and the others given
+    the result match emails keyed with it. Keyed emails under another key (or under
+    any key, without one) can match no query: they are logged as a warning naming
+    the key id."""
+    key = as_email_key(email_key)
     shown = os.fspath(directory)
     attempts = 0
     while True:
@@ -456,7 +465,32 @@ def load_dir(directory: PathLike) -> Contents:
             continue
         if attempts >= _SNAPSHOT_ATTEMPTS or snapshot_dir(shown) == version:
             warn_skipped(contents.skipped)
+            contents = replace(contents, email_key=key)
+            warn_foreign_keys(_foreign_keys(contents, key), key)
             return contents
+
+
+def _foreign_keys(contents: Contents, key: Optional[EmailKey]) -> Dict[str, int]:
+    return foreign_email_keys(
+        (*contents.entries, *contents.exemptions, *contents.revocations), key
+    )
+
+
+def warn_foreign_keys(
+    foreign: Dict[str, int], key: Optional[EmailKey], logger: Optional[logging.Logger] = None
+) -> None:
+    """One warning per key id of keyed emails this reader cannot match: those bans
+    are not enforced here, and that must not pass silently."""
+    held = "no email hash key" if key is None else f"key {key.id}"
+    for key_id, items in foreign.items():
+        (logger or log).warning(
+            "interdict blocklist: %d item(s) name an email keyed with key %s, and this reader "
+            "has %s: they match no query, so those bans are not enforced; give the reader the "
+            "operator's email hash key",
+            items,
+            key_id,
+            held,
+        )
 
 
 def warn_skipped(skipped: Sequence[Skipped], logger: Optional[logging.Logger] = None) -> None:
@@ -576,5 +610,6 @@ __all__ = [
     "parse_revocation",
     "shard_file",
     "snapshot_dir",
+    "warn_foreign_keys",
     "warn_skipped",
 ]

@@ -35,10 +35,20 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._time import TimeLike, format_time, to_utc
+from .emails import EmailKeyLike, as_email_key
 from .index import Index
 from .ipnet import IPAddress
 from .model import Contents, Decision, Entry, Exemption, Query, Revocation, Skipped
-from .reader import BlocklistError, ErrorKind, PathLike, _load, is_document_file, log, warn_skipped
+from .reader import (
+    BlocklistError,
+    ErrorKind,
+    PathLike,
+    _load,
+    is_document_file,
+    log,
+    warn_foreign_keys,
+    warn_skipped,
+)
 
 #: Called with every answer `Blocklist.decide` gives: the `Decision`, or None when no
 #: copy was loaded (the call raised `BlocklistUnavailable`, or answered "allowed"
@@ -103,6 +113,13 @@ class Blocklist:
     answer `decide` gives, and with None for each question asked before a copy
     loaded; an exception it raises is logged, never passed to the caller.
 
+    `email_key` (an `EmailKey`, e.g. `EmailKey.from_file(path)`, or the key's
+    bytes) is the operator's email hash key (`interdict run --email-hash-key-file`):
+    a query's email, typed or `sha256:`, then also matches entries keyed with it;
+    unkeyed entries match either way. Entries keyed with a key the reader does not
+    hold can match nothing: each copy that has some logs a warning naming the key
+    id, and `stats()["emailKeyMismatches"]` counts them.
+
     Counters: `reloads` counts the copies loaded (the first one included);
     `reload_failures` the copies refused (each bad copy once: it is not retried until
     the directory changes again; a missing directory or a directory without any
@@ -122,8 +139,10 @@ class Blocklist:
         on_decision: Optional[DecisionHook] = None,
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        email_key: Optional[EmailKeyLike] = None,
     ) -> None:
         self.path = os.fspath(path)
+        self.email_key = as_email_key(email_key)
         self.poll_interval = float(poll_interval)
         self.fail_open = fail_open
         self.on_decision = on_decision
@@ -131,13 +150,14 @@ class Blocklist:
         self._clock = clock
         self._lock = threading.Lock()
         # The copy in force and its lookup tables, swapped as one object.
-        self._index = Index()
+        self._index = Index(email_key=self.email_key)
         # The same once a copy has loaded, None before: what questions answer from,
         # read once per question so "loaded" and the copy can never disagree.
         self._loaded_index: Optional[Index] = None
-        # The copy in force with the items left out of it, swapped as one object
-        # (`_index` alone is what decisions read).
-        self._copy: Tuple[Index, Tuple[Skipped, ...]] = (self._index, ())
+        # The copy in force with the items left out of it and its emails keyed
+        # with a key this reader lacks, swapped as one object (`_index` alone is
+        # what decisions read).
+        self._copy: Tuple[Index, Tuple[Skipped, ...], Dict[str, int]] = (self._index, (), {})
         self._loaded_at: Optional[datetime] = None
         self._seen: Optional[Fingerprint] = None
         self._last_check = 0.0
@@ -192,8 +212,10 @@ class Blocklist:
         """The entries, exemptions and revocations in force, and the items left out of
         them, as `load_dir` returns them (one copy)."""
         self._maybe_poll()
-        index, skipped = self._copy
-        return Contents(index.entries, index.exemptions, index.revocations, skipped)
+        index, skipped, _ = self._copy
+        return Contents(
+            index.entries, index.exemptions, index.revocations, skipped, self.email_key
+        )
 
     @property
     def skipped(self) -> Tuple[Skipped, ...]:
@@ -201,6 +223,14 @@ class Blocklist:
         left out (each logged as a warning when the copy was loaded)."""
         self._maybe_poll()
         return self._copy[1]
+
+    @property
+    def foreign_email_keys(self) -> Dict[str, int]:
+        """Key id -> count of the items of the copy in force whose email is keyed with
+        a key this reader does not hold: they match no query (logged as a warning
+        when the copy was loaded)."""
+        self._maybe_poll()
+        return dict(self._copy[2])
 
     @property
     def index(self) -> Index:
@@ -222,9 +252,11 @@ class Blocklist:
 
     def stats(self) -> Dict[str, Any]:
         """`{loaded, loadedAt, reloads, reloadFailures, entries, exemptions, revocations,
-        skipped, lastError}` for health endpoints and metrics (`entries`, `exemptions`,
-        `revocations` and `skipped`, the items left out, count the copy in force)."""
-        index = self._index
+        skipped, emailKeyMismatches, lastError}` for health endpoints and metrics
+        (`entries`, `exemptions`, `revocations`, `skipped`, the items left out, and
+        `emailKeyMismatches`, the items keyed with a key this reader does not hold,
+        count the copy in force)."""
+        index, _, foreign = self._copy
         return {
             "loaded": self.loaded,
             "loadedAt": format_time(self._loaded_at) if self._loaded_at else None,
@@ -234,6 +266,7 @@ class Blocklist:
             "exemptions": len(index.exemptions),
             "revocations": len(index.revocations),
             "skipped": len(self._copy[1]),
+            "emailKeyMismatches": sum(foreign.values()),
             "lastError": self.last_error,
         }
 
@@ -416,9 +449,11 @@ class Blocklist:
                     e,
                 )
             raise e
-        index = Index(contents)  # built before the swap: readers never wait for it
+        # Built before the swap: readers never wait for it.
+        index = Index(contents, email_key=self.email_key)
+        foreign = index.foreign_email_keys()
         self._seen = seen
-        self._copy = (index, contents.skipped)
+        self._copy = (index, contents.skipped, foreign)
         self._index = index
         self._loaded_index = index
         self._loaded_at = datetime.now(timezone.utc)
@@ -426,6 +461,7 @@ class Blocklist:
         self.reloads += 1
         # Once per copy: an unchanged directory is not read again.
         warn_skipped(contents.skipped, self._log)
+        warn_foreign_keys(foreign, self.email_key, self._log)
         self._log.info(
             "interdict blocklist: loaded %s: %d entries, %d exemptions, %d revocations, "
             "%d skipped",

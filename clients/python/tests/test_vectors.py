@@ -13,6 +13,7 @@ from tests.support import VECTORS_DIR, lay_out, load_vectors  # noqa: E402
 from interdict_blocklist import (  # noqa: E402
     Blocklist,
     BlocklistError,
+    EmailKey,
     Index,
     Query,
     canonical_email,
@@ -55,7 +56,9 @@ class VectorTests(unittest.TestCase):
                 with self.assertRaises(BlocklistError):
                     Blocklist(tmp, background=False, require_initial=True)
                 return
-            contents = load_dir(tmp)
+            # `emailKey`: the reader holds the operator's key (the text's UTF-8 bytes).
+            key = EmailKey(vector["emailKey"]) if "emailKey" in vector else None
+            contents = load_dir(tmp, email_key=key)
             # Items left out: by file (under the given directory), list, position and id.
             skipped = [
                 {
@@ -70,7 +73,10 @@ class VectorTests(unittest.TestCase):
             self.assertTrue(all(s.item.reason for s in contents.skipped))
             entries, exemptions = list(contents.entries), list(contents.exemptions)
             revocations = list(contents.revocations)
-            watched = Blocklist(tmp, background=False)
+            watched = Blocklist(tmp, background=False, email_key=key)
+            foreign = vector.get("expectForeignEmailKeys", {})
+            self.assertEqual(watched.foreign_email_keys, foreign, filename)
+            self.assertEqual(watched.stats()["emailKeyMismatches"], sum(foreign.values()))
             self.assertEqual(watched.contents, contents)
             self.assertEqual(watched.skipped, contents.skipped)
             self.assertEqual(watched.stats()["skipped"], len(skipped))
@@ -78,7 +84,10 @@ class VectorTests(unittest.TestCase):
             self.assertEqual(list(watched.exemptions), exemptions)
             self.assertEqual(list(watched.revocations), revocations)
             index = Index(contents)
-            reversed_index = Index(reversed(entries), reversed(exemptions), reversed(revocations))
+            self.assertEqual(index.foreign_email_keys(), foreign, filename)
+            reversed_index = Index(
+                reversed(entries), reversed(exemptions), reversed(revocations), email_key=key
+            )
             for case in vector["cases"]:
                 with self.subTest(case=case["name"]):
                     if case.get("expectQueryError"):
@@ -93,7 +102,15 @@ class VectorTests(unittest.TestCase):
                     got = decide(contents, query, at).to_json()
                     self.assertEqual(got, case["expect"], f"{filename}: {case['name']}")
                     self.assertEqual(
-                        decide(entries, query, at, exemptions=exemptions, revocations=revocations).to_json(), got
+                        decide(
+                            entries,
+                            query,
+                            at,
+                            exemptions=exemptions,
+                            revocations=revocations,
+                            email_key=key,
+                        ).to_json(),
+                        got,
                     )
                     # Entry order never matters.
                     rev = decide(
@@ -102,6 +119,7 @@ class VectorTests(unittest.TestCase):
                         at,
                         exemptions=list(reversed(exemptions)),
                         revocations=list(reversed(revocations)),
+                        email_key=key,
                     )
                     self.assertEqual(rev.to_json(), got)
                     # ...and the indexed paths, on their own and through the watcher.

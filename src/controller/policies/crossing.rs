@@ -210,7 +210,9 @@ impl PolicyEngine {
             .exemptions
             .in_namespace(namespace)
             .iter()
-            .filter_map(|x| crate::controller::assess::compile_exemption(x).ok())
+            .filter_map(|x| {
+                crate::controller::assess::compile_exemption(x, self.email_key.as_ref()).ok()
+            })
             .filter(|x| x.in_force(now))
             .any(|x| match (&x.subject, key) {
                 (SubjectKey::Ip(range), SubjectKey::Ip(addr)) => {

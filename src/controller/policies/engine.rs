@@ -18,7 +18,7 @@ use crate::controller::events::EventSink;
 use crate::controller::metrics::Metrics;
 use crate::controller::policy_metrics::PolicyLabel;
 use crate::controller::sources::Stores;
-use crate::core::{Scope, SubjectKey};
+use crate::core::{EmailKey, Scope, SubjectKey};
 use crate::policy::{Breaker, CompiledPolicy, Offense, Windows};
 
 /// Recent decisions kept in a policy's status.
@@ -94,6 +94,8 @@ pub struct PolicyEngine {
     /// Most subjects tracked per policy.
     pub(super) cap: usize,
     pub(super) state: Mutex<HashMap<(String, String), PolicyState>>,
+    /// The operator's email key: offenses count emails keyed, as bans publish them.
+    pub(super) email_key: Option<EmailKey>,
 }
 
 impl PolicyEngine {
@@ -115,7 +117,18 @@ impl PolicyEngine {
             metrics,
             cap,
             state: Mutex::default(),
+            email_key: None,
         }
+    }
+
+    /// Counts emails keyed with `key` (the operator's `--email-hash-key-file`).
+    pub fn with_email_key(mut self, key: Option<EmailKey>) -> Self {
+        self.email_key = key;
+        self
+    }
+
+    pub fn email_key(&self) -> Option<&EmailKey> {
+        self.email_key.as_ref()
     }
 
     pub fn client(&self) -> &Client {

@@ -114,10 +114,15 @@ impl Intake {
             Err(denied) => return Response::error(denied.status(), denied.message().to_string()),
         };
         let now = Utc::now();
-        let (namespace, offenses) = match parse_batch(&posted.body, now) {
+        let (namespace, mut offenses) = match parse_batch(&posted.body, now) {
             Ok(batch) => batch,
             Err(error) => return Response::error(400, error.to_string()),
         };
+        if let Some(key) = self.engine.email_key() {
+            offenses
+                .iter_mut()
+                .for_each(|offense| offense.key_emails(key));
+        }
         if let Err(denied) = self.reviewer.authorize(&user, &namespace).await {
             return Response::error(denied.status(), denied.message().to_string());
         }
