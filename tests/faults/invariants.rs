@@ -23,7 +23,9 @@ pub struct Observed {
 /// The phases a ban may show at `now`: what its window says, or Lifted once
 /// a lift or an approved appeal ended it (Expired if it had ended first).
 fn allowed_phases(ban: &UserBan, approved: bool, now: DateTime<Utc>) -> Result<Vec<Phase>, String> {
-    let window = compile_user_ban(ban).map_err(|e| e.to_string())?.window;
+    let window = compile_user_ban(ban, None)
+        .map_err(|e| e.to_string())?
+        .window;
     let by_time = window.phase_at(now);
     Ok(if ban.spec.lift.is_some() || approved {
         match by_time {
