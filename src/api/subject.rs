@@ -8,6 +8,12 @@ use super::common::ONE_LINE_RULE;
 const WIDE_RANGE_RULE: &str = "!has(self.ip) || !isCIDR(self.ip) || (has(self.acknowledgeWideRange) && self.acknowledgeWideRange) || cidr(self.ip).prefixLength() >= (cidr(self.ip).ip().family() == 4 ? 8 : 32)";
 const WIDE_RANGE_MESSAGE: &str = "'spec.subject.ip ' + self.ip + ' is wider than /8 (IPv4) or /32 (IPv6) and would cover a large part of the internet; if that is really meant, set spec.subject.acknowledgeWideRange: true'";
 
+/// CEL: an address as typed, or its hash as `core::email::parse_email_hash`
+/// reads it (the prefix in any case).
+const EMAIL_RULE: &str = r"self.matches('^\\s*[^@\\s]+@[^@\\s]+\\s*$') || self.matches('^\\s*(?i:sha256):[0-9a-fA-F]{64}\\s*$')";
+/// Names the field without repeating the value, which may be an address.
+const EMAIL_MESSAGE: &str = "spec.subject.email must be an address like name@domain, or its hash: sha256: followed by 64 hex digits";
+
 /// Who a ban applies to. Exactly one identifier is set. Identifiers are one
 /// line without control characters (they reach one-per-line lists).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
@@ -33,12 +39,13 @@ pub struct Subject {
         .message("username must be one line without control characters"))]
     pub username: Option<String>,
 
-    /// An email address. Canonicalised (trimmed, lower-cased, `+tag` dropped) and
-    /// published in blocklists only as `sha256:<hex>` of the canonical form.
+    /// An email address, or its hash `sha256:<64 hex digits>` so that the
+    /// address never reaches the cluster (`kubectl interdict` always writes the
+    /// hash). An address is canonicalised (trimmed, lower-cased, `+tag`
+    /// dropped); blocklists carry only `sha256:<hex>` of the canonical form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254))]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^\\\\s*[^@\\\\s]+@[^@\\\\s]+\\\\s*$')")
-        .message(kube::core::Message::Expression("'email ' + self + ' must look like name@domain'".into())))]
+    #[x_kube(validation = kube::core::Rule::new(EMAIL_RULE).message(EMAIL_MESSAGE))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("email must be one line without control characters"))]
     pub email: Option<String>,

@@ -30,8 +30,11 @@ pub trait BanResource:
     fn email(&self) -> Option<&str>;
 }
 
+/// A subject written as its `sha256:` hash has no address to write to; the
+/// contact's, if any, is used instead.
 fn email<'a>(subject: Option<&'a String>, contact: Option<&'a Contact>) -> Option<&'a str> {
     subject
+        .filter(|e| crate::core::email::parse_email_hash(e).is_none())
         .or(contact.and_then(|c| c.email.as_ref()))
         .map(|e| e.trim())
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 
-use super::email::hash_email;
+use super::email::{hash_email, parse_email_hash};
 use super::entry::{Entry, EntryKind, Mode, Scope, SubjectKey};
 use super::ip::IpNet;
 use super::schedule::{Timing, Window, WindowError, window};
@@ -65,6 +65,8 @@ fn check_texts(
     Ok(())
 }
 
+/// The published subject. An email written as its `sha256:` hash (so the
+/// address never reached the cluster) is published as that hash.
 pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
     let mut keys = Vec::with_capacity(1);
     if let Some(v) = &subject.user_id {
@@ -77,7 +79,8 @@ pub fn subject_key(subject: &Subject) -> Result<SubjectKey, CompileError> {
     }
     if let Some(v) = &subject.email {
         one_line("spec.subject.email", v)?;
-        keys.push(SubjectKey::Email(hash_email(v)));
+        let hashed = parse_email_hash(v).unwrap_or_else(|| hash_email(v));
+        keys.push(SubjectKey::Email(hashed));
     }
     if let Some(v) = &subject.ip {
         let net = v.parse::<IpNet>()?;
@@ -246,6 +249,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(ip.entry.subject, SubjectKey::Ip("10.0.0.0/8".into()));
+    }
+
+    #[test]
+    fn an_email_written_as_its_hash_is_published_as_that_hash() {
+        let hash = hash_email("alice@example.org");
+        let written = format!("SHA256:{}", hash[7..].to_ascii_uppercase());
+        let compiled = compile_user_ban(&ban(Subject {
+            email: Some(written),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(compiled.entry.subject, SubjectKey::Email(hash));
     }
 
     #[test]

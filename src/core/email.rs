@@ -19,6 +19,19 @@ pub fn canonical_email(raw: &str) -> String {
     }
 }
 
+/// An email given as its hash (`sha256:` and 64 hex digits, the prefix in any
+/// case, surrounding white space ignored), as a moderation tool writes it so
+/// the address never reaches the cluster: the published spelling (lower
+/// case), or `None` when `text` is an address.
+pub fn parse_email_hash(text: &str) -> Option<String> {
+    let text = text.trim();
+    let prefix = text.get(..HASH_PREFIX.len())?;
+    let digest = &text[HASH_PREFIX.len()..];
+    let is_digest = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    (prefix.eq_ignore_ascii_case(HASH_PREFIX) && is_digest)
+        .then(|| format!("{HASH_PREFIX}{}", digest.to_ascii_lowercase()))
+}
+
 /// `sha256:<hex>` of the canonical address.
 pub fn hash_email(raw: &str) -> String {
     let digest = Sha256::digest(canonical_email(raw).as_bytes());
@@ -49,6 +62,23 @@ mod tests {
     #[test]
     fn plus_in_domain_part_is_kept() {
         assert_eq!(canonical_email("bob@ex+ample.org"), "bob@ex+ample.org");
+    }
+
+    #[test]
+    fn a_hash_is_recognised_and_kept_not_hashed_again() {
+        let hash = hash_email("alice@example.org");
+        assert_eq!(parse_email_hash(&hash).as_deref(), Some(hash.as_str()));
+        let shouted = format!(" SHA256:{} ", hash[7..].to_ascii_uppercase());
+        assert_eq!(parse_email_hash(&shouted).as_deref(), Some(hash.as_str()));
+        for not_a_hash in [
+            "alice@example.org",
+            "sha256:abc",
+            &format!("{hash}0"),
+            &format!("md5:{}", &hash[7..]),
+            &hash.replace('a', "g"),
+        ] {
+            assert_eq!(parse_email_hash(not_a_hash), None, "{not_a_hash}");
+        }
     }
 
     #[test]
