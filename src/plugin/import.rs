@@ -82,7 +82,7 @@ pub fn plan(
 ) -> std::result::Result<Plan, Vec<RowError>> {
     let format = format.unwrap_or_else(|| rows::detect(file_name, text));
     let parsed = rows::parse(format, text)?;
-    let (good, errors) = rows::validate(&parsed, now);
+    let (good, errors) = super::row_checks::validate(&parsed, now);
     if good.is_empty() && errors.is_empty() {
         return Err(vec![RowError {
             line: 1,

@@ -6,6 +6,7 @@
 use clap::{ArgGroup, Args};
 
 use super::bans::{self, DryRun, Where};
+use super::checks::{check_line, check_text};
 use super::error::{PluginError, Result};
 use super::manifest::resource_name;
 use super::output::{self, OutputFormat};
@@ -53,18 +54,14 @@ pub struct LiftArgs {
 
 /// `spec.lift`, checked as the API server checks it.
 pub fn lift_of(reason: &str, by: String) -> Result<Lift> {
-    let bad_char =
-        |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{2028}' || c == '\u{2029}';
-    if reason.trim().is_empty() || reason.chars().count() > 1024 || reason.chars().any(bad_char) {
-        return Err(PluginError::usage(
-            "--reason must be 1 to 1024 characters without control characters other than line feeds and tabs",
-        ));
+    if reason.trim().is_empty() {
+        return Err(PluginError::usage("--reason must not be empty"));
     }
-    if by.is_empty() || by.chars().count() > 253 || super::subject::has_control(&by) {
-        return Err(PluginError::usage(
-            "--by must be 1 to 253 characters on one line",
-        ));
+    check_text(reason, 1024).map_err(|e| PluginError::usage(format!("--reason {e}")))?;
+    if by.is_empty() {
+        return Err(PluginError::usage("--by must not be empty"));
     }
+    check_line(&by, 253).map_err(|e| PluginError::usage(format!("--by {e}")))?;
     Ok(Lift {
         reason: reason.to_string(),
         by: Some(by),

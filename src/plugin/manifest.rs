@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use kube::api::ObjectMeta;
 use serde::Serialize;
 
+use super::checks::{check_features, check_line, check_scopes, check_text, check_token};
 use super::naming::{check_batch, check_name, generated_name};
-use super::subject::{SubjectRef, has_control};
+use super::subject::SubjectRef;
 use super::timing::Timing;
 use crate::api::{
     Appeal, BanKind, BanMode, BanReason, FeatureBlock, FeatureBlockSpec, Scope, UserBan,
@@ -247,88 +248,6 @@ pub fn resource_name(kind: BanKind) -> &'static str {
         BanKind::UserBan => "userban.interdict.dev",
         BanKind::FeatureBlock => "featureblock.interdict.dev",
     }
-}
-
-/// A lowercase token such as `spam` or `brute-force` (reason codes, scope kinds).
-pub fn check_token(text: &str) -> Result<(), String> {
-    let chars_ok = text
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let ends_ok = !text.starts_with('-') && !text.ends_with('-');
-    if text.is_empty() || text.len() > 63 || !chars_ok || !ends_ok {
-        return Err(format!(
-            "{text:?} must be a lowercase token such as spam, abuse or brute-force"
-        ));
-    }
-    Ok(())
-}
-
-fn check_line(text: &str, max: usize) -> Result<(), String> {
-    if has_control(text) {
-        return Err("must be one line without control characters".into());
-    }
-    check_length(text, max)
-}
-
-fn check_text(text: &str, max: usize) -> Result<(), String> {
-    let bad = text
-        .chars()
-        .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{2028}' || c == '\u{2029}');
-    if bad {
-        return Err("must not contain control characters other than line feeds and tabs".into());
-    }
-    check_length(text, max)
-}
-
-fn check_length(text: &str, max: usize) -> Result<(), String> {
-    if text.chars().count() > max {
-        return Err(format!("is longer than {max} characters"));
-    }
-    Ok(())
-}
-
-fn check_features(features: &[String]) -> Result<(), String> {
-    if features.is_empty() {
-        return Err("a FeatureBlock needs at least one feature (* for all)".into());
-    }
-    if features.len() > 64 {
-        return Err("at most 64 features".into());
-    }
-    for feature in features {
-        let first_ok = feature
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-        let rest_ok = feature
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-'));
-        let ok = feature == "*" || (first_ok && rest_ok && feature.len() <= 63);
-        if !ok {
-            return Err(format!(
-                "feature {feature:?} must be * or an identifier of letters, digits and . _ : / -"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_scopes(scopes: &[Scope]) -> Result<(), String> {
-    if scopes.len() > 64 {
-        return Err("at most 64 scopes".into());
-    }
-    for scope in scopes {
-        check_token(&scope.kind).map_err(|e| format!("scope kind {e}"))?;
-        if scope.name.is_empty() || scope.name.chars().count() > 253 {
-            return Err(format!(
-                "scope name {:?} must be 1 to 253 characters",
-                scope.name
-            ));
-        }
-        if has_control(&scope.name) {
-            return Err("scope names must be one line without control characters".into());
-        }
-    }
-    Ok(())
 }
 
 /// `kind=name`, as `--scope` and the `scopes` column take it.

@@ -8,6 +8,7 @@
 mod appeals;
 mod ban;
 mod bans;
+mod checks;
 mod completion;
 mod csv;
 mod error;
@@ -17,6 +18,7 @@ mod lift;
 mod manifest;
 mod naming;
 mod output;
+mod row_checks;
 mod rows;
 mod session;
 mod subject;

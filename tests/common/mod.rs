@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod mount;
 pub mod operator;
+pub mod plugin;
 pub mod principal;
 pub mod smtp;
 
