@@ -23,6 +23,8 @@ pub mod model;
 #[cfg(feature = "operator")]
 pub mod notify;
 #[cfg(feature = "operator")]
+pub mod plugin;
+#[cfg(feature = "operator")]
 pub mod policy;
 #[cfg(feature = "operator")]
 pub mod process;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod mount;
 pub mod operator;
+pub mod plugin;
 pub mod principal;
 pub mod smtp;
 
