@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEV_CLUSTER_DIR ?= $(CURDIR)/target/dev-cluster
 
-.PHONY: all build test lint fmt fmt-check clippy unit integration e2e python-test bench faults crds \
+.PHONY: all build test lint fmt fmt-check clippy unit integration e2e python-test bench chaos crds \
         verify-crds control-plane dev-cluster dev-cluster-down run clean
 
 all: build
@@ -41,8 +41,8 @@ bench: control-plane
 
 ## Fault injection with more seeds than `make test` runs (one per fault kind):
 ## INTERDICT_FAULT_SEEDS=1,2,3 and INTERDICT_FAULT_STEPS=N choose the runs;
-## each prints its figures (docs/faults.md).
-faults: control-plane
+## each prints its figures (docs/reliability.md).
+chaos: control-plane
 	INTERDICT_FAULT_SEEDS=$${INTERDICT_FAULT_SEEDS:-1,2,3,4,5} $(CARGO) test --test faults -- --nocapture
 
 fmt:

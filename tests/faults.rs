@@ -5,9 +5,9 @@
 //! faults stop and the system settles, the invariants in `faults/invariants.rs`
 //! must hold; every violation is reported with the seed that replays it.
 //!
-//! `make test` runs one short seed per fault kind and one mixed; `make faults`
+//! `make test` runs one short seed per fault kind and one mixed; `make chaos`
 //! runs more (`INTERDICT_FAULT_SEEDS`, `INTERDICT_FAULT_STEPS`) and prints the
-//! figures published in docs/faults.md.
+//! figures published in docs/reliability.md.
 
 mod common;
 #[path = "faults/invariants.rs"]
