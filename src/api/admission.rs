@@ -27,46 +27,22 @@ fn appeal_decisions_policy() -> ValidatingAdmissionPolicy {
     let may_decide = format!(
         "authorizer.group('{GROUP}').resource('banappeals').namespace(request.namespace).check('{DECIDE_VERB}').allowed()"
     );
-    ValidatingAdmissionPolicy {
-        metadata: ObjectMeta {
-            name: Some(APPEAL_DECISIONS_POLICY.to_string()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(ValidatingAdmissionPolicySpec {
-            failure_policy: Some("Fail".to_string()),
-            // `matchConstraints` is atomic for server-side apply: spelling out
-            // the API server's defaults keeps a re-apply by another field
-            // manager (an upgrade, the chart) from conflicting with the first.
-            match_constraints: Some(MatchResources {
-                match_policy: Some("Equivalent".to_string()),
-                namespace_selector: Some(LabelSelector::default()),
-                object_selector: Some(LabelSelector::default()),
-                resource_rules: Some(vec![NamedRuleWithOperations {
-                    api_groups: Some(vec![GROUP.to_string()]),
-                    api_versions: Some(vec!["*".to_string()]),
-                    operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
-                    resources: Some(vec!["banappeals".to_string()]),
-                    scope: Some("*".to_string()),
-                    ..NamedRuleWithOperations::default()
-                }]),
-                ..MatchResources::default()
-            }),
-            validations: Some(vec![Validation {
-                // A decision already stored is final (the CRD's own rule); only
-                // setting one is checked here.
-                expression: format!(
-                    "!has(object.spec.decision) || (request.operation == 'UPDATE' && has(oldObject.spec.decision)) || {may_decide}"
-                ),
-                message_expression: Some(format!(
-                    "'spec.decision: ' + request.userInfo.username + ' may not decide appeals: setting a decision needs the {DECIDE_VERB} verb on banappeals.{GROUP} in namespace ' + request.namespace"
-                )),
-                reason: Some("Forbidden".to_string()),
-                ..Validation::default()
-            }]),
-            ..ValidatingAdmissionPolicySpec::default()
-        }),
-        ..ValidatingAdmissionPolicy::default()
-    }
+    policy(
+        APPEAL_DECISIONS_POLICY,
+        &["banappeals"],
+        vec![Validation {
+            // A decision already stored is final (the CRD's own rule); only
+            // setting one is checked here.
+            expression: format!(
+                "!has(object.spec.decision) || (request.operation == 'UPDATE' && has(oldObject.spec.decision)) || {may_decide}"
+            ),
+            message_expression: Some(format!(
+                "'spec.decision: ' + request.userInfo.username + ' may not decide appeals: setting a decision needs the {DECIDE_VERB} verb on banappeals.{GROUP} in namespace ' + request.namespace"
+            )),
+            reason: Some("Forbidden".to_string()),
+            ..Validation::default()
+        }],
+    )
 }
 
 /// The policy (and its binding) that keeps the actor annotations honest.
@@ -98,36 +74,11 @@ fn actor_annotations_policy() -> ValidatingAdmissionPolicy {
         })
         .chain(std::iter::once(deleted_by_validation()))
         .collect();
-    ValidatingAdmissionPolicy {
-        metadata: ObjectMeta {
-            name: Some(ACTOR_ANNOTATIONS_POLICY.to_string()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(ValidatingAdmissionPolicySpec {
-            failure_policy: Some("Fail".to_string()),
-            match_constraints: Some(MatchResources {
-                match_policy: Some("Equivalent".to_string()),
-                namespace_selector: Some(LabelSelector::default()),
-                object_selector: Some(LabelSelector::default()),
-                resource_rules: Some(vec![NamedRuleWithOperations {
-                    api_groups: Some(vec![GROUP.to_string()]),
-                    api_versions: Some(vec!["*".to_string()]),
-                    operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
-                    resources: Some(
-                        ["userbans", "featureblocks", "banappeals", "banexemptions"]
-                            .map(String::from)
-                            .to_vec(),
-                    ),
-                    scope: Some("*".to_string()),
-                    ..NamedRuleWithOperations::default()
-                }]),
-                ..MatchResources::default()
-            }),
-            validations: Some(validations),
-            ..ValidatingAdmissionPolicySpec::default()
-        }),
-        ..ValidatingAdmissionPolicy::default()
-    }
+    policy(
+        ACTOR_ANNOTATIONS_POLICY,
+        &["userbans", "featureblocks", "banappeals", "banexemptions"],
+        validations,
+    )
 }
 
 /// `interdict.dev/deleted-by` is written by the operator at the moment of a
@@ -152,6 +103,43 @@ fn deleted_by_validation() -> Validation {
         )),
         reason: Some("Forbidden".to_string()),
         ..Validation::default()
+    }
+}
+
+/// A policy on creates and updates of `resources` of this group.
+fn policy(
+    name: &str,
+    resources: &[&str],
+    validations: Vec<Validation>,
+) -> ValidatingAdmissionPolicy {
+    ValidatingAdmissionPolicy {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ValidatingAdmissionPolicySpec {
+            failure_policy: Some("Fail".to_string()),
+            // `matchConstraints` is atomic for server-side apply: spelling out
+            // the API server's defaults keeps a re-apply by another field
+            // manager (an upgrade, the chart) from conflicting with the first.
+            match_constraints: Some(MatchResources {
+                match_policy: Some("Equivalent".to_string()),
+                namespace_selector: Some(LabelSelector::default()),
+                object_selector: Some(LabelSelector::default()),
+                resource_rules: Some(vec![NamedRuleWithOperations {
+                    api_groups: Some(vec![GROUP.to_string()]),
+                    api_versions: Some(vec!["*".to_string()]),
+                    operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
+                    resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+                    scope: Some("*".to_string()),
+                    ..NamedRuleWithOperations::default()
+                }]),
+                ..MatchResources::default()
+            }),
+            validations: Some(validations),
+            ..ValidatingAdmissionPolicySpec::default()
+        }),
+        ..ValidatingAdmissionPolicy::default()
     }
 }
 
