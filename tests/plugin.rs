@@ -436,3 +436,29 @@ fn help_names_every_verb_and_the_exit_codes() {
     }
     assert!(help.contains("Exit codes: 0"), "{help}");
 }
+
+#[tokio::test]
+async fn who_finds_a_subject_in_three_namespaces() {
+    let spaces = [
+        TestNamespace::new("plugin-who3-a").await,
+        TestNamespace::new("plugin-who3-b").await,
+        TestNamespace::new("plugin-who3-c").await,
+    ];
+    for ns in &spaces {
+        plugin_ok(&[
+            "ban", "-n", &ns.name, "--user", "77", "--for", "1d", "--reason", "spam",
+        ]);
+    }
+    let rows = json(&plugin_ok(&["who", "--user", "77", "-A", "-o", "json"]));
+    let found: std::collections::BTreeSet<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["namespace"].as_str().map(str::to_string))
+        .filter(|ns| spaces.iter().any(|s| &s.name == ns))
+        .collect();
+    assert_eq!(found.len(), 3, "{rows}");
+    for ns in spaces {
+        ns.cleanup().await;
+    }
+}

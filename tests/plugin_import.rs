@@ -157,3 +157,48 @@ async fn an_import_is_labelled_idempotent_undone_and_exported_back() {
     ns.cleanup().await;
     copy.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_thousand_rows_are_imported_and_undone() {
+    let ns = TestNamespace::new("plugin-import-1k").await;
+    let n = ns.name.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bans.csv");
+    let mut csv = String::from("user,reason,duration\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("{},spam,7d\n", 10_000 + i));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let imported = plugin_ok(&["import", "-n", n, file.to_str().unwrap()]);
+    assert!(imported.contains("applied 1000 of 1000"), "{imported}");
+    let batch = imported
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let labelled = ListParams::default().labels(&format!("interdict.dev/batch={batch}"));
+    assert_eq!(
+        ns.api::<UserBan>()
+            .list(&labelled)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1000
+    );
+
+    let undone = plugin_ok(&["undo", "-n", n, "--batch", &batch, "--by", "ann"]);
+    assert!(undone.contains("lifted 1000"), "{undone}");
+    let lifted = ns
+        .api::<UserBan>()
+        .list(&labelled)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|b| b.spec.lift.is_some())
+        .count();
+    assert_eq!(lifted, 1000);
+    ns.cleanup().await;
+}
