@@ -149,6 +149,14 @@ fn ban_transition_id<K: BanResource>(
     new: &BanStatus,
     transition: Transition,
 ) -> String {
+    let uid = object.uid().unwrap_or_default();
+    // A lift is final and happens once in a ban's life. Which lift a process
+    // sees first (a spec.lift, an approved appeal), the generation and the
+    // phase it left all depend on what that process saw before a crash or a
+    // lost lease; the ban and the action alone name the one transition.
+    if transition == Transition::Lifted {
+        return transition_id(&uid, transition.reason(), &[]);
+    }
     let generation = object.meta().generation.unwrap_or_default().to_string();
     let left = old.and_then(|o| o.phase).map_or("", Phase::as_str);
     let time = |at: Option<DateTime<Utc>>| at.map(|t| t.to_rfc3339()).unwrap_or_default();
@@ -157,19 +165,11 @@ fn ban_transition_id<K: BanResource>(
             time(new.effective_from)
         }
         Transition::Expired => time(new.expires_at),
-        // What lifted it, not when: a spec.lift's time is when a process
-        // first saw it, and a process that dies before writing the status
-        // would give the same lift another time, and the record a second id.
-        Transition::Lifted => new.lifted_by.clone().unwrap_or_default(),
         Transition::Exempted => new.exempted_by.clone().unwrap_or_default(),
         Transition::ReviewDue => time(new.review_at),
-        Transition::Updated | Transition::Invalid => String::new(),
+        Transition::Lifted | Transition::Updated | Transition::Invalid => String::new(),
     };
-    transition_id(
-        &object.uid().unwrap_or_default(),
-        transition.reason(),
-        &[&generation, left, &about],
-    )
+    transition_id(&uid, transition.reason(), &[&generation, left, &about])
 }
 
 pub(super) async fn sync_ban<K: BanResource>(
