@@ -438,26 +438,69 @@ fn help_names_every_verb_and_the_exit_codes() {
 }
 
 #[tokio::test]
-async fn who_finds_a_subject_in_three_namespaces() {
+async fn who_finds_a_subject_in_three_namespaces_by_field_and_by_label() {
     let spaces = [
         TestNamespace::new("plugin-who3-a").await,
         TestNamespace::new("plugin-who3-b").await,
         TestNamespace::new("plugin-who3-c").await,
     ];
+    let names: Vec<&str> = spaces.iter().map(|s| s.name.as_str()).collect();
+    // The operator keeps the subject label clusters without field selectors use.
+    let _operator = common::Operator::start(&cluster().kubeconfig, &names.join(","), &[]);
     for ns in &spaces {
         plugin_ok(&[
             "ban", "-n", &ns.name, "--user", "77", "--for", "1d", "--reason", "spam",
         ]);
     }
-    let rows = json(&plugin_ok(&["who", "--user", "77", "-A", "-o", "json"]));
-    let found: std::collections::BTreeSet<String> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|row| row["namespace"].as_str().map(str::to_string))
-        .filter(|ns| spaces.iter().any(|s| &s.name == ns))
-        .collect();
-    assert_eq!(found.len(), 3, "{rows}");
+    plugin_ok(&[
+        "ban",
+        "-n",
+        names[1],
+        "--ip",
+        "10.9.0.0/16",
+        "--for",
+        "1d",
+        "--reason",
+        "spam",
+    ]);
+    let namespaces_found = |args: &[&str]| -> std::collections::BTreeSet<String> {
+        let rows = json(&plugin_ok(args));
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|row| row["namespace"].as_str().map(str::to_string))
+            .filter(|ns| names.contains(&ns.as_str()))
+            .collect()
+    };
+    let by_field = namespaces_found(&["who", "--user", "77", "-A", "-o", "json"]);
+    assert_eq!(by_field.len(), 3, "{by_field:?}");
+    let by_label = eventually("every ban labelled", Duration::from_secs(30), || async {
+        let found = namespaces_found(&[
+            "who", "--user", "77", "-A", "-o", "json", "--lookup", "labels",
+        ]);
+        (found.len() == 3).then_some(found)
+    })
+    .await;
+    assert_eq!(by_label, by_field);
+    // The label holds the network's one spelling: host bits typed or not.
+    let by_typed_ip = eventually("the IP ban labelled", Duration::from_secs(30), || async {
+        let found = namespaces_found(&[
+            "who",
+            "--ip",
+            "10.9.8.7/16",
+            "-A",
+            "-o",
+            "json",
+            "--lookup",
+            "labels",
+        ]);
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(
+        by_typed_ip.into_iter().collect::<Vec<_>>(),
+        vec![names[1].to_string()]
+    );
     for ns in spaces {
         ns.cleanup().await;
     }

@@ -22,7 +22,7 @@
 //! | `INTERDICT_BENCH_DOCS` | 1 | 0 | write docs/performance.md |
 //! | `INTERDICT_BENCH_OPERATOR_ARGS` | auto | auto | extra `interdict run` flags |
 //! | `INTERDICT_BENCH_CLUSTER_DIR` | `target/bench-cluster` | | where the control plane lives |
-//! | `INTERDICT_BENCH_PHASES` | all | all | comma-separated subset of empty, medium, expiry, settling, policies, propagation, large (docs are written only when all run) |
+//! | `INTERDICT_BENCH_PHASES` | all | all | comma-separated subset of empty, medium, import, expiry, settling, policies, propagation, large (docs are written only when all run) |
 
 // The support module of the integration tests: one way to start a control
 // plane, run kubectl and the operator, for tests and bench alike.
@@ -34,6 +34,7 @@ mod bulk;
 mod expiry;
 mod figures;
 mod format;
+mod import;
 mod large;
 mod latency;
 mod machine;
@@ -131,6 +132,9 @@ async fn run(root: PathBuf, s: Settings) {
     } else {
         None
     };
+    if bench.s.runs("import") {
+        bench.phase_import().await;
+    }
     if bench.s.runs("expiry") {
         bench.phase_expiry().await;
     }

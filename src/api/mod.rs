@@ -26,7 +26,7 @@ pub use policy::{
     PolicyTemplate, SubjectKind, UserBanTemplate,
 };
 pub use status::{BanStatus, NotificationRecord, Phase};
-pub use subject::Subject;
+pub use subject::{SUBJECT_LABEL, Subject};
 pub use user_ban::{BanMode, UserBan, UserBanSpec};
 
 /// API group of every Interdict kind.

@@ -1,7 +1,11 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
 use super::common::ONE_LINE_RULE;
+use crate::core::email::{hash_email, parse_email_hash};
+use crate::core::ip::IpNet;
 
 /// CEL: an IP range wider than the documented limit needs `acknowledgeWideRange`.
 /// Kept in step with `core::ip::WIDEST_V4_PREFIX` and `WIDEST_V6_PREFIX` (a unit test checks).
@@ -74,9 +78,85 @@ pub struct Subject {
     pub acknowledge_wide_range: Option<bool>,
 }
 
+/// The label the operator keeps on every ban, so that clusters without
+/// `selectableFields` (before Kubernetes 1.32) can still find a subject's bans
+/// with a label selector: `interdict.dev/subject=<Subject::lookup_label>`.
+pub const SUBJECT_LABEL: &str = "interdict.dev/subject";
+
+impl Subject {
+    /// The identifier set, as `(field, value)` with the value in the one
+    /// spelling every writer agrees on: an email as its `sha256:` hash, a
+    /// network with its host bits cleared.
+    pub fn canonical(&self) -> Option<(&'static str, String)> {
+        if let Some(v) = &self.user_id {
+            return Some(("userId", v.clone()));
+        }
+        if let Some(v) = &self.username {
+            return Some(("username", v.clone()));
+        }
+        if let Some(v) = &self.email {
+            return Some((
+                "email",
+                parse_email_hash(v).unwrap_or_else(|| hash_email(v)),
+            ));
+        }
+        if let Some(v) = &self.ip {
+            let spelled = v.trim().parse::<IpNet>().map(|net| net.to_string());
+            return Some(("ip", spelled.unwrap_or_else(|_| v.clone())));
+        }
+        self.key_fingerprint
+            .as_ref()
+            .map(|v| ("keyFingerprint", v.clone()))
+    }
+
+    /// The value of [`SUBJECT_LABEL`]: the first 48 hex digits of the SHA-256
+    /// of `field=value` (canonical). A label value holds at most 63 of a few
+    /// characters, and identifiers hold anything, so they are hashed; an
+    /// address never reaches a label (its hash is hashed again).
+    pub fn lookup_label(&self) -> Option<String> {
+        let (field, value) = self.canonical()?;
+        let digest = Sha256::digest(format!("{field}={value}").as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Some(hex[..48].to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lookup_label_is_a_valid_label_value_shared_by_every_spelling() {
+        let typed = Subject {
+            email: Some(" Some.One+tag@Example.COM ".into()),
+            ..Subject::default()
+        };
+        let hashed = Subject {
+            email: Some(hash_email("some.one@example.com")),
+            ..Subject::default()
+        };
+        let label = typed.lookup_label().unwrap();
+        assert_eq!(Some(label.clone()), hashed.lookup_label());
+        assert_eq!(label.len(), 48);
+        assert!(label.chars().all(|c| c.is_ascii_hexdigit()));
+
+        let host_bits = Subject {
+            ip: Some("10.1.2.3/8".into()),
+            ..Subject::default()
+        };
+        let network = Subject {
+            ip: Some("10.0.0.0/8".into()),
+            ..Subject::default()
+        };
+        assert_eq!(host_bits.lookup_label(), network.lookup_label());
+        // The same value in another field is another subject.
+        let user = Subject {
+            user_id: Some("10.0.0.0/8".into()),
+            ..Subject::default()
+        };
+        assert_ne!(user.lookup_label(), network.lookup_label());
+        assert_eq!(Subject::default().lookup_label(), None);
+    }
     use crate::core::ip::{WIDEST_V4_PREFIX, WIDEST_V6_PREFIX};
 
     #[test]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::sources::{ScopedStores, Stores};
-use crate::api::{Appeal, BanKind, BanStatus, Contact, FeatureBlock, Lift, UserBan};
+use crate::api::{Appeal, BanKind, BanStatus, Contact, FeatureBlock, Lift, Subject, UserBan};
 use crate::core::EmailKey;
 use crate::core::compile::{CompileError, CompiledBan, compile_feature_block, compile_user_ban};
 use crate::core::email::parse_email_hash;
@@ -26,6 +26,7 @@ pub trait BanResource:
     /// operator has one (`--email-hash-key-file`).
     fn compile(&self, key: Option<&EmailKey>) -> Result<CompiledBan, CompileError>;
     fn ban_status(&self) -> Option<&BanStatus>;
+    fn subject(&self) -> &Subject;
     fn appeal(&self) -> Option<&Appeal>;
     fn lift(&self) -> Option<&Lift>;
     fn review_after(&self) -> Option<&str>;
@@ -54,6 +55,9 @@ impl BanResource for UserBan {
     fn ban_status(&self) -> Option<&BanStatus> {
         self.status.as_ref()
     }
+    fn subject(&self) -> &Subject {
+        &self.spec.subject
+    }
     fn appeal(&self) -> Option<&Appeal> {
         self.spec.appeal.as_ref()
     }
@@ -81,6 +85,9 @@ impl BanResource for FeatureBlock {
     }
     fn ban_status(&self) -> Option<&BanStatus> {
         self.status.as_ref()
+    }
+    fn subject(&self) -> &Subject {
+        &self.spec.subject
     }
     fn appeal(&self) -> Option<&Appeal> {
         self.spec.appeal.as_ref()

@@ -22,6 +22,7 @@ use super::status::{READY, Transition, condition, desired_status, subject_displa
 use super::{notifications, status_write};
 use crate::api::{
     AppealPhase, AppealStatus, BanAppeal, BanExemption, BanKind, BanStatus, ExemptionStatus, Phase,
+    SUBJECT_LABEL,
 };
 
 /// Appeal transitions that concern each ban, so its Events and notifications
@@ -224,16 +225,20 @@ pub(super) async fn sync_ban<K: BanResource>(
             // One deletion, one record, however many passes see it.
             happening.id = Some(transition_id(&uid, reasons::DELETED, &[]));
             happening.actor = actor(object.meta().annotations.as_ref(), DELETED_BY);
-            record(ctx, happening).await;
+            record(ctx, happening).await?;
             failpoint::reached(failpoint::BEFORE_FINALIZER_REMOVAL);
-            finalizer::set(&ctx.written, &api, object, false)
+            finalizer::set(&ctx.written, &api, object, false, None)
                 .await
                 .map_err(failed)?;
         }
         return Ok(None);
     }
-    if !finalizer::has_finalizer(object) {
-        finalizer::set(&ctx.written, &api, object, true)
+    // The label clusters without field selectors find a subject's bans by:
+    // kept with the finalizer, in the same write, and again when the subject changes.
+    let subject_label = object.subject().lookup_label();
+    let labelled = object.labels().get(SUBJECT_LABEL) == subject_label.as_ref();
+    if !finalizer::has_finalizer(object) || !labelled {
+        finalizer::set(&ctx.written, &api, object, true, subject_label.as_deref())
             .await
             .map_err(failed)?;
     }
@@ -292,13 +297,13 @@ pub(super) async fn sync_ban<K: BanResource>(
         };
         happening.lag_seconds =
             scheduled.map(|at| (Utc::now() - at).num_milliseconds() as f64 / 1000.0);
-        record(ctx, happening).await;
+        record(ctx, happening).await?;
     }
     for (reason, appeal) in appeals {
         let note = format!("{reason} for {} {name} (BanAppeal {appeal})", K::kind(&()));
         let mut happening = ban_happening(object, &reviewed.assessment, &new, reason, note);
         happening.id = Some(transition_id(&uid, reason, &[&appeal]));
-        record(ctx, happening).await;
+        record(ctx, happening).await?;
     }
     failpoint::reached(failpoint::AFTER_RECORD);
     if old != Some(&new) {
@@ -400,7 +405,7 @@ pub(super) async fn sync_appeal(
             reason,
             &[],
         ));
-        record(ctx, happening).await;
+        record(ctx, happening).await?;
     }
     let api: Api<BanAppeal> =
         Api::namespaced(ctx.client.clone(), &appeal.namespace().unwrap_or_default());
@@ -446,16 +451,16 @@ pub(super) async fn sync_exemption(
                 reasons::DELETED,
                 &[],
             ));
-            record(ctx, happening).await;
+            record(ctx, happening).await?;
             failpoint::reached(failpoint::BEFORE_FINALIZER_REMOVAL);
-            finalizer::set(&ctx.written, &api, exemption, false)
+            finalizer::set(&ctx.written, &api, exemption, false, None)
                 .await
                 .map_err(failed)?;
         }
         return Ok(());
     }
     if !finalizer::has_finalizer(exemption) {
-        finalizer::set(&ctx.written, &api, exemption, true)
+        finalizer::set(&ctx.written, &api, exemption, true, None)
             .await
             .map_err(failed)?;
     }
@@ -511,7 +516,7 @@ pub(super) async fn sync_exemption(
             reason,
             &[&generation.unwrap_or_default().to_string()],
         ));
-        record(ctx, happening).await;
+        record(ctx, happening).await?;
     }
     status_write::apply_status(&ctx.written, &api, exemption, &new).await?;
     Ok(())

@@ -32,6 +32,14 @@ pub enum Error {
         source: kube::Error,
     },
 
+    #[error("cannot write the {reason} Event of {namespace}/{name}: {source}")]
+    WriteEvent {
+        reason: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+
     #[error("{} status write(s) failed; first: {}", .0.len(), .0[0])]
     Statuses(Vec<Error>),
 }

@@ -1,7 +1,10 @@
-//! Crash points for fault-injection tests: with `INTERDICT_FAILPOINT=<point>`
-//! the process kills itself (SIGKILL, as `kill -9` would) the first time it
-//! reaches that point, between two writes a crash could separate. Unset, a
-//! point costs one comparison with a cached value.
+//! Failpoints for fault-injection tests, chosen with `INTERDICT_FAILPOINT=<point>`.
+//! A crash point kills the process (SIGKILL, as `kill -9` would) the first
+//! time it is reached, between two writes a crash could separate. A broken
+//! behaviour ([`broken`]) makes the operator deliberately wrong, so the fault
+//! suite can show its checker notices; it exists in debug builds only (what
+//! the tests run), and release builds compile it out. Unset, a point costs
+//! one comparison with a cached value.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,9 @@ pub const AFTER_RECORD: &str = "after-record";
 pub const AFTER_STATUS: &str = "after-status";
 /// After a deletion's records, before the finalizer is removed.
 pub const BEFORE_FINALIZER_REMOVAL: &str = "before-finalizer-removal";
+
+/// Broken behaviour: no Event is written for any transition.
+pub const SKIP_EVENTS: &str = "skip-events";
 
 fn armed() -> Option<&'static str> {
     static POINT: OnceLock<Option<String>> = OnceLock::new();
@@ -35,4 +41,10 @@ pub fn reached(point: &str) {
             libc::kill(libc::getpid(), libc::SIGKILL);
         }
     }
+}
+
+/// Is the deliberately broken behaviour `point` switched on? Never in a
+/// release build.
+pub fn broken(point: &str) -> bool {
+    cfg!(debug_assertions) && armed() == Some(point)
 }

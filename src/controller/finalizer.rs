@@ -32,19 +32,26 @@ pub fn is_deleting<K: Recorded>(object: &K) -> bool {
     object.meta().deletion_timestamp.is_some()
 }
 
-/// Server-side apply of only this list item: other finalizers, and the spec
-/// that GitOps owns, are untouched. An empty list gives ours up.
+/// Server-side apply of only this list item and, on a ban, the subject's
+/// lookup label ([`crate::api::SUBJECT_LABEL`]): other finalizers and labels,
+/// and the spec that GitOps owns, are untouched. An empty list gives ours up
+/// (and the label with it: the object is on its way out).
 pub async fn set<K: Recorded>(
     written: &OwnWrites,
     api: &Api<K>,
     object: &K,
     present: bool,
+    subject_label: Option<&str>,
 ) -> Result<(), kube::Error> {
     let finalizers: Vec<&str> = if present { vec![FINALIZER] } else { vec![] };
+    let mut metadata = json!({ "name": object.name_any(), "finalizers": finalizers });
+    if let (true, Some(label)) = (present, subject_label) {
+        metadata["labels"] = json!({ crate::api::SUBJECT_LABEL: label });
+    }
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
-        "metadata": { "name": object.name_any(), "finalizers": finalizers },
+        "metadata": metadata,
     });
     let namespace = object.namespace().unwrap_or_default();
     let write = written.begin(key::<K>(&namespace, &object.name_any()), &namespace);

@@ -330,7 +330,7 @@ pub async fn deliver<K: BanResource>(
         let mut happening = Happening::new(object.object_ref(&()), "NotificationFailed", note);
         happening.warning = true;
         happening.generation = object.meta().generation;
-        record(ctx, happening).await;
+        record(ctx, happening).await?;
     }
     Ok(retry)
 }

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::audit::{AUDIT_FORMAT, AuditRecord};
+use super::error::Error;
 
 pub struct Happening {
     pub reference: ObjectReference,
@@ -64,10 +65,12 @@ impl Happening {
     }
 }
 
-/// Event delivery is best effort (the audit line is the durable record), so a
-/// failure to publish is only logged. A transition already recorded (same id)
-/// gets no second audit line and no second Event.
-pub async fn record(ctx: &Context, happening: Happening) {
+/// The audit line is written first (the durable record), then the Event. A
+/// transition already recorded (same id) gets no second audit line and no
+/// second Event. An Event that cannot be written fails the caller's pass when
+/// the transition has an id (the retry writes it under the same name); one
+/// without an id is only logged, since a retry would duplicate it.
+pub async fn record(ctx: &Context, happening: Happening) -> Result<(), Error> {
     let reference = &happening.reference;
     // The Event names the actor too: Events are what `kubectl describe` shows.
     let note = match &happening.actor {
@@ -102,6 +105,9 @@ pub async fn record(ctx: &Context, happening: Happening) {
             .transition(happening.action, happening.lag_seconds);
     }
     super::failpoint::reached(super::failpoint::AFTER_AUDIT);
+    if super::failpoint::broken(super::failpoint::SKIP_EVENTS) {
+        return Ok(());
+    }
     // The durable line first: whoever sees the Event can find its audit line.
     if let Err(error) = ctx
         .events
@@ -114,8 +120,23 @@ pub async fn record(ctx: &Context, happening: Happening) {
         )
         .await
     {
-        tracing::warn!(%error, name = reference.name.as_deref().unwrap_or_default(), "cannot publish Event");
+        let name = reference.name.clone().unwrap_or_default();
+        // A transition's Event can be written again (it is named after the
+        // id): failing the pass keeps the status unwritten, so the retry
+        // records the transition again and its Event is not lost. An Event
+        // without an id would be duplicated by a retry: it is given up.
+        if happening.id.is_none() {
+            tracing::warn!(%error, name, "cannot publish Event");
+            return Ok(());
+        }
+        return Err(Error::WriteEvent {
+            reason: happening.action,
+            namespace: reference.namespace.clone().unwrap_or_default(),
+            name,
+            source: error,
+        });
     }
+    Ok(())
 }
 
 pub fn truncate(text: &str, max: usize) -> String {

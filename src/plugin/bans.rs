@@ -13,7 +13,7 @@ use super::error::{PluginError, Result};
 use super::manifest::Manifest;
 use super::subject::SubjectRef;
 use super::view::AnyBan;
-use crate::api::{BanKind, FeatureBlock, Lift, UserBan};
+use crate::api::{BanKind, FeatureBlock, Lift, SUBJECT_LABEL, UserBan};
 
 /// The field manager of every write, so `kubectl get --show-managed-fields`
 /// tells the plugin's changes apart.
@@ -127,17 +127,32 @@ pub fn sort(bans: &mut [AnyBan]) {
     });
 }
 
+/// How a subject's bans are looked up on the API server.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lookup {
+    /// Field selectors, and the label when the cluster has no selectable fields.
+    #[default]
+    Auto,
+    /// `spec.subject.*` field selectors (Kubernetes 1.32 and later).
+    Fields,
+    /// The `interdict.dev/subject` label the operator keeps on every ban
+    /// (any cluster; bans the operator has not seen yet lack it).
+    Labels,
+}
+
 /// Every ban of the subject in `place`, found by the API server with the
-/// `spec.subject.*` field selectors (each spelling of a network).
+/// `spec.subject.*` field selectors (each spelling of a network) or, on a
+/// cluster without selectable fields, the operator's subject label.
 pub async fn bans_of(
     client: &Client,
     place: &Where,
     subject: &SubjectRef,
     typed_ip: Option<&str>,
+    lookup: Lookup,
 ) -> Result<Vec<AnyBan>> {
     let mut found: Vec<AnyBan> = Vec::new();
-    for selector in subject.field_selectors(typed_ip) {
-        for ban in list_bans(client, place, &kinds(None), Some(&selector), None).await? {
+    let mut add = |bans: Vec<AnyBan>| {
+        for ban in bans {
             let seen = found.iter().any(|b| {
                 (b.kind(), b.namespace(), b.name()) == (ban.kind(), ban.namespace(), ban.name())
             });
@@ -145,9 +160,35 @@ pub async fn bans_of(
                 found.push(ban);
             }
         }
+    };
+    let by_label = |client| async move {
+        let selector = format!("{SUBJECT_LABEL}={}", subject.lookup_label());
+        list_bans(client, place, &kinds(None), None, Some(&selector)).await
+    };
+    match lookup {
+        Lookup::Labels => add(by_label(client).await?),
+        Lookup::Fields | Lookup::Auto => {
+            for selector in subject.field_selectors(typed_ip) {
+                match list_bans(client, place, &kinds(None), Some(&selector), None).await {
+                    Ok(bans) => add(bans),
+                    Err(error) if lookup == Lookup::Auto && fields_unsupported(&error) => {
+                        add(by_label(client).await?);
+                        break;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
     }
     sort(&mut found);
     Ok(found)
+}
+
+/// The API server's answer to a field selector on a field the CRD does not
+/// declare selectable (clusters before 1.32, or CRDs installed by an older chart).
+fn fields_unsupported(error: &PluginError) -> bool {
+    matches!(error, PluginError::Kube(kube::Error::Api(status))
+        if status.code == 400 && status.message.contains("field label not supported"))
 }
 
 /// A ban named on the command line: `NAME`, `ub/NAME`, `fb/NAME`,

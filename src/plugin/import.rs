@@ -3,7 +3,7 @@
 //! batch id (`interdict.dev/batch`) and written by server-side apply, so the
 //! same file imported again changes nothing, and `undo --batch` can lift it.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use chrono::Utc;
@@ -15,6 +15,7 @@ use super::error::{PluginError, Result};
 use super::manifest::{BanRequest, Manifest};
 use super::naming::{check_batch, generated_batch};
 use super::output::{self, OutputFormat};
+use super::progress::Progress;
 use super::rows::{self, FileFormat, RowError};
 use super::session::{GlobalArgs, Session};
 
@@ -50,11 +51,25 @@ pub struct ImportArgs {
         default_value = "none"
     )]
     pub dry_run: DryRun,
+
+    /// Writes in flight at once: enough to hide round trips; the API
+    /// server's priority and fairness settings still pace them.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Show progress (count, rate, time left) on standard error: auto (when
+    /// it is a terminal), always, or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub progress: ProgressWhen,
 }
 
-/// How many writes are in flight at once: enough to hide round trips,
-/// few enough to stay polite to the API server.
-const CONCURRENCY: usize = 4;
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressWhen {
+    Auto,
+    Always,
+    Never,
+}
 
 fn read(file: &PathBuf) -> Result<String> {
     let mut text = String::new();
@@ -169,7 +184,14 @@ pub async fn run(global: &GlobalArgs, args: &ImportArgs) -> Result<()> {
     }
     let session = Session::connect(global).await?;
     let total = requests.len();
-    let progress = std::io::stderr().is_terminal();
+    let mut progress = Progress::new(
+        total,
+        match args.progress {
+            ProgressWhen::Auto => std::io::stderr().is_terminal(),
+            ProgressWhen::Always => true,
+            ProgressWhen::Never => false,
+        },
+    );
     let writes = futures::stream::iter(requests.iter().map(|(line, request)| {
         let manifest = request.manifest(Some(&session.namespace));
         let session = &session;
@@ -179,23 +201,16 @@ pub async fn run(global: &GlobalArgs, args: &ImportArgs) -> Result<()> {
             (*line, manifest, result)
         }
     }))
-    .buffer_unordered(CONCURRENCY);
+    .buffer_unordered(usize::from(args.concurrency));
     futures::pin_mut!(writes);
-    let mut done = 0;
     let mut failures = Vec::new();
     while let Some((line, manifest, result)) = writes.next().await {
-        done += 1;
         if let Err(error) = result {
             failures.push(format!("line {line} ({}): {error}", manifest.reference()));
         }
-        if progress {
-            eprint!("\rimported {done}/{total}");
-            let _ = std::io::stderr().flush();
-        }
+        progress.one_done();
     }
-    if progress {
-        eprintln!();
-    }
+    progress.finish();
     for failure in &failures {
         eprintln!("error: {failure}");
     }

@@ -77,8 +77,14 @@ pub async fn run(global: &GlobalArgs, args: &LiftArgs) -> Result<()> {
     let mut targets: Vec<AnyBan> = Vec::new();
     if let Some(subject) = &subject {
         let place = Where::of(&session.namespace, args.all_namespaces);
-        let found =
-            bans::bans_of(&session.client, &place, subject, args.subject.ip.as_deref()).await?;
+        let found = bans::bans_of(
+            &session.client,
+            &place,
+            subject,
+            args.subject.ip.as_deref(),
+            global.lookup,
+        )
+        .await?;
         targets.extend(found.into_iter().filter(AnyBan::is_liftable));
         if targets.is_empty() {
             return Err(PluginError::failed(format!(

@@ -18,6 +18,7 @@ mod lift;
 mod manifest;
 mod naming;
 mod output;
+mod progress;
 mod row_checks;
 mod rows;
 mod session;

@@ -9,6 +9,7 @@ use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use super::bans::Lookup;
 use super::error::{PluginError, Result};
 use super::output::OutputFormat;
 
@@ -36,6 +37,18 @@ pub struct GlobalArgs {
         value_name = "FORMAT"
     )]
     pub output: Option<OutputFormat>,
+
+    /// How `who` and `lift` find a subject's bans: auto (field selectors, or
+    /// the operator's interdict.dev/subject label on clusters without
+    /// selectable fields), fields, or labels.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "HOW"
+    )]
+    pub lookup: Lookup,
 }
 
 /// A connected client, with the namespace and user name it acts as.

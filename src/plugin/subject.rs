@@ -204,6 +204,14 @@ impl SubjectRef {
         key_fingerprint.clone().map(SubjectRef::Key)
     }
 
+    /// The value of the operator's `interdict.dev/subject` label on this
+    /// subject's bans.
+    pub fn lookup_label(&self) -> String {
+        self.to_api(false)
+            .lookup_label()
+            .expect("a subject reference names one identifier")
+    }
+
     /// Field selectors that find the bans of this subject: the stored value
     /// must match exactly, so a network is looked for as given and in its
     /// normalised spelling.

@@ -98,6 +98,7 @@ pub async fn run(global: &GlobalArgs, args: &WhoArgs) -> Result<()> {
         &place,
         &subject,
         args.subject.ip.as_deref(),
+        global.lookup,
     )
     .await?;
     let mut rows = Vec::with_capacity(found.len());

@@ -181,7 +181,7 @@ where
         ended.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         format_duration(period)
     );
-    record(
+    if let Err(error) = record(
         ctx,
         Happening {
             generation: object.meta().generation,
@@ -189,7 +189,12 @@ where
             ..Happening::new(object.object_ref(&()), "RetentionPassed", note)
         },
     )
-    .await;
+    .await
+    {
+        // Deleted without its record, the object would leave no trace.
+        tracing::warn!(%error, "retention: cannot record; retrying at the next sweep");
+        return;
+    }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     let params = DeleteParams {
         // The object retention judged, not one recreated under its name since.
