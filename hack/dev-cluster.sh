@@ -8,6 +8,8 @@
 #   hack/dev-cluster.sh kubectl [--dir DIR] ARGS...
 #   hack/dev-cluster.sh stop-apiserver  [--dir DIR]   # etcd keeps running
 #   hack/dev-cluster.sh start-apiserver [--dir DIR]   # same port and flags
+#   hack/dev-cluster.sh stop-etcd       [--dir DIR]   # kube-apiserver keeps running
+#   hack/dev-cluster.sh start-etcd      [--dir DIR]   # same port, flags and data
 #
 # DIR defaults to <repo>/target/dev-cluster. Every cluster uses its own free
 # ports, so several DIRs can run side by side.
@@ -17,10 +19,10 @@ HACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SCRIPT="$HACK/$(basename "${BASH_SOURCE[0]}")"
 log() { echo "dev-cluster: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '5,10s/^#   //p' "$SCRIPT" >&2; exit 2; }
+usage() { sed -n '5,12s/^#   //p' "$SCRIPT" >&2; exit 2; }
 
 cmd="${1:-}"; [ $# -gt 0 ] && shift
-case "$cmd" in up|down|status|kubectl|stop-apiserver|start-apiserver|__watchdog) ;; *) usage ;; esac
+case "$cmd" in up|down|status|kubectl|stop-apiserver|start-apiserver|stop-etcd|start-etcd|__watchdog) ;; *) usage ;; esac
 DIR="$HACK/../target/dev-cluster"; OWNER=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -83,7 +85,7 @@ do_down() {
   rm -f "$DIR/watchdog.pid" "$DIR/owners"
   stop kube-apiserver
   stop etcd
-  rm -rf "$DIR/etcd" "$KUBECONFIG_PATH" "$DIR/env" "$DIR/kube-apiserver.cmd"
+  rm -rf "$DIR/etcd" "$KUBECONFIG_PATH" "$DIR/env" "$DIR/kube-apiserver.cmd" "$DIR/etcd.cmd"
 }
 
 free_ports() { # three distinct free loopback ports, held together so they differ
@@ -147,10 +149,13 @@ start_once() {
   STARTED=false
   read -r etcd_port peer_port api_port <<<"$(free_ports)"
   rm -rf "$DIR/etcd"
-  spawn etcd "$BIN/etcd" --name=dev --data-dir="$DIR/etcd" --unsafe-no-fsync \
-    --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls="http://127.0.0.1:$peer_port" --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
-    --initial-cluster="dev=http://127.0.0.1:$peer_port"
+  local etcd_args=("$BIN/etcd" --name=dev --data-dir="$DIR/etcd" --unsafe-no-fsync
+    --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port"
+    --listen-peer-urls="http://127.0.0.1:$peer_port" --initial-advertise-peer-urls="http://127.0.0.1:$peer_port"
+    --initial-cluster="dev=http://127.0.0.1:$peer_port")
+  # Kept so that start-etcd brings it back on the same port, with its data.
+  printf '%q ' "${etcd_args[@]}" >"$DIR/etcd.cmd"
+  spawn etcd "${etcd_args[@]}"
   # Waiting here makes a failing etcd show up as such, not as an apiserver timeout.
   await "etcd healthy" curl -fs --max-time 1 "http://127.0.0.1:$etcd_port/health" -o /dev/null || return 0
   local api_args=("$BIN/kube-apiserver"
@@ -251,5 +256,16 @@ case "$cmd" in
     eval "api_args=($(cat "$DIR/kube-apiserver.cmd"))"
     spawn kube-apiserver "${api_args[@]}"
     await "kube-apiserver ready at $(server_url)" ready || die "kube-apiserver did not come back (its port was taken?)" ;;
+  stop-etcd)
+    exec 8>"$DIR/.lock"; flock 8
+    stop etcd ;;
+  start-etcd)
+    exec 8>"$DIR/.lock"; flock 8
+    [ -s "$DIR/etcd.cmd" ] || die "no cluster was started in $DIR"
+    live_pid "$DIR/etcd.pid" >/dev/null && die "etcd is already running in $DIR"
+    eval "etcd_args=($(cat "$DIR/etcd.cmd"))"
+    spawn etcd "${etcd_args[@]}"
+    url="$(sed -n 's/^.*--listen-client-urls=\([^ ]*\).*$/\1/p' "$DIR/etcd.cmd")"
+    await "etcd healthy" curl -fs --max-time 1 "$url/health" -o /dev/null || die "etcd did not come back (its port was taken?)" ;;
   __watchdog) watchdog ;;
 esac

@@ -6,109 +6,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::smtp::SmtpSink;
-use common::{Operator, TestNamespace, apply_ok, eventually, repo_root};
-use hmac::{Hmac, Mac};
+use common::webhook::{Receiver, SECRET};
+use common::{Operator, TestNamespace, apply_ok, eventually};
 use interdict::api::{AppealPhase, BanAppeal, UserBan};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use sha2::Sha256;
-
-const SECRET: &str = "webhook-secret-for-tests";
-
-/// The webhook receiver process; it can be stopped and started on the same port.
-struct Receiver {
-    child: Option<Child>,
-    port: u16,
-    out: PathBuf,
-}
-
-impl Receiver {
-    fn start(out: &Path, port: u16) -> Receiver {
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/fixtures/webhook_receiver.py"))
-            .args(["--out", out.to_str().unwrap(), "--port", &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .expect("receiver started")
-            .parse()
-            .unwrap();
-        Receiver {
-            child: Some(child),
-            port,
-            out: out.to_path_buf(),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn received(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// (event, ban name) of every delivery, after checking each signature.
-    fn deliveries(&self) -> Vec<(String, String, String)> {
-        self.received()
-            .iter()
-            .map(|request| {
-                let headers = &request["headers"];
-                let body = request["body"].as_str().unwrap();
-                let timestamp = headers["interdict-timestamp"].as_str().unwrap();
-                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-                mac.update(format!("{timestamp}.{body}").as_bytes());
-                let expected = format!("sha256={}", hex(&mac.finalize().into_bytes()));
-                assert_eq!(
-                    headers["interdict-signature"].as_str(),
-                    Some(expected.as_str()),
-                    "valid signature"
-                );
-                let payload: Value = serde_json::from_str(body).unwrap();
-                assert_eq!(
-                    headers["interdict-idempotency-key"],
-                    payload["idempotencyKey"]
-                );
-                (
-                    payload["event"].as_str().unwrap().to_string(),
-                    payload["ban"]["name"].as_str().unwrap().to_string(),
-                    payload["idempotencyKey"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn config(dir: &Path, webhook_port: u16, smtp_port: u16) -> PathBuf {
     let secret = dir.join("secret");

@@ -15,9 +15,7 @@ mod readers;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use interdict::core::shard::plan;
 use interdict::core::{Contents, Entry, EntryKind, Index, Mode, SubjectKey, decide_contents};
@@ -25,83 +23,10 @@ use interdict::reader::load;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use readers::{
-    BASE, CASES, FIRST, Python, QUERIES_PER_CASE, as_written, asked, boundaries, published, text,
-    time,
+    BASE, CASES, FIRST, Python, QUERIES_PER_CASE, Sidecar, as_written, asked, boundaries,
+    published, text, time,
 };
-use serde_json::{Value, json};
-
-// ------------------------------------------------------------------ the sidecar
-
-struct Sidecar {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Sidecar {
-    fn start(dir: &Path, log: PathBuf) -> Sidecar {
-        let port = common::http::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_interdict"))
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--reload-interval-ms", "10"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start interdict serve");
-        let mut sidecar = Sidecar { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while common::http::http(port, "GET", "/healthz").map(|(status, _)| status) != Some(200) {
-            assert!(
-                sidecar.child.try_wait().unwrap().is_none(),
-                "the sidecar exited at start-up:\n{}",
-                sidecar.log_text()
-            );
-            assert!(Instant::now() < deadline, "the sidecar never answered");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        sidecar
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let (status, body) = common::http::http(self.port, "GET", path)
-            .unwrap_or_else(|| panic!("no answer to {path}:\n{}", self.log_text()));
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
-    }
-
-    /// Waits until the sidecar answers from the version holding `marker`.
-    fn wait_for(&self, marker: &str) -> Result<(), TestCaseError> {
-        let path = format!("/v1/decision?feature=any&user={marker}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.get(&path).1["ban"] == format!("UserBan/{marker}") {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(TestCaseError::fail(format!(
-                    "the sidecar never loaded the published version:\n{}",
-                    self.log_text()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serde_json::json;
 
 /// A permanent ban of its own subject that tells the versions apart.
 fn marker(n: u64) -> Entry {

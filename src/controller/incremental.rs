@@ -171,6 +171,9 @@ async fn run(
     state.lifts = lifts;
 
     let mut dirty = Dirty::default();
+    // Bans whose status work failed: their status is written again even
+    // though nothing about them changed.
+    dirty.bans.extend(ctx.status_workers.take_failed(namespace));
     for name in exemption_names {
         let change = match stores.exemptions.get(namespace, &name) {
             Some(object) => Change::Exemption(ExemptionFacts {

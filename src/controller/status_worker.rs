@@ -5,7 +5,7 @@
 //! burst of new bans reaches readers at the pace of ConfigMap writes, not at
 //! the pace of one status write per ban.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +21,14 @@ use super::ban::BanResource;
 use super::ban_sync::{
     AppealEvents, appeal_events, not_published, sync_appeal, sync_ban, sync_exemption,
 };
+use super::changes;
 use super::error::Error;
 use super::notifications;
 use super::retry::{after_failure, instant_at};
 use super::reviewed::Reviewed;
-use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
+use crate::api::{BanAppeal, BanExemption, BanKind, FeatureBlock, UserBan};
+use crate::model::BanKey;
+use kube::Resource;
 
 /// Status writes in flight at once within one namespace.
 const STATUS_WRITES_IN_FLIGHT: usize = 16;
@@ -71,6 +74,21 @@ impl StatusWork {
         next.into_iter().chain(own).min()
     }
 
+    /// The key of ban `index` (UserBans, then FeatureBlocks).
+    fn key(&self, index: usize) -> Option<BanKey> {
+        let (kind, object) = match self.user_bans.get(index) {
+            Some(ban) => (BanKind::UserBan, ban.object.meta()),
+            None => (
+                BanKind::FeatureBlock,
+                self.feature_blocks
+                    .get(index - self.user_bans.len())?
+                    .object
+                    .meta(),
+            ),
+        };
+        Some(changes::key(kind, object.name.as_deref()?))
+    }
+
     /// This snapshot, plus the bans of an older one it does not hold.
     fn after(mut self, older: StatusWork) -> StatusWork {
         fn keep<K: kube::Resource>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {
@@ -100,6 +118,12 @@ pub struct StatusWorkers {
     running: AtomicUsize,
     stopping: AtomicBool,
     idle: Notify,
+    /// By namespace: bans whose status work failed. A pass hands over only
+    /// the bans it changed, and nothing changed about these: the retry pass
+    /// takes them back ([`StatusWorkers::take_failed`]), or they would wait
+    /// for their next edit (found by the fault suite: connections reset
+    /// under a status write left a ban with no status for good).
+    failed: Mutex<HashMap<String, BTreeSet<BanKey>>>,
 }
 
 impl StatusWorkers {
@@ -118,6 +142,28 @@ impl StatusWorkers {
             workers.running.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(work_on(ctx.clone(), namespace.to_string()));
         }
+    }
+
+    /// The bans of `namespace` whose last status work failed, for the next
+    /// pass to hand over again.
+    pub fn take_failed(&self, namespace: &str) -> BTreeSet<BanKey> {
+        self.failed
+            .lock()
+            .expect("status workers lock")
+            .remove(namespace)
+            .unwrap_or_default()
+    }
+
+    fn remember_failed(&self, namespace: &str, keys: BTreeSet<BanKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        self.failed
+            .lock()
+            .expect("status workers lock")
+            .entry(namespace.to_string())
+            .or_default()
+            .extend(keys);
     }
 
     fn take(&self, namespace: &str) -> Option<StatusWork> {
@@ -175,7 +221,7 @@ async fn work_on(ctx: Arc<Context>, namespace: String) {
         let Some(work) = ctx.status_workers.take(&namespace) else {
             break;
         };
-        let outcome = sync_all(&ctx, work).await;
+        let outcome = sync_all(&ctx, &namespace, work).await;
         if !ctx.status_workers.superseded(&namespace) {
             deferred_since = None;
         }
@@ -227,7 +273,11 @@ async fn sync_nth(
 }
 
 /// Returns the earliest notification retry.
-async fn sync_all(ctx: &Context, work: StatusWork) -> Result<Option<DateTime<Utc>>, Error> {
+async fn sync_all(
+    ctx: &Context,
+    namespace: &str,
+    work: StatusWork,
+) -> Result<Option<DateTime<Utc>>, Error> {
     let now = work.now;
     let appeal_refs: Vec<&BanAppeal> = work.appeals.iter().map(Arc::as_ref).collect();
     let appeal_events = appeal_events(&appeal_refs, &work.verdicts);
@@ -244,19 +294,27 @@ async fn sync_all(ctx: &Context, work: StatusWork) -> Result<Option<DateTime<Utc
         }
     }
     let total = work.user_bans.len() + work.feature_blocks.len();
-    let results: Vec<Result<Option<DateTime<Utc>>, Error>> = stream::iter(0..total)
-        .map(|i| sync_nth(ctx, &work, &appeal_events, i))
+    let results: Vec<(usize, Result<Option<DateTime<Utc>>, Error>)> = stream::iter(0..total)
+        .map(|i| {
+            let (work, appeal_events) = (&work, &appeal_events);
+            async move { (i, sync_nth(ctx, work, appeal_events, i).await) }
+        })
         .buffer_unordered(STATUS_WRITES_IN_FLIGHT)
         .collect()
         .await;
     let mut retry: Option<DateTime<Utc>> = None;
-    for result in results {
+    let mut failed = BTreeSet::new();
+    for (index, result) in results {
         match result {
             Ok(Some(at)) => retry = Some(retry.map_or(at, |r| r.min(at))),
             Ok(None) => {}
-            Err(error) => failures.push(error),
+            Err(error) => {
+                failed.extend(work.key(index));
+                failures.push(error);
+            }
         }
     }
+    ctx.status_workers.remember_failed(namespace, failed);
     // Appeals are few, and a snapshot may be the last one to hold a change
     // of theirs: they are always looked at.
     if work.unpublished.is_none() {

@@ -162,6 +162,16 @@ impl TestCluster {
         self.dev_cluster("start-apiserver");
     }
 
+    /// Stops etcd (kube-apiserver keeps running and answers errors).
+    pub fn stop_etcd(&self) {
+        self.dev_cluster("stop-etcd");
+    }
+
+    /// Starts etcd again on the same port with its data; returns once healthy.
+    pub fn start_etcd(&self) {
+        self.dev_cluster("start-etcd");
+    }
+
     pub async fn client(&self) -> Client {
         client_for(&self.kubeconfig).await
     }

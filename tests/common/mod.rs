@@ -15,6 +15,7 @@ pub mod operator;
 pub mod plugin;
 pub mod principal;
 pub mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -6,7 +6,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use interdict::core::email::hash_email;
@@ -15,6 +17,7 @@ use interdict::core::{
     Contents, Entry, EntryKind, Exemption, Mode, Query, Revocation, Scope, SubjectKey,
 };
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
 /// 2027-01-15T08:00:00Z, where most generated bans start.
@@ -352,6 +355,20 @@ pub fn boundaries(contents: &Contents) -> Vec<i64> {
 }
 
 impl Asked {
+    /// A plain question: may `user_id` use `feature` at `at`?
+    pub fn user(user_id: &str, feature: &str, at: i64) -> Asked {
+        Asked {
+            user_id: Some(user_id.to_string()),
+            username: None,
+            email: None,
+            ip: None,
+            key: None,
+            feature: feature.to_string(),
+            scopes: Vec::new(),
+            at: (None, at),
+        }
+    }
+
     pub fn at(&self, boundaries: &[i64]) -> i64 {
         match self.at.0 {
             Some(i) => boundaries[i % boundaries.len()],
@@ -419,6 +436,82 @@ impl Asked {
         }
         query.append_pair("at", &text(at));
         format!("/v1/decision?{}", query.finish())
+    }
+}
+
+// ------------------------------------------------------------------ the sidecar
+
+/// `interdict serve` following a directory, as it follows a mounted volume.
+pub struct Sidecar {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Sidecar {
+    pub fn start(dir: &Path, log: PathBuf) -> Sidecar {
+        let port = crate::common::http::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_interdict"))
+            .args(["serve", "--dir"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--reload-interval-ms", "10"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start interdict serve");
+        let mut sidecar = Sidecar { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while crate::common::http::http(port, "GET", "/healthz").map(|(status, _)| status)
+            != Some(200)
+        {
+            assert!(
+                sidecar.child.try_wait().unwrap().is_none(),
+                "the sidecar exited at start-up:\n{}",
+                sidecar.log_text()
+            );
+            assert!(Instant::now() < deadline, "the sidecar never answered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sidecar
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body) = crate::common::http::http(self.port, "GET", path)
+            .unwrap_or_else(|| panic!("no answer to {path}:\n{}", self.log_text()));
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    /// Waits until the sidecar answers from the version holding `marker`.
+    pub fn wait_for(&self, marker: &str) -> Result<(), TestCaseError> {
+        let path = format!("/v1/decision?feature=any&user={marker}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.get(&path).1["ban"] == format!("UserBan/{marker}") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(TestCaseError::fail(format!(
+                    "the sidecar never loaded the published version:\n{}",
+                    self.log_text()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -154,9 +154,45 @@ pub fn events(observed: &Observed) -> Vec<String> {
 }
 
 /// Audit lines across every process that ran: no transition id twice in the
-/// output of one process; each Event's transition has an audit line.
+/// output of one process; each Event's transition has an audit line, and each
+/// once-in-a-life transition's audit line has its Event (the next leader
+/// writes an Event its predecessor died before). A ban deleted before any
+/// process got to the Event is the exception: its later transitions are
+/// recorded, its Event is not written after it is gone.
 pub fn audit(lines_by_process: &[Vec<Value>], events: &[&Event]) -> (Vec<String>, usize) {
     let mut violations = Vec::new();
+    let event_ids: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e.metadata.name.as_deref()?.rsplit_once('.'))
+        .map(|(_, id)| id)
+        .collect();
+    let deleted: BTreeSet<&str> = lines_by_process
+        .iter()
+        .flatten()
+        .filter(|line| line["action"] == "Deleted")
+        .filter_map(|line| line["uid"].as_str())
+        .collect();
+    let mut missing = BTreeSet::new();
+    for line in lines_by_process.iter().flatten() {
+        let (Some(id), Some(action)) = (line["transition"].as_str(), line["action"].as_str())
+        else {
+            continue;
+        };
+        let gone = line["uid"]
+            .as_str()
+            .is_some_and(|uid| deleted.contains(uid));
+        if line["kind"] == "UserBan"
+            && ONCE.contains(&action)
+            && !event_ids.contains(id)
+            && (action == "Deleted" || !gone)
+            && missing.insert(id.to_string())
+        {
+            violations.push(format!(
+                "audit line {action} {} ({id}) has no Event",
+                line["name"]
+            ));
+        }
+    }
     let mut all = BTreeSet::new();
     let mut repeated_across = 0;
     for lines in lines_by_process {

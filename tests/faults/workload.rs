@@ -73,6 +73,42 @@ pub enum Fault {
     RestartApiServer,
     /// SIGSTOP etcd for a few seconds, then SIGCONT.
     PauseEtcd,
+    /// Stop etcd and start it again with its data.
+    RestartEtcd,
+    /// The proxy between the replicas and the API server delays every chunk.
+    SlowNetwork,
+    /// The proxy passes nothing for a few seconds (packets dropped).
+    PartitionNetwork,
+    /// The proxy resets every open connection.
+    ResetConnections,
+    /// The webhook receiver is stopped for a few seconds.
+    ReceiverDown,
+    /// The webhook receiver answers 503 for a few seconds.
+    ReceiverFailing,
+    /// The webhook receiver answers after 1.5 s for a few seconds.
+    ReceiverSlow,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 10] = [
+        Fault::KillLeader,
+        Fault::RestartApiServer,
+        Fault::PauseEtcd,
+        Fault::RestartEtcd,
+        Fault::SlowNetwork,
+        Fault::PartitionNetwork,
+        Fault::ResetConnections,
+        Fault::ReceiverDown,
+        Fault::ReceiverFailing,
+        Fault::ReceiverSlow,
+    ];
+
+    /// The faults of the notification receivers.
+    pub const RECEIVERS: [Fault; 3] = [
+        Fault::ReceiverDown,
+        Fault::ReceiverFailing,
+        Fault::ReceiverSlow,
+    ];
 }
 
 /// One step: an operation, maybe a fault after it, and a pause.

@@ -1,0 +1,84 @@
+//! Notifications under faults: once the receiver is back, every notified
+//! transition of a ban that still exists has reached it, and none twice. A
+//! redelivery with the same idempotency key (sent, then the answer lost to a
+//! fault) is the documented at-least-once contract and counted apart; two
+//! different keys for one transition would be two notifications.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::invariants::Observed;
+
+/// One delivery as the receiver got it: (event, ban name, idempotency key).
+pub type Delivery = (String, String, String);
+
+/// Transitions that notify (`Transition::notifies`), by their Event reason.
+const NOTIFIED: [&str; 4] = ["Applied", "Activated", "Expired", "Lifted"];
+
+/// Violations in `observed` given every delivery so far, and how many
+/// deliveries repeated a key.
+pub fn check(observed: &Observed, deliveries: &[Delivery]) -> (Vec<String>, usize) {
+    let ns = &observed.namespace;
+    let names: BTreeSet<&str> = observed
+        .bans
+        .iter()
+        .filter_map(|b| b.metadata.name.as_deref())
+        .collect();
+    let mut keys: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut repeated = 0;
+    for (event, name, key) in deliveries {
+        if names.contains(name.as_str())
+            && !keys
+                .entry((event.as_str(), name.as_str()))
+                .or_default()
+                .insert(key.as_str())
+        {
+            repeated += 1;
+        }
+    }
+    let mut violations: Vec<String> = keys
+        .iter()
+        .filter(|(_, keys)| keys.len() > 1)
+        .map(|((event, name), keys)| {
+            format!(
+                "{ns}/{name}: {} notifications {event} (keys {keys:?})",
+                keys.len()
+            )
+        })
+        .collect();
+    // Each notified transition's Event names its ban: it must have arrived.
+    for event in &observed.events {
+        let reason = event.reason.as_deref().unwrap_or_default();
+        let regarding = event.regarding.as_ref();
+        let Some(name) = regarding.and_then(|r| r.name.as_deref()) else {
+            continue;
+        };
+        if regarding.and_then(|r| r.kind.as_deref()) != Some("UserBan")
+            || !NOTIFIED.contains(&reason)
+            || !names.contains(name)
+        {
+            continue;
+        }
+        if !keys.contains_key(&(reason, name)) {
+            violations.push(format!("{ns}/{name}: {reason} was never notified"));
+        }
+    }
+    // Nothing left undelivered in the statuses.
+    for ban in &observed.bans {
+        let name = ban.metadata.name.as_deref().unwrap_or_default();
+        for record in ban.status.iter().flat_map(|s| &s.notifications) {
+            if record.state != "Delivered" {
+                violations.push(format!(
+                    "{ns}/{name}: notification {} to {} is {} after {} attempt(s): {}",
+                    record.event,
+                    record.sink,
+                    record.state,
+                    record.attempts,
+                    record.last_error.as_deref().unwrap_or("no error")
+                ));
+            }
+        }
+    }
+    violations.sort();
+    violations.dedup();
+    (violations, repeated)
+}
