@@ -272,6 +272,9 @@ async fn sync_nth(
     }
 }
 
+/// One ban's status work: when to look again for its notifications.
+type BanOutcome = Result<Option<DateTime<Utc>>, Error>;
+
 /// Returns the earliest notification retry.
 async fn sync_all(
     ctx: &Context,
@@ -294,7 +297,7 @@ async fn sync_all(
         }
     }
     let total = work.user_bans.len() + work.feature_blocks.len();
-    let results: Vec<(usize, Result<Option<DateTime<Utc>>, Error>)> = stream::iter(0..total)
+    let results: Vec<(usize, BanOutcome)> = stream::iter(0..total)
         .map(|i| {
             let (work, appeal_events) = (&work, &appeal_events);
             async move { (i, sync_nth(ctx, work, appeal_events, i).await) }
