@@ -1,19 +1,26 @@
 //! Fault injection: a seeded workload of creates, lifts, deletions, appeals
 //! and approvals (timed, scheduled and permanent bans, two namespaces) runs
-//! against two operator replicas with leader election while the leader is
-//! killed (SIGKILL), kube-apiserver restarts and etcd is paused. Once the
-//! faults stop and the system settles, the invariants in `faults/invariants.rs`
-//! must hold; every violation is reported with the seed that replays it.
+//! against two operator replicas with leader election (`faults/replicas.rs`)
+//! while faults strike (`faults/inject.rs`): the leader killed, kube-apiserver
+//! or etcd restarted, etcd paused, the network to the API server slowed,
+//! partitioned or reset (`faults/proxy.rs`), the webhook receiver down,
+//! failing or slow. Once the faults stop and the system settles, the
+//! invariants (`faults/invariants.rs`, `notified.rs`, `readers_final.rs`) must
+//! hold; every violation is reported with the seed that replays it.
 //!
-//! `make test` runs one short seed per fault kind and one mixed; `make chaos`
-//! runs more (`INTERDICT_FAULT_SEEDS`, `INTERDICT_FAULT_STEPS`) and prints the
-//! figures published in docs/reliability.md.
+//! `make test` runs one short seed per test; `make chaos` runs more
+//! (`INTERDICT_FAULT_SEEDS`, `INTERDICT_FAULT_MIXED_SEEDS`,
+//! `INTERDICT_FAULT_STEPS`) and writes the figures of docs/reliability.md.
 
 mod common;
+#[path = "faults/inject.rs"]
+mod inject;
 #[path = "faults/invariants.rs"]
 mod invariants;
 #[path = "faults/notified.rs"]
 mod notified;
+#[path = "faults/operations.rs"]
+mod operations;
 #[path = "faults/probe.rs"]
 mod probe;
 #[path = "faults/proxy.rs"]
@@ -22,360 +29,28 @@ mod proxy;
 mod readers;
 #[path = "faults/readers_final.rs"]
 mod readers_final;
+#[path = "faults/replicas.rs"]
+mod replicas;
 #[path = "faults/report.rs"]
 mod report;
 #[path = "faults/workload.rs"]
 mod workload;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::webhook::{Mode, Receiver, SECRET};
+use common::webhook::Receiver;
 use common::{Operator, TestNamespace, cluster};
-use interdict::api::{BanAppeal, UserBan};
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::ConfigMap;
+use inject::{Targets, inject, notify_config, upstream};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use proxy::{FaultProxy, Link};
-use serde_json::json;
-use workload::{Fault, Op, Step, Timing};
-
-const LEASE: &str = "interdict-faults";
-
-struct Replicas {
-    namespaces: Vec<String>,
-    slots: [Option<Operator>; 2],
-    /// Every process that ran, for its audit lines and its log.
-    finished: Vec<Operator>,
-    /// Leaders killed by the workload.
-    restarts: usize,
-    /// Processes that exited by themselves (a lost lease) and were started
-    /// again, as kubelet restarts a pod's container.
-    revived: usize,
-    started: usize,
-    /// Environment of every process (a failpoint, for the checker's own test).
-    env: Vec<(String, String)>,
-    /// Arguments every process gets beside the namespaces (the notification
-    /// sinks).
-    args: Vec<String>,
-    /// The replicas reach the API server through the fault proxy.
-    kubeconfig: PathBuf,
-}
-
-impl Replicas {
-    fn start_one(&mut self, slot: usize) -> Operator {
-        let mut command = common::operator::command(&self.kubeconfig);
-        command
-            .args(["run", "--leader-elect", "--lease-name", LEASE])
-            .args(["--lease-namespace", &self.namespaces[0]])
-            .env("RUST_LOG", "info,interdict=debug,kube=warn")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(&self.args);
-        for ns in &self.namespaces {
-            command.args(["--namespace", ns]);
-        }
-        self.started += 1;
-        // A stem of its own per process: two replicas started in the same
-        // millisecond must not share a log.
-        let stem = format!("{}-r{slot}-{}", self.namespaces[0], self.started);
-        Operator::spawn(command, &common::operator::test_logs(), &stem)
-    }
-
-    fn new(
-        namespaces: Vec<String>,
-        env: &[(&str, &str)],
-        args: Vec<String>,
-        kubeconfig: PathBuf,
-    ) -> Self {
-        let mut replicas = Replicas {
-            kubeconfig,
-            args,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            namespaces,
-            slots: [None, None],
-            finished: Vec::new(),
-            restarts: 0,
-            revived: 0,
-            started: 0,
-        };
-        replicas.slots = [Some(replicas.start_one(0)), Some(replicas.start_one(1))];
-        replicas
-    }
-
-    /// Starts again every replica whose process has exited.
-    fn revive(&mut self) {
-        for slot in 0..2 {
-            if self.slots[slot].as_ref().is_some_and(Operator::exited) {
-                let old = self.slots[slot].take().unwrap();
-                self.finished.push(old);
-                self.slots[slot] = Some(self.start_one(slot));
-                self.revived += 1;
-            }
-        }
-    }
-
-    /// SIGKILLs the process holding the lease (if it is one of ours) and
-    /// starts a fresh one in its place.
-    async fn kill_leader(&mut self, client: &kube::Client) {
-        let holder = kube::Api::<Lease>::namespaced(client.clone(), &self.namespaces[0])
-            .get_opt(LEASE)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|l| l.spec?.holder_identity);
-        let Some(holder) = holder else { return };
-        for slot in 0..2 {
-            let holds = self.slots[slot]
-                .as_ref()
-                .and_then(Operator::pid)
-                .is_some_and(|pid| holder.ends_with(&format!("-{pid}")));
-            if holds {
-                let mut old = self.slots[slot].take().unwrap();
-                old.kill();
-                self.finished.push(old);
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                self.slots[slot] = Some(self.start_one(slot));
-                self.restarts += 1;
-            }
-        }
-    }
-
-    fn all(&self) -> impl Iterator<Item = &Operator> {
-        self.finished.iter().chain(self.slots.iter().flatten())
-    }
-}
-
-fn signal(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status();
-}
+use operations::{apply, observe};
+use proxy::FaultProxy;
+use replicas::Replicas;
+use workload::{Fault, Step};
 
 /// How long a ban created right after a fault may take to be published.
 const CONVERGENCE_TIMEOUT: Duration = Duration::from_secs(120);
 /// An operator process holding a few dozen bans stays well under this.
 const MEMORY_BOUND: u64 = 200 << 20;
-
-/// The API server's address in `kubeconfig`, for the proxy to forward to.
-fn upstream(kubeconfig: &std::path::Path) -> std::net::SocketAddr {
-    let text = std::fs::read_to_string(kubeconfig).unwrap();
-    let server = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .expect("a server in the kubeconfig");
-    server
-        .trim_start_matches("https://")
-        .parse()
-        .unwrap_or_else(|e| panic!("server {server}: {e}"))
-}
-
-/// How long a network fault lasts.
-const NETWORK_FAULT: Duration = Duration::from_secs(5);
-
-/// What the faults act on besides the replicas.
-struct Targets {
-    proxy: FaultProxy,
-    receiver: Receiver,
-    receiver_out: PathBuf,
-}
-
-async fn inject(
-    fault: Fault,
-    replicas: &mut Replicas,
-    client: &kube::Client,
-    targets: &mut Targets,
-) {
-    let proxy = &targets.proxy;
-    match fault {
-        Fault::KillLeader => replicas.kill_leader(client).await,
-        Fault::RestartApiServer => {
-            cluster().stop_apiserver();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            cluster().start_apiserver();
-        }
-        Fault::PauseEtcd => {
-            if let Some(pid) = cluster().pid("etcd") {
-                signal(pid, "-STOP");
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                signal(pid, "-CONT");
-            }
-        }
-        Fault::RestartEtcd => {
-            cluster().stop_etcd();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            cluster().start_etcd();
-        }
-        Fault::SlowNetwork => {
-            proxy.set(Link::Delay(Duration::from_millis(300)));
-            tokio::time::sleep(NETWORK_FAULT).await;
-            proxy.set(Link::Pass);
-        }
-        Fault::PartitionNetwork => {
-            proxy.set(Link::Hold);
-            tokio::time::sleep(NETWORK_FAULT).await;
-            proxy.set(Link::Pass);
-        }
-        Fault::ResetConnections => proxy.reset_all(),
-        Fault::ReceiverDown => {
-            let port = targets.receiver.port;
-            targets.receiver.stop();
-            tokio::time::sleep(NETWORK_FAULT).await;
-            targets.receiver = Receiver::start(&targets.receiver_out, port);
-        }
-        Fault::ReceiverFailing | Fault::ReceiverSlow => {
-            targets.receiver.set_mode(match fault {
-                Fault::ReceiverFailing => Mode::Fail,
-                _ => Mode::Slow,
-            });
-            tokio::time::sleep(NETWORK_FAULT).await;
-            targets.receiver.set_mode(Mode::Answer);
-        }
-    }
-}
-
-/// The notification sinks of every replica: the webhook receiver. (The
-/// workload's subjects have no email address, so no email is sent.)
-fn notify_config(dir: &Path, port: u16) -> PathBuf {
-    let secret = dir.join("secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let path = dir.join("notify.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "webhook:\n  url: http://127.0.0.1:{port}/hooks/interdict\n  secretFile: {}\n  timeoutSeconds: 2\n",
-            secret.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn ban_manifest(name: &str, user: u64, timing: Timing, appealable: bool) -> UserBan {
-    let mut spec = json!({
-        "subject": {"userId": format!("u{user}")},
-        "reason": {"code": "spam"},
-    });
-    match timing {
-        Timing::Permanent => {}
-        Timing::For(seconds) => spec["duration"] = json!(format!("{seconds}s")),
-        Timing::Later(starts, lasts) => {
-            let at = chrono::Utc::now() + chrono::Duration::seconds(starts as i64);
-            spec["startsAt"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            spec["duration"] = json!(format!("{lasts}s"));
-        }
-    }
-    if appealable {
-        spec["appeal"] = json!({"allowed": true});
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
-        "metadata": {"name": name}, "spec": spec,
-    }))
-    .unwrap()
-}
-
-/// Applies one operation; an API error during a fault is retried a few times,
-/// then given up (the workload records what it could not do).
-async fn apply(op: &Op, index: usize, namespaces: &[String], client: &kube::Client) -> bool {
-    for _ in 0..20 {
-        let result = match op {
-            Op::Create {
-                ns,
-                name,
-                user,
-                timing,
-                appealable,
-            } => {
-                let api = kube::Api::<UserBan>::namespaced(client.clone(), &namespaces[*ns]);
-                api.create(
-                    &PostParams::default(),
-                    &ban_manifest(name, *user, *timing, *appealable),
-                )
-                .await
-                .map(|_| ())
-            }
-            Op::Lift { ns, name } => {
-                let api = kube::Api::<UserBan>::namespaced(client.clone(), &namespaces[*ns]);
-                let lift = json!({"spec": {"lift": {"by": "faults", "reason": "workload"}}});
-                api.patch(name, &PatchParams::default(), &Patch::Merge(&lift))
-                    .await
-                    .map(|_| ())
-            }
-            Op::Delete { ns, name } => {
-                let api = kube::Api::<UserBan>::namespaced(client.clone(), &namespaces[*ns]);
-                api.delete(name, &DeleteParams::default()).await.map(|_| ())
-            }
-            Op::Appeal { ns, ban } => {
-                let api = kube::Api::<BanAppeal>::namespaced(client.clone(), &namespaces[*ns]);
-                let appeal: BanAppeal = serde_json::from_value(json!({
-                    "apiVersion": "interdict.dev/v1alpha1", "kind": "BanAppeal",
-                    "metadata": {"name": workload::appeal_name(index, ban)},
-                    "spec": {"banRef": {"kind": "UserBan", "name": ban}, "statement": "not me"},
-                }))
-                .unwrap();
-                api.create(&PostParams::default(), &appeal)
-                    .await
-                    .map(|_| ())
-            }
-            Op::Approve { ns, appeal } => {
-                let api = kube::Api::<BanAppeal>::namespaced(client.clone(), &namespaces[*ns]);
-                let decision =
-                    json!({"spec": {"decision": {"outcome": "Approved", "reviewer": "faults"}}});
-                api.patch(appeal, &PatchParams::default(), &Patch::Merge(&decision))
-                    .await
-                    .map(|_| ())
-            }
-        };
-        match result {
-            Ok(()) => return true,
-            // Already done (a retry after a lost answer) or gone: nothing to do.
-            Err(kube::Error::Api(status)) if [404, 409, 422].contains(&status.code) => {
-                return false;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-    false
-}
-
-async fn observe(client: &kube::Client, namespace: &str) -> Option<invariants::Observed> {
-    let list = ListParams::default();
-    Some(invariants::Observed {
-        namespace: namespace.to_string(),
-        bans: kube::Api::<UserBan>::namespaced(client.clone(), namespace)
-            .list(&list)
-            .await
-            .ok()?
-            .items,
-        appeals: kube::Api::<BanAppeal>::namespaced(client.clone(), namespace)
-            .list(&list)
-            .await
-            .ok()?
-            .items,
-        blocklists: kube::Api::<ConfigMap>::namespaced(client.clone(), namespace)
-            .list(&list)
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .filter(|cm| {
-                cm.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with("interdict-blocklist"))
-            })
-            .collect(),
-        events: kube::Api::<Event>::namespaced(client.clone(), namespace)
-            .list(&list)
-            .await
-            .ok()?
-            .items,
-    })
-}
 
 /// Runs `seed` with `faults`; returns the violations and prints the figures.
 async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) -> Vec<String> {

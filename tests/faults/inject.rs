@@ -1,0 +1,111 @@
+//! The faults themselves: on the replicas, the control plane, the network
+//! between them (the fault proxy) and the notification receiver.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::common::cluster;
+use crate::common::webhook::{Mode, Receiver, SECRET};
+use crate::proxy::{FaultProxy, Link};
+use crate::replicas::Replicas;
+use crate::workload::Fault;
+
+fn signal(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
+}
+
+/// The API server's address in `kubeconfig`, for the proxy to forward to.
+pub fn upstream(kubeconfig: &std::path::Path) -> std::net::SocketAddr {
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("a server in the kubeconfig");
+    server
+        .trim_start_matches("https://")
+        .parse()
+        .unwrap_or_else(|e| panic!("server {server}: {e}"))
+}
+
+/// How long a network fault lasts.
+const NETWORK_FAULT: Duration = Duration::from_secs(5);
+
+/// What the faults act on besides the replicas.
+pub struct Targets {
+    pub proxy: FaultProxy,
+    pub receiver: Receiver,
+    pub receiver_out: PathBuf,
+}
+
+pub async fn inject(
+    fault: Fault,
+    replicas: &mut Replicas,
+    client: &kube::Client,
+    targets: &mut Targets,
+) {
+    let proxy = &targets.proxy;
+    match fault {
+        Fault::KillLeader => replicas.kill_leader(client).await,
+        Fault::RestartApiServer => {
+            cluster().stop_apiserver();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            cluster().start_apiserver();
+        }
+        Fault::PauseEtcd => {
+            if let Some(pid) = cluster().pid("etcd") {
+                signal(pid, "-STOP");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                signal(pid, "-CONT");
+            }
+        }
+        Fault::RestartEtcd => {
+            cluster().stop_etcd();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            cluster().start_etcd();
+        }
+        Fault::SlowNetwork => {
+            proxy.set(Link::Delay(Duration::from_millis(300)));
+            tokio::time::sleep(NETWORK_FAULT).await;
+            proxy.set(Link::Pass);
+        }
+        Fault::PartitionNetwork => {
+            proxy.set(Link::Hold);
+            tokio::time::sleep(NETWORK_FAULT).await;
+            proxy.set(Link::Pass);
+        }
+        Fault::ResetConnections => proxy.reset_all(),
+        Fault::ReceiverDown => {
+            let port = targets.receiver.port;
+            targets.receiver.stop();
+            tokio::time::sleep(NETWORK_FAULT).await;
+            targets.receiver = Receiver::start(&targets.receiver_out, port);
+        }
+        Fault::ReceiverFailing | Fault::ReceiverSlow => {
+            targets.receiver.set_mode(match fault {
+                Fault::ReceiverFailing => Mode::Fail,
+                _ => Mode::Slow,
+            });
+            tokio::time::sleep(NETWORK_FAULT).await;
+            targets.receiver.set_mode(Mode::Answer);
+        }
+    }
+}
+
+/// The notification sinks of every replica: the webhook receiver. (The
+/// workload's subjects have no email address, so no email is sent.)
+pub fn notify_config(dir: &Path, port: u16) -> PathBuf {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let path = dir.join("notify.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "webhook:\n  url: http://127.0.0.1:{port}/hooks/interdict\n  secretFile: {}\n  timeoutSeconds: 2\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    path
+}

@@ -1,0 +1,118 @@
+//! Two operator replicas with leader election, run as processes the way a
+//! Deployment runs them: a replica that exits is started again, as kubelet
+//! restarts a container.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+
+use crate::common::{self, Operator};
+
+const LEASE: &str = "interdict-faults";
+
+pub struct Replicas {
+    pub namespaces: Vec<String>,
+    pub slots: [Option<Operator>; 2],
+    /// Every process that ran, for its audit lines and its log.
+    pub finished: Vec<Operator>,
+    /// Leaders killed by the workload.
+    pub restarts: usize,
+    /// Processes that exited by themselves (a lost lease) and were started
+    /// again, as kubelet restarts a pod's container.
+    pub revived: usize,
+    started: usize,
+    /// Environment of every process (a failpoint, for the checker's own test).
+    env: Vec<(String, String)>,
+    /// Arguments every process gets beside the namespaces (the notification
+    /// sinks).
+    args: Vec<String>,
+    /// The replicas reach the API server through the fault proxy.
+    kubeconfig: PathBuf,
+}
+
+impl Replicas {
+    fn start_one(&mut self, slot: usize) -> Operator {
+        let mut command = common::operator::command(&self.kubeconfig);
+        command
+            .args(["run", "--leader-elect", "--lease-name", LEASE])
+            .args(["--lease-namespace", &self.namespaces[0]])
+            .env("RUST_LOG", "info,interdict=debug,kube=warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.args);
+        for ns in &self.namespaces {
+            command.args(["--namespace", ns]);
+        }
+        self.started += 1;
+        // A stem of its own per process: two replicas started in the same
+        // millisecond must not share a log.
+        let stem = format!("{}-r{slot}-{}", self.namespaces[0], self.started);
+        Operator::spawn(command, &common::operator::test_logs(), &stem)
+    }
+
+    pub fn new(
+        namespaces: Vec<String>,
+        env: &[(&str, &str)],
+        args: Vec<String>,
+        kubeconfig: PathBuf,
+    ) -> Self {
+        let mut replicas = Replicas {
+            kubeconfig,
+            args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            namespaces,
+            slots: [None, None],
+            finished: Vec::new(),
+            restarts: 0,
+            revived: 0,
+            started: 0,
+        };
+        replicas.slots = [Some(replicas.start_one(0)), Some(replicas.start_one(1))];
+        replicas
+    }
+
+    /// Starts again every replica whose process has exited.
+    pub fn revive(&mut self) {
+        for slot in 0..2 {
+            if self.slots[slot].as_ref().is_some_and(Operator::exited) {
+                let old = self.slots[slot].take().unwrap();
+                self.finished.push(old);
+                self.slots[slot] = Some(self.start_one(slot));
+                self.revived += 1;
+            }
+        }
+    }
+
+    /// SIGKILLs the process holding the lease (if it is one of ours) and
+    /// starts a fresh one in its place.
+    pub async fn kill_leader(&mut self, client: &kube::Client) {
+        let holder = kube::Api::<Lease>::namespaced(client.clone(), &self.namespaces[0])
+            .get_opt(LEASE)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec?.holder_identity);
+        let Some(holder) = holder else { return };
+        for slot in 0..2 {
+            let holds = self.slots[slot]
+                .as_ref()
+                .and_then(Operator::pid)
+                .is_some_and(|pid| holder.ends_with(&format!("-{pid}")));
+            if holds {
+                let mut old = self.slots[slot].take().unwrap();
+                old.kill();
+                self.finished.push(old);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                self.slots[slot] = Some(self.start_one(slot));
+                self.restarts += 1;
+            }
+        }
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Operator> {
+        self.finished.iter().chain(self.slots.iter().flatten())
+    }
+}
