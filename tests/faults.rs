@@ -12,6 +12,8 @@
 //! (`INTERDICT_FAULT_SEEDS`, `INTERDICT_FAULT_MIXED_SEEDS`,
 //! `INTERDICT_FAULT_STEPS`) and writes the figures of docs/reliability.md.
 
+#[path = "faults/audit_disk.rs"]
+mod audit_disk;
 mod common;
 #[path = "faults/inject.rs"]
 mod inject;
@@ -67,12 +69,17 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
     let receiver = Receiver::start(&receiver_out, 0);
     let notify = notify_config(sinks.path(), receiver.port);
     let args = vec!["--notify-config".to_string(), notify.display().to_string()];
+    let audit = faults
+        .contains(&Fault::AuditDiskFull)
+        .then(audit_disk::AuditDisk::mount);
+    let audit_dir = audit.as_ref().map(|disk| disk.path().to_path_buf());
     let mut targets = Targets {
         proxy,
         receiver,
         receiver_out,
+        audit,
     };
-    let mut replicas = Replicas::new(names.clone(), env, args, kubeconfig);
+    let mut replicas = Replicas::new(names.clone(), env, args, audit_dir, kubeconfig);
     let plan: Vec<Step> = workload::plan(seed, steps, names.len(), faults, 25);
     let started = Instant::now();
     let (mut applied, mut injected, mut probes) = (0, Vec::new(), Vec::new());
@@ -172,6 +179,9 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         .map(|o| (o.stderr.display().to_string(), o.log()))
         .collect();
     violations.extend(invariants::logs(&logs));
+    if let Some(disk) = &targets.audit {
+        violations.extend(disk.verify());
+    }
     let convergence: Vec<String> = converged
         .iter()
         .map(|(fault, took)| format!("{fault:?} {:.1}s", took.as_secs_f64()))
@@ -300,6 +310,12 @@ async fn every_fault_mixed() {
 async fn notification_receivers_down_failing_or_slow() {
     let _one = SERIAL.lock().await;
     check(&Fault::RECEIVERS, false).await;
+}
+
+#[tokio::test]
+async fn audit_disk_full() {
+    let _one = SERIAL.lock().await;
+    check(&[Fault::AuditDiskFull], false).await;
 }
 
 /// The checker itself: a build that writes no Event (a failpoint compiled

@@ -258,11 +258,15 @@ pub(super) async fn sync_ban<K: BanResource>(
         .get(&(K::KIND, name.clone()))
         .cloned()
         .unwrap_or_default();
-    let notified: Vec<&'static str> = found
+    let notified: Vec<(&'static str, String)> = found
         .iter()
         .filter(|t| t.notifies())
-        .map(|t| t.reason())
-        .chain(appeals.iter().map(|(reason, _)| *reason))
+        .map(|t| (t.reason(), ban_transition_id(object, old, &new, *t)))
+        .chain(
+            appeals
+                .iter()
+                .map(|(reason, appeal)| (*reason, transition_id(&uid, reason, &[appeal]))),
+        )
         .collect();
     notifications::enqueue(ctx, object, &mut new, &notified, now);
     notifications::settle(&mut new, old, object.meta().generation);

@@ -255,11 +255,17 @@ async fn run(
             .bytes
             .insert(shard.index, data.values().map(String::len).sum());
         let found = existing.get(&name).map(Arc::as_ref);
-        if super::blocklist::ensure(ctx, namespace, &name, found, data)
-            .await?
-            .is_some()
-        {
-            written.push(name);
+        match super::blocklist::ensure(ctx, namespace, &name, found, data).await {
+            Ok(Some(_)) => written.push(name),
+            Ok(None) => {}
+            Err(error) => {
+                // The retry pass sees no change in these bans: it must still
+                // write their statuses (found by the fault suite: a ban whose
+                // pass failed on a reset connection never got a status).
+                ctx.status_workers
+                    .remember_failed(namespace, dirty.bans.clone());
+                return Err(error);
+            }
         }
     }
     if rendered_any {

@@ -41,7 +41,8 @@ fn sink_name(sink: SinkKind) -> &'static str {
     }
 }
 
-/// The marker that, with the ban's uid and the event, makes the idempotency key.
+/// The marker the idempotency key was made from before keys came from
+/// transition ids; a record keeps its key, which [`Notification::keyed`] sends.
 fn marker(occurred_at: DateTime<Utc>) -> String {
     occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -95,7 +96,7 @@ pub fn enqueue<K: BanResource>(
     ctx: &Context,
     object: &K,
     status: &mut BanStatus,
-    events: &[&'static str],
+    events: &[(&'static str, String)],
     now: DateTime<Utc>,
 ) {
     let Some(sinks) = &ctx.sinks else { return };
@@ -103,14 +104,18 @@ pub fn enqueue<K: BanResource>(
         return;
     }
     let uid = object.uid().unwrap_or_default();
-    for name in events {
+    for (name, transition) in events {
         let appeal = event(name).and_then(|e| appeal_of(ctx, object, e));
         let mailable = recipient(object, appeal.as_deref()).is_some();
         for sink in sinks.configured() {
             if sink == SinkKind::Email && !mailable {
                 continue;
             }
-            let key = notify::idempotency_key(&uid, name, &marker(now));
+            // From the transition's id, like its audit line and Event: a
+            // process that finds the transition again after a crash or a
+            // lost lease makes the same key, so a receiver sees one
+            // notification however often it is sent.
+            let key = notify::idempotency_key(&uid, name, transition);
             if status
                 .notifications
                 .iter()
@@ -272,7 +277,8 @@ pub async fn deliver<K: BanResource>(
             record.occurred_at,
             &marker(record.occurred_at),
             facts.clone(),
-        );
+        )
+        .keyed(record.key.clone());
         let appeal = appeal_of(ctx, object, event);
         if let Some(appeal) = &appeal {
             notification = notification.with_appeal(appeal_facts(appeal));

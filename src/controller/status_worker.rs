@@ -118,8 +118,9 @@ pub struct StatusWorkers {
     running: AtomicUsize,
     stopping: AtomicBool,
     idle: Notify,
-    /// By namespace: bans whose status work failed. A pass hands over only
-    /// the bans it changed, and nothing changed about these: the retry pass
+    /// By namespace: bans whose status work failed, or whose pass failed
+    /// before handing them over. A pass hands over only the bans it
+    /// changed, and nothing changed about these: the retry pass
     /// takes them back ([`StatusWorkers::take_failed`]), or they would wait
     /// for their next edit (found by the fault suite: connections reset
     /// under a status write left a ban with no status for good).
@@ -154,7 +155,8 @@ impl StatusWorkers {
             .unwrap_or_default()
     }
 
-    fn remember_failed(&self, namespace: &str, keys: BTreeSet<BanKey>) {
+    /// Keeps `keys` for the next pass of `namespace` to hand over again.
+    pub fn remember_failed(&self, namespace: &str, keys: BTreeSet<BanKey>) {
         if keys.is_empty() {
             return;
         }

@@ -322,6 +322,12 @@ impl Notification {
         &self.duration
     }
 
+    /// Sends under `key` (the one its delivery record was made with).
+    pub fn keyed(mut self, key: String) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
     /// The JSON body a webhook receives.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("notifications serialise")

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::audit_disk::AuditDisk;
 use crate::common::cluster;
 use crate::common::webhook::{Mode, Receiver, SECRET};
 use crate::proxy::{FaultProxy, Link};
@@ -29,7 +30,7 @@ pub fn upstream(kubeconfig: &std::path::Path) -> std::net::SocketAddr {
         .unwrap_or_else(|e| panic!("server {server}: {e}"))
 }
 
-/// How long a network fault lasts.
+/// How long a network, receiver or disk fault lasts.
 const NETWORK_FAULT: Duration = Duration::from_secs(5);
 
 /// What the faults act on besides the replicas.
@@ -37,6 +38,8 @@ pub struct Targets {
     pub proxy: FaultProxy,
     pub receiver: Receiver,
     pub receiver_out: PathBuf,
+    /// The audit files' own disk, in runs that fill it.
+    pub audit: Option<AuditDisk>,
 }
 
 pub async fn inject(
@@ -89,6 +92,13 @@ pub async fn inject(
             });
             tokio::time::sleep(NETWORK_FAULT).await;
             targets.receiver.set_mode(Mode::Answer);
+        }
+        Fault::AuditDiskFull => {
+            if let Some(disk) = &targets.audit {
+                disk.fill();
+                tokio::time::sleep(NETWORK_FAULT).await;
+                disk.drain();
+            }
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Replicas {
     args: Vec<String>,
     /// The replicas reach the API server through the fault proxy.
     kubeconfig: PathBuf,
+    /// Where each process appends its audit file, if anywhere.
+    audit_dir: Option<PathBuf>,
 }
 
 impl Replicas {
@@ -47,6 +49,11 @@ impl Replicas {
         // A stem of its own per process: two replicas started in the same
         // millisecond must not share a log.
         let stem = format!("{}-r{slot}-{}", self.namespaces[0], self.started);
+        if let Some(dir) = &self.audit_dir {
+            command
+                .arg("--audit-log")
+                .arg(dir.join(format!("{stem}.jsonl")));
+        }
         Operator::spawn(command, &common::operator::test_logs(), &stem)
     }
 
@@ -54,10 +61,12 @@ impl Replicas {
         namespaces: Vec<String>,
         env: &[(&str, &str)],
         args: Vec<String>,
+        audit_dir: Option<PathBuf>,
         kubeconfig: PathBuf,
     ) -> Self {
         let mut replicas = Replicas {
             kubeconfig,
+            audit_dir,
             args,
             env: env
                 .iter()

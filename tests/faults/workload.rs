@@ -87,10 +87,12 @@ pub enum Fault {
     ReceiverFailing,
     /// The webhook receiver answers after 1.5 s for a few seconds.
     ReceiverSlow,
+    /// The audit files' disk is full for a few seconds.
+    AuditDiskFull,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::KillLeader,
         Fault::RestartApiServer,
         Fault::PauseEtcd,
@@ -101,6 +103,7 @@ impl Fault {
         Fault::ReceiverDown,
         Fault::ReceiverFailing,
         Fault::ReceiverSlow,
+        Fault::AuditDiskFull,
     ];
 
     /// The faults of the notification receivers.
