@@ -440,6 +440,22 @@ fn shown(spec: &Spec) -> String {
     format!("{} {}", spec.kind(), object["spec"])
 }
 
+/// Whether the manifest the import wrote spells the subject's address or a
+/// time otherwise than the spec does.
+fn respelled(spec: &Spec, manifest: &Value) -> bool {
+    let written = &manifest["spec"];
+    let ip = spec
+        .subject
+        .iter()
+        .find(|(field, _)| SUBJECT_FIELDS[*field].0 == "ip")
+        .map(|(_, v)| v.as_str());
+    let differs =
+        |raw: Option<&str>, written: &Value| raw.is_some_and(|raw| written.as_str() != Some(raw));
+    differs(ip, &written["subject"]["ip"])
+        || differs(spec.starts_at.as_deref(), &written["startsAt"])
+        || differs(spec.expires_at.as_deref(), &written["expiresAt"])
+}
+
 struct Outcome {
     spec: Spec,
     core: Result<Value, String>,
@@ -515,7 +531,7 @@ async fn the_core_and_the_api_server_accept_the_same_specs() {
         .await;
 
     let mut problems = Vec::new();
-    let (mut accepted, mut refused) = (0, 0);
+    let (mut accepted, mut refused, mut respelled_count) = (0, 0, 0);
     for outcome in &outcomes {
         let Outcome {
             spec,
@@ -524,7 +540,18 @@ async fn the_core_and_the_api_server_accept_the_same_specs() {
             server_on_core,
             compiled,
         } = outcome;
-        if core.is_ok() != server.is_ok() {
+        if core.is_ok()
+            && server.is_err()
+            && respelled(spec, core.as_ref().unwrap())
+            && server_on_core.as_ref().is_some_and(Result::is_ok)
+        {
+            // Intended: the import reads spellings of an address or a time
+            // that a manifest may not hold (`::ffff:10.0.0.1`, `1.2.3.4/08`,
+            // `2030-01-01t00:00:00z`) and writes them in the one spelling the
+            // API server takes, as it hashes an address; what it writes is
+            // accepted (checked just above).
+            respelled_count += 1;
+        } else if core.is_ok() != server.is_ok() {
             problems.push(format!(
                 "disagreement on {}\n  core: {}\n  API server: {}",
                 shown(spec),
@@ -554,7 +581,7 @@ async fn the_core_and_the_api_server_accept_the_same_specs() {
         }
     }
     println!(
-        "admission parity: seed {seed}, {samples} specs in {:.1}s: {accepted} accepted and {refused} refused by both, {} problem(s)",
+        "admission parity: seed {seed}, {samples} specs in {:.1}s: {accepted} accepted and {refused} refused by both, {respelled_count} refused as written but written by the import in a spelling the API server accepts, {} problem(s)",
         started.elapsed().as_secs_f64(),
         problems.len()
     );
