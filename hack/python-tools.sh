@@ -4,7 +4,8 @@
 #   - aiosmtpd, the SMTP receiver of tests/notify.rs;
 #   - mypy, which `make python-test` runs in strict mode on the Python reader;
 #   - uvicorn and starlette, the real ASGI server and framework the reader's
-#     ASGI middleware is tested under (the package itself depends on neither).
+#     ASGI middleware is tested under (the package itself depends on neither);
+#   - hypothesis, the property tests of the reader (tests/test_properties.py).
 #
 # The venv lives in ${INTERDICT_CACHE_DIR:-~/.cache/interdict}/python-venv, beside
 # the other tools the project builds once (INTERDICT_PYTHON_TOOLS_DIR names the
@@ -41,6 +42,9 @@ REQUIREMENTS=(
   "starlette==1.10.0"
   "anyio==4.16.0"
   "idna==3.21"
+  # property tests of the reader
+  "hypothesis==6.170.27"
+  "sortedcontainers==2.4.0"
 )
 
 CACHE_ROOT="${INTERDICT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/interdict}"

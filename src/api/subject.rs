@@ -14,7 +14,15 @@ const WIDE_RANGE_MESSAGE: &str = "'spec.subject.ip ' + self.ip + ' is wider than
 
 /// CEL: an address as users type it, or its hash as `interdict hash-email` prints it
 /// (the prefix in any case, as `core::email::parse_email_hash` reads it).
-const EMAIL_RULE: &str = r"self.matches('^\\s*[^@\\s]+@[^@\\s]+\\s*$') || self.matches('^\\s*(?i:sha256):[0-9a-fA-F]{64}\\s*$')";
+/// Blanks are `[\s\pZ]`: Unicode white space, as the core trims it
+/// (`str::trim`) and refuses it inside an address (`char::is_whitespace`);
+/// RE2's `\s` alone is ASCII, and let `a<U+00A0>b@c.d` through (found by
+/// `tests/admission_parity.rs`). The white space both leave out (U+000B,
+/// U+0085) are control characters, refused by the one-line rule.
+const EMAIL_RULE: &str = r"self.matches('^[\\s\\pZ]*[^@\\s\\pZ]+@[^@\\s\\pZ]+[\\s\\pZ]*$') || self.matches('^[\\s\\pZ]*(?i:sha256):[0-9a-fA-F]{64}[\\s\\pZ]*$')";
+/// CEL: an identifier is more than blanks (the core refuses a blank one as
+/// empty; found by `tests/admission_parity.rs`).
+const NOT_BLANK_RULE: &str = r"self.matches('[^\\s\\pZ]')";
 /// Names the field and says how to hash, without repeating the value (which
 /// may be an address, and error messages end up in CI logs).
 const EMAIL_MESSAGE: &str = "spec.subject.email must be an address like name@domain, or its hash: sha256: followed by 64 hex digits (`interdict hash-email ADDRESS` prints it)";
@@ -35,6 +43,7 @@ pub struct Subject {
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("userId must be one line without control characters"))]
+    #[x_kube(validation = kube::core::Rule::new(NOT_BLANK_RULE).message("userId must not be blank"))]
     pub user_id: Option<String>,
 
     /// A public user name or handle, matched exactly.
@@ -42,6 +51,7 @@ pub struct Subject {
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("username must be one line without control characters"))]
+    #[x_kube(validation = kube::core::Rule::new(NOT_BLANK_RULE).message("username must not be blank"))]
     pub username: Option<String>,
 
     /// An email address, or its hash `sha256:<64 hex digits>` (what
@@ -69,6 +79,7 @@ pub struct Subject {
     #[schemars(length(min = 1, max = 512))]
     #[x_kube(validation = kube::core::Rule::new(ONE_LINE_RULE)
         .message("keyFingerprint must be one line without control characters"))]
+    #[x_kube(validation = kube::core::Rule::new(NOT_BLANK_RULE).message("keyFingerprint must not be blank"))]
     pub key_fingerprint: Option<String>,
 
     /// Set to true to confirm that an `ip` range wider than /8 (IPv4) or /32

@@ -6,7 +6,9 @@ use chrono::Duration;
 pub enum DurationError {
     #[error("duration is empty")]
     Empty,
-    #[error("duration {0:?} is not digits followed by s, m, h, d or w (e.g. 30m, 12h, 7d, 1h30m)")]
+    #[error(
+        "duration {0:?} is not digits followed by s, m, h, d or w (e.g. 30m, 12h, 7d, 1h30m; at most 4 parts of at most 6 digits)"
+    )]
     Malformed(String),
     #[error("duration {0:?} must be positive")]
     NotPositive(String),
@@ -20,6 +22,12 @@ pub enum DurationError {
 /// rule `DURATION_BOUND_RULE` says the same.
 pub const MAX_DURATION_SECONDS: i64 = 36_525 * 86_400;
 
+/// Most parts of a duration, and most digits in one part: the CRD's grammar
+/// (`DURATION_RULE`), so that the core never accepts a duration the API
+/// server would refuse (`1234567s`, `1s1s1s1s1s`), nor sends one.
+const MAX_PARTS: usize = 4;
+const MAX_DIGITS: usize = 6;
+
 /// Parses a ban duration. Every part must carry a unit so `90` cannot silently mean seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if text.is_empty() {
@@ -28,6 +36,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let malformed = || DurationError::Malformed(text.to_string());
     let too_large = || DurationError::TooLarge(text.to_string());
     let mut total: i64 = 0;
+    let mut parts = 0;
     let mut digits = String::new();
     for ch in text.chars() {
         if ch.is_ascii_digit() {
@@ -42,12 +51,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             'w' => 604_800,
             _ => return Err(malformed()),
         };
-        if digits.is_empty() || digits.len() > 12 {
-            return Err(if digits.is_empty() {
-                malformed()
-            } else {
-                too_large()
-            });
+        parts += 1;
+        if digits.is_empty() || digits.len() > MAX_DIGITS || parts > MAX_PARTS {
+            return Err(malformed());
         }
         let amount: i64 = digits.parse().map_err(|_| malformed())?;
         let part = amount.checked_mul(unit_seconds).ok_or_else(too_large)?;
@@ -66,16 +72,38 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Duration::try_seconds(total).ok_or_else(too_large)
 }
 
-/// The shortest spelling [`parse_duration`] reads back as `duration`, in the
-/// largest unit that divides it (`30d`, `36h`, `90s`).
+/// A spelling [`parse_duration`] (and the CRD) reads back as `duration`: in
+/// the largest unit that divides it (`30d`, `36h`, `90s`) when that takes at
+/// most six digits, else in hours, minutes and seconds (`277h46m40s`: a
+/// hundred years are 876,600 hours).
 pub fn format_duration(duration: Duration) -> String {
     let seconds = duration.num_seconds();
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds != 0 && seconds % size == 0 {
+    let fits = |amount: i64| amount.unsigned_abs() < 10u64.pow(MAX_DIGITS as u32);
+    for (unit, size) in [
+        ("w", 604_800),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ] {
+        if seconds != 0 && seconds % size == 0 && fits(seconds / size) {
             return format!("{}{unit}", seconds / size);
         }
     }
-    format!("{seconds}s")
+    if seconds <= 0 {
+        return format!("{seconds}s");
+    }
+    let mut out = String::new();
+    for (unit, amount) in [
+        ("h", seconds / 3_600),
+        ("m", seconds % 3_600 / 60),
+        ("s", seconds % 60),
+    ] {
+        if amount != 0 {
+            out.push_str(&format!("{amount}{unit}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -140,13 +168,33 @@ mod tests {
     #[test]
     fn overflow_is_an_error_not_a_panic() {
         assert!(matches!(
-            parse_duration("999999999999w"),
+            parse_duration("999999w999999w999999w999999w"),
             Err(DurationError::TooLarge(_))
         ));
         assert!(matches!(
             parse_duration("9999999999999s"),
-            Err(DurationError::TooLarge(_))
+            Err(DurationError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn parts_and_digits_are_bounded_as_in_the_crd() {
+        // Found by the property tests (`core::properties`): both were read
+        // here and refused by the API server.
+        for text in ["1234567s", "0000001m", "1s1s1s1s1s"] {
+            assert!(
+                matches!(parse_duration(text), Err(DurationError::Malformed(_))),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_duration("999999s").unwrap().num_seconds(), 999_999);
+        assert_eq!(parse_duration("1w1d1h1m").unwrap().num_seconds(), 694_860);
+        // Written back in a form the CRD takes.
+        assert_eq!(format_duration(Duration::seconds(1_000_000)), "277h46m40s");
+        assert_eq!(
+            format_duration(Duration::seconds(MAX_DURATION_SECONDS)),
+            "36525d"
+        );
     }
 
     proptest! {

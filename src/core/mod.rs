@@ -15,6 +15,9 @@ pub mod schedule;
 pub mod shard;
 pub mod text;
 
+#[cfg(test)]
+mod properties;
+
 pub use decision::{Decision, Notice, NoticePhase, Query, decide, decide_contents, decide_keyed};
 pub use document::{BlocklistDocument, Contents, FORMAT_V1};
 pub use email::EmailKey;

@@ -40,6 +40,20 @@ pub use manifest::BATCH_LABEL;
 
 use crate::api::BanMode;
 
+/// The checks `kubectl interdict import` applies to one row (column name →
+/// cell, as an import file gives them) at `now`, before anything is sent:
+/// the manifest the row would write, or the first problem with it. Public so
+/// that `tests/admission_parity.rs` can hold these checks against the API
+/// server's own on the same specs.
+pub fn check_import_row(
+    cells: std::collections::BTreeMap<String, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<serde_json::Value, String> {
+    let row = rows::Row { line: 1, cells };
+    let request = row_checks::request_of(&row, now).map_err(|e| e.to_string())?;
+    Ok(serde_json::to_value(request.manifest(None)).expect("manifests serialise"))
+}
+
 const EXIT_CODES: &str = "Exit codes: 0 done; 1 the API server refused or failed, or nothing matched; \
 2 usage error (bad flags or a bad import file; nothing was written).";
 

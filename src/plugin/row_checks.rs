@@ -235,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             errors[0].to_string(),
-            "line 2, column duration: duration \"7x\" is not digits followed by s, m, h, d or w (e.g. 30m, 12h, 7d, 1h30m)"
+            "line 2, column duration: duration \"7x\" is not digits followed by s, m, h, d or w (e.g. 30m, 12h, 7d, 1h30m; at most 4 parts of at most 6 digits)"
         );
         assert!(!errors[11].to_string().contains("not-an-address"));
     }

@@ -281,6 +281,9 @@ impl ReadError {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::document::{Shard, render_shard};

@@ -193,6 +193,29 @@ fn api_error(error: kube::Error) -> Response {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any `ban` text: a reference only for `UserBan/NAME` or
+        /// `FeatureBlock/NAME` with a Kubernetes name, else a refusal that
+        /// names the expected form (never a panic, never a URL built from it).
+        #[test]
+        fn any_ban_text_is_a_reference_or_a_clear_refusal(
+            text in "(UserBan|FeatureBlock|userban|[A-Za-z]{0,6})?/?[a-z0-9.\\-/ %?#]{0,12}|\\PC{0,16}"
+        ) {
+            match parse_ban(&text) {
+                Ok(ban) => {
+                    let kind = match ban.kind {
+                        BanKind::UserBan => "UserBan",
+                        BanKind::FeatureBlock => "FeatureBlock",
+                    };
+                    proptest::prop_assert_eq!(format!("{kind}/{}", ban.name), text.clone());
+                    proptest::prop_assert!(is_name(&ban.name));
+                    proptest::prop_assert!(!ban.name.contains('/'));
+                }
+                Err(error) => proptest::prop_assert!(error.contains("UserBan/NAME or FeatureBlock/NAME")),
+            }
+        }
+    }
+
     #[test]
     fn a_decisions_ban_names_the_appealed_object() {
         let ban = parse_ban("FeatureBlock/chat-7").unwrap();

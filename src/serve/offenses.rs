@@ -108,6 +108,7 @@ impl Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn forwarder() -> Forwarder {
         Forwarder::new(None, PathBuf::from("/nonexistent"), Some("shop".into()))
@@ -121,6 +122,46 @@ mod tests {
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["namespace"], "shop");
         assert_eq!(value["offenses"][0]["type"], "failed-login");
+    }
+
+    proptest::proptest! {
+        /// Any body: never a panic; a refusal says what is wrong; what is
+        /// passed on is a batch the operator's own parser accepts.
+        #[test]
+        fn any_body_is_refused_with_a_reason_or_passed_on_whole(
+            body in proptest::prop_oneof![
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+                "[\\[\\]{}\",:0-9a-zA-Z \n-]{0,80}".prop_map(String::into_bytes),
+                (
+                    "[a-z-]{0,12}",
+                    proptest::prop_oneof![
+                        proptest::prelude::Just("userId"),
+                        proptest::prelude::Just("ip"),
+                        proptest::prelude::Just("email"),
+                        proptest::prelude::Just("nobody"),
+                    ],
+                    "\\PC{0,10}",
+                    proptest::option::of(proptest::prelude::any::<i64>()),
+                )
+                    .prop_map(|(kind, subject, value, count)| {
+                        let mut offense = json!({"type": kind, "subject": {subject: value}});
+                        if let Some(count) = count {
+                            offense["count"] = json!(count);
+                        }
+                        offense.to_string().into_bytes()
+                    }),
+            ]
+        ) {
+            use proptest::prelude::*;
+            match forwarder().batch(&body) {
+                Err(error) => prop_assert!(!error.is_empty()),
+                Ok(passed) => {
+                    let value: Value = serde_json::from_slice(&passed).unwrap();
+                    prop_assert!(value["namespace"].is_string());
+                    prop_assert!(parse_batch(&passed, chrono::Utc::now()).is_ok());
+                }
+            }
+        }
     }
 
     #[test]

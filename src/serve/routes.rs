@@ -257,5 +257,8 @@ fn label_value(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "routes_properties.rs"]
+mod properties;
+#[cfg(test)]
 #[path = "routes_tests.rs"]
 mod tests;
