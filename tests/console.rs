@@ -79,21 +79,21 @@ async fn a_moderator_bans_decides_and_lifts_in_a_real_browser() {
 
     // Search a user with no record, then ban them for an hour from there.
     browser.fill("#q", "4242");
-    browser.click("#search");
+    browser.submit("#search");
     assert!(browser.source().contains("id=\"no-bans\""));
-    browser.click("#ban-this");
+    browser.submit("#ban-this");
     assert_eq!(browser.text("h1"), "Ban, silence or block");
     // A bad reason code is shown beside its field, and nothing is written.
     browser.click("#duration-1h");
     browser.fill("#reason", "Spam!");
     browser.fill("#message", "Your account is suspended for spamming.");
     browser.click("#appealable");
-    browser.click("#submit-ban");
+    browser.submit("#submit-ban");
     let error = browser.text("#reason-error");
     assert!(error.contains("reason code"), "{error}");
     screenshot(&browser, "ban-form.png");
     browser.fill("#reason", "spam");
-    browser.click("#submit-ban");
+    browser.submit("#submit-ban");
     let created = notice(&browser);
     assert_eq!(
         created,
@@ -165,7 +165,7 @@ async fn a_moderator_bans_decides_and_lifts_in_a_real_browser() {
     assert!(browser.source().contains("Someone else used my account."));
     browser.fill(&format!("#notes-{n}-please"), "First offence");
     screenshot(&browser, "appeals.png");
-    browser.click("#approve-please");
+    browser.submit("#approve-please");
     assert_eq!(
         notice(&browser),
         "Appeal please approved: the operator lifts ub/abuse-user-777."
@@ -190,7 +190,7 @@ async fn a_moderator_bans_decides_and_lifts_in_a_real_browser() {
     // Another ban lifted from the search page, with a reason.
     browser.goto(&format!("{}/?q=555&kind=user", console.origin));
     browser.fill(&format!("#lift-{n}-ub-abuse-user-555"), "Mistaken identity");
-    browser.click(&format!("#lift-{n}-ub-abuse-user-555 + button"));
+    browser.submit(&format!("#lift-{n}-ub-abuse-user-555 + button"));
     assert_eq!(
         notice(&browser),
         format!("Lifted ub/abuse-user-555 in namespace {n}.")
@@ -241,7 +241,7 @@ async fn a_moderator_bans_decides_and_lifts_in_a_real_browser() {
     ));
     browser.click("#duration-24h");
     browser.fill("#reason", "spam");
-    browser.click("#submit-ban");
+    browser.submit("#submit-ban");
     let refusal = notice(&browser);
     assert!(
         refusal.contains("Forbidden")

@@ -263,7 +263,7 @@ mod tests {
         );
         assert_eq!(request.mode, BanMode::Silence);
         assert_eq!(request.timing.duration.as_deref(), Some("24h"));
-        assert!(request.appeal.unwrap().allowed);
+        assert!(request.appeal.as_ref().unwrap().allowed);
         let text = serde_json::to_string(&request.manifest(Some("apps"))).unwrap();
         assert!(!text.to_lowercase().contains("eve"), "{text}");
     }

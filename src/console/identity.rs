@@ -18,10 +18,12 @@ pub enum Access {
     Local {
         client: Client,
         actor: String,
+        /// Who the API server says these credentials are, for the header.
+        shown: String,
         namespace: String,
     },
     /// The cluster to call; credentials come with each request.
-    Bearer { base: Config },
+    Bearer { base: Box<Config> },
 }
 
 impl Access {
@@ -35,13 +37,20 @@ impl Access {
                     output: None,
                 };
                 let session = Session::connect(&global).await.map_err(|e| e.to_string())?;
-                let actor = match session.user.clone() {
-                    Some(user) => user,
-                    None => who_am_i(&session.client).await?,
+                let authenticated = who_am_i(&session.client).await?;
+                let actor = session
+                    .user
+                    .clone()
+                    .unwrap_or_else(|| authenticated.clone());
+                let shown = if authenticated == actor {
+                    actor.clone()
+                } else {
+                    format!("{authenticated} (kubeconfig user {actor})")
                 };
                 Ok(Access::Local {
                     client: session.client,
                     actor,
+                    shown,
                     namespace: session.namespace,
                 })
             }
@@ -61,7 +70,9 @@ impl Access {
                         )
                     })?,
                 };
-                Ok(Access::Bearer { base })
+                Ok(Access::Bearer {
+                    base: Box::new(base),
+                })
             }
         }
     }
@@ -74,12 +85,21 @@ impl Access {
         }
     }
 
-    /// The client for one request, and the moderator's name.
-    pub async fn caller(&self, bearer: Option<&str>) -> Result<(Client, String), String> {
+    /// The client for one request, the name lifts and decisions record,
+    /// and who the page says the moderator is.
+    pub async fn caller(&self, bearer: Option<&str>) -> Result<(Client, String, String), String> {
         match (self, bearer) {
-            (Access::Local { client, actor, .. }, _) => Ok((client.clone(), actor.clone())),
+            (
+                Access::Local {
+                    client,
+                    actor,
+                    shown,
+                    ..
+                },
+                _,
+            ) => Ok((client.clone(), actor.clone(), shown.clone())),
             (Access::Bearer { base }, Some(token)) => {
-                let mut config = base.clone();
+                let mut config = (**base).clone();
                 // Only the request's token: no client certificate, token file
                 // or exec plugin of the console's own may come along.
                 config.auth_info =
@@ -88,7 +108,7 @@ impl Access {
                 let client =
                     Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
                 let actor = who_am_i(&client).await?;
-                Ok((client, actor))
+                Ok((client, actor.clone(), actor))
             }
             (Access::Bearer { .. }, None) => Err("no bearer token".to_string()),
         }

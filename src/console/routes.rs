@@ -35,7 +35,10 @@ pub struct App {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub client: Client,
+    /// The name lifts and decisions record (as `kubectl interdict` records it).
     pub actor: String,
+    /// Who the page says the moderator is (as the API server knows them).
+    pub shown: String,
     pub csrf: String,
 }
 
@@ -88,7 +91,7 @@ impl Ctx<'_> {
     }
 
     pub fn page(&self, title: &str, nav: html::Nav, body: &str) -> Reply {
-        Reply::html(200, html::page(title, nav, Some(&self.actor), body))
+        Reply::html(200, html::page(title, nav, Some(&self.shown), body))
     }
 }
 
@@ -159,7 +162,7 @@ impl App {
             )
             .with_header("allow", "GET, POST".to_string());
         }
-        let (client, actor) = match self.access.caller(bearer.as_deref()).await {
+        let (client, actor, shown) = match self.access.caller(bearer.as_deref()).await {
             Ok(caller) => caller,
             Err(message) => {
                 return Reply::html(
@@ -172,6 +175,7 @@ impl App {
             app: self,
             client,
             actor,
+            shown,
             csrf,
         };
         let query = fields(request.query.as_bytes());
@@ -189,7 +193,7 @@ impl App {
                 html::page(
                     "Not found",
                     html::Nav::None,
-                    Some(&ctx.actor),
+                    Some(&ctx.shown),
                     "<p>There is no such page.</p>",
                 ),
             ),

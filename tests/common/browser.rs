@@ -278,7 +278,10 @@ impl Browser<'_> {
                 &format!("/session/{}/elements", self.session),
                 Some(json!({ "using": "css selector", "value": css })),
             );
-            if answer["value"].as_array().is_some_and(|found| !found.is_empty()) {
+            if answer["value"]
+                .as_array()
+                .is_some_and(|found| !found.is_empty())
+            {
                 return;
             }
             if Instant::now() > deadline {
@@ -289,6 +292,31 @@ impl Browser<'_> {
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks what `css` selects (a link or a submit button) and waits until
+    /// the browser has left the current page: a click may return while the
+    /// next page is still loading, and a page read then would be the old one.
+    pub fn submit(&self, css: &str) {
+        let old = self.find("html");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = self.driver.call(
+                "GET",
+                &format!("/session/{}/element/{old}/name", self.session),
+                None,
+            );
+            if answer["value"]["error"].as_str() == Some("stale element reference") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css:?} did not leave {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
