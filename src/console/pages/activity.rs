@@ -1,16 +1,20 @@
 //! Recent transitions: the operator's Events (Applied, Scheduled, Expired,
 //! Lifted, ...) in the namespaces the moderator may read, newest first, with
-//! the actor the operator names in each note ("... (by ann)").
+//! their actor: the one the operator names in the note ("... (by ann)"),
+//! else the one the object records (who created or lifted the ban, who
+//! decided the appeal), as `kubectl interdict who` reads it.
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 
 use super::search::time;
+use crate::api::BanAppeal;
 use crate::console::html::{self, Nav, esc};
 use crate::console::routes::Ctx;
 use crate::console::server::Reply;
 use crate::plugin::PluginError;
-use crate::plugin::bans::Where;
+use crate::plugin::bans::{Where, kinds, list_bans};
+use crate::plugin::view::AnyBan;
 
 /// The operator's `reportingController`.
 const OPERATOR: &str = "interdict.dev/operator";
@@ -76,6 +80,33 @@ pub fn rows(events: &[Event]) -> Vec<ActivityRow> {
     rows
 }
 
+/// The actor an object records for a transition, when its Event names none.
+pub fn recorded_actor(row: &ActivityRow, bans: &[AnyBan], appeals: &[BanAppeal]) -> Option<String> {
+    let (kind, name) = row.object.split_once('/')?;
+    if kind == "BanAppeal" {
+        let appeal = appeals.iter().find(|a| {
+            a.metadata.name.as_deref() == Some(name)
+                && a.metadata.namespace.as_deref() == Some(row.namespace.as_str())
+        })?;
+        return match row.reason.as_str() {
+            "AppealApproved" | "AppealDenied" => crate::actor::actor(
+                appeal.metadata.annotations.as_ref(),
+                crate::actor::DECIDED_BY,
+            )
+            .or_else(|| appeal.spec.decision.as_ref().map(|d| d.reviewer.clone())),
+            _ => None,
+        };
+    }
+    let ban = bans.iter().find(|b| {
+        format!("{:?}", b.kind()) == kind && b.name() == name && b.namespace() == row.namespace
+    })?;
+    match row.reason.as_str() {
+        "Lifted" => ban.lifted_by(),
+        "Applied" | "Scheduled" | "Created" => ban.created_by(),
+        _ => None,
+    }
+}
+
 pub fn render(rows: &[ActivityRow]) -> String {
     if rows.is_empty() {
         return "<p>No transitions recorded in the namespaces you may read.</p>".into();
@@ -117,11 +148,35 @@ pub async fn get(ctx: &Ctx<'_>) -> Reply {
             }
         })
         .await;
+    let (bans, _) = ctx
+        .across(|place: Where| {
+            let client = ctx.client.clone();
+            async move { list_bans(&client, &place, &kinds(None), None, None).await }
+        })
+        .await;
+    let (appeals, _) = ctx
+        .across(|place: Where| {
+            let client = ctx.client.clone();
+            async move {
+                let api: Api<BanAppeal> = match &place {
+                    Where::Namespace(ns) => Api::namespaced(client, ns),
+                    Where::All => Api::all(client),
+                };
+                Ok::<_, PluginError>(api.list(&ListParams::default()).await?.items)
+            }
+        })
+        .await;
+    let mut shown = rows(&events);
+    for row in &mut shown {
+        if row.actor.is_none() {
+            row.actor = recorded_actor(row, &bans, &appeals);
+        }
+    }
     let mut body = String::new();
     for problem in problems {
         body.push_str(&html::notice(false, &problem));
     }
-    body.push_str(&render(&rows(&events)));
+    body.push_str(&render(&shown));
     ctx.page("Activity", Nav::Activity, &body)
 }
 
@@ -152,5 +207,22 @@ mod tests {
         assert_eq!(reasons, ["Lifted", "Applied"]);
         assert_eq!(found[1].actor.as_deref(), Some("ann"));
         assert!(render(&found).contains("UserBan/b1"));
+        let ban: crate::api::UserBan = serde_json::from_value(serde_json::json!({
+            "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
+            "metadata": { "name": "b1", "namespace": "apps" },
+            "spec": { "subject": { "userId": "1" }, "reason": { "code": "spam" },
+                      "lift": { "reason": "oops", "by": "carol" } },
+        }))
+        .unwrap();
+        let bans = [AnyBan::User(ban)];
+        assert_eq!(
+            recorded_actor(&found[0], &bans, &[]).as_deref(),
+            Some("carol")
+        );
+        assert_eq!(
+            recorded_actor(&found[1], &bans, &[]),
+            None,
+            "created by nobody known"
+        );
     }
 }
