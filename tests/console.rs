@@ -368,6 +368,85 @@ fn refusals(console: &ConsoleProcess, browser: &Browser) {
     assert_eq!(rebound.status, 421);
 }
 
+#[tokio::test]
+async fn in_cluster_mode_acts_with_each_requests_bearer_token() {
+    let ns = TestNamespace::new("console-bearer").await;
+    let n = ns.name.clone();
+    let reader = Principal::new(
+        &n,
+        "reader",
+        &[Rule {
+            group: "interdict.dev",
+            resources: &["userbans", "featureblocks", "banappeals"],
+            verbs: &["get", "list"],
+        }],
+    );
+    let port = common::http::free_port();
+    // The admin kubeconfig only says where the cluster is: its credentials are never used.
+    let console = ConsoleProcess::start_bearer(&cluster().kubeconfig, port, &["-n", &n]);
+    let host = format!("127.0.0.1:{port}");
+    let get = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Host", host.as_str())];
+        all.extend_from_slice(headers);
+        request(port, "GET", "/ban", &all, "")
+    };
+    assert_eq!(get(&[]).status, 401, "no token");
+    assert_eq!(
+        get(&[("Authorization", "Bearer not-a-token")]).status,
+        401,
+        "a token the API server refuses"
+    );
+    let bearer = format!("Bearer {}", reader.token);
+    let page = get(&[("Authorization", &bearer)]);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&reader.username()),
+        "acting as the token's user"
+    );
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let form = format!(
+        "csrf={csrf}&namespace={n}&action=ban&subject_kind=user&subject=1&duration=1h&reason=spam"
+    );
+    let post = |origin: &str| {
+        request(
+            port,
+            "POST",
+            "/ban",
+            &[
+                ("Host", host.as_str()),
+                ("Authorization", &bearer),
+                ("Origin", origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &form,
+        )
+    };
+    assert_eq!(post("http://evil.example").status, 403);
+    // The token's own rights decide: a reader may not create bans.
+    let refused = post(&console.origin);
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("cannot create resource")
+            && refused.body.contains(&reader.username()),
+        "{}",
+        refused.body
+    );
+    assert!(
+        ns.api::<UserBan>()
+            .get_opt("spam-user-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    ns.cleanup().await;
+}
+
 #[test]
 fn the_test_clients_decode_what_they_receive() {
     assert_eq!(base64_decode("aGVsbG8="), b"hello");

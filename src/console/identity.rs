@@ -87,7 +87,11 @@ impl Access {
 
     /// The client for one request, the name lifts and decisions record,
     /// and who the page says the moderator is.
-    pub async fn caller(&self, bearer: Option<&str>) -> Result<(Client, String, String), String> {
+    /// `Err` holds the status to answer with and why.
+    pub async fn caller(
+        &self,
+        bearer: Option<&str>,
+    ) -> Result<(Client, String, String), (u16, String)> {
         match (self, bearer) {
             (
                 Access::Local {
@@ -104,13 +108,17 @@ impl Access {
                 // or exec plugin of the console's own may come along.
                 config.auth_info =
                     serde_json::from_value::<AuthInfo>(serde_json::json!({ "token": token }))
-                        .map_err(|e| format!("cannot use the bearer token: {e}"))?;
-                let client =
-                    Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
-                let actor = who_am_i(&client).await?;
+                        .map_err(|e| (400, format!("cannot use the bearer token: {e}")))?;
+                let client = Client::try_from(config)
+                    .map_err(|e| (502, format!("cannot build a client: {e}")))?;
+                let actor = who_am_i(&client).await.map_err(|e| {
+                    // A token the API server does not accept is the caller's problem.
+                    let status = if e.contains("401") { 401 } else { 502 };
+                    (status, e)
+                })?;
                 Ok((client, actor.clone(), actor))
             }
-            (Access::Bearer { .. }, None) => Err("no bearer token".to_string()),
+            (Access::Bearer { .. }, None) => Err((401, "no bearer token".to_string())),
         }
     }
 }

@@ -164,11 +164,13 @@ impl App {
         }
         let (client, actor, shown) = match self.access.caller(bearer.as_deref()).await {
             Ok(caller) => caller,
-            Err(message) => {
-                return Reply::html(
-                    502,
-                    html::refusal_page("Cannot reach the cluster", &message),
-                );
+            Err((status, message)) => {
+                let title = if status == 401 {
+                    "Not accepted by the API server"
+                } else {
+                    "Cannot reach the cluster"
+                };
+                return Reply::html(status, html::refusal_page(title, &message));
             }
         };
         let ctx = Ctx {

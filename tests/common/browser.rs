@@ -446,6 +446,37 @@ impl ConsoleProcess {
     }
 }
 
+impl ConsoleProcess {
+    /// `interdict console --auth=bearer` on 127.0.0.1:`port` for `origin`,
+    /// with the cluster of `kubeconfig` (never its credentials).
+    pub fn start_bearer(kubeconfig: &Path, port: u16, extra: &[&str]) -> ConsoleProcess {
+        let origin = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(super::operator::binary())
+            .args(["console", "--auth=bearer", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--public-url", &origin, "--kubeconfig"])
+            .arg(kubeconfig)
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start interdict console");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("Console listening on"), "{line:?}");
+        ConsoleProcess {
+            child,
+            login_url: String::new(),
+            port,
+            origin,
+        }
+    }
+}
+
 impl Drop for ConsoleProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
