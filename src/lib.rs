@@ -10,6 +10,8 @@ pub mod audit;
 #[cfg(feature = "operator")]
 pub mod cli;
 #[cfg(feature = "operator")]
+pub mod console;
+#[cfg(feature = "operator")]
 pub mod controller;
 pub mod core;
 #[cfg(feature = "operator")]

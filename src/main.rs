@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use interdict::cli::{Cli, Command};
-use interdict::{api, controller, core, reader, serve};
+use interdict::{api, console, controller, core, reader, serve};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Run(args) => controller::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Audit(args) => args.run(),
+        Command::Console(args) => console::main(args),
     }
 }
 

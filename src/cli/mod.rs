@@ -43,6 +43,11 @@ pub enum Command {
     /// Print the hash a ban can name an email by (`spec.subject.email:
     /// sha256:...`), and with a key the keyed form blocklists then carry.
     HashEmail(HashEmailArgs),
+    /// The moderation web page: search subjects, ban, silence, block, lift,
+    /// decide appeals, see recent activity and what a user sees, with your
+    /// own Kubernetes rights. Local mode (default) serves 127.0.0.1 with the
+    /// one-time link it prints; see docs/console.md.
+    Console(crate::console::ConsoleArgs),
 }
 
 /// `--email-hash-key-file`, shared by `run`, `serve`, `check` and `hash-email`.

@@ -162,6 +162,47 @@ pub fn refusal(namespace: &str, server_message: &str) -> String {
     )
 }
 
+/// Sets an appeal's `spec.decision` (final: a decided or refused appeal is
+/// left alone), with `manager` as the field manager. Returns the appeal as it
+/// was and as stored; a 403 is explained in words a reviewer can act on.
+pub async fn decide(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    decision: &AppealDecision,
+    manager: &str,
+) -> Result<(BanAppeal, BanAppeal)> {
+    let api: Api<BanAppeal> = Api::namespaced(client.clone(), namespace);
+    let appeal = api.get_opt(name).await?.ok_or_else(|| {
+        PluginError::failed(format!(
+            "no BanAppeal named {name} in namespace {namespace}"
+        ))
+    })?;
+    if let Some(decision) = &appeal.spec.decision {
+        return Err(PluginError::failed(format!(
+            "appeal {name} was decided already ({:?} by {}); decisions are final",
+            decision.outcome, decision.reviewer
+        )));
+    }
+    if appeal.status.as_ref().and_then(|s| s.phase) == Some(AppealPhase::Refused) {
+        return Err(PluginError::failed(format!(
+            "appeal {name} was refused by the operator (see kubectl describe bap {name}); there is nothing to decide"
+        )));
+    }
+    let patch = Patch::Merge(serde_json::json!({ "spec": { "decision": decision } }));
+    let params = PatchParams {
+        field_manager: Some(manager.to_string()),
+        ..PatchParams::default()
+    };
+    let stored = match api.patch(name, &params, &patch).await {
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Err(PluginError::failed(refusal(namespace, &status.message)));
+        }
+        other => other?,
+    };
+    Ok((appeal, stored))
+}
+
 pub async fn run_decide(global: &GlobalArgs, args: &DecideArgs) -> Result<()> {
     use OutputFormat::*;
     let format = output::choose(global.output, &[Table, Json, Yaml], "decide")?;
@@ -180,24 +221,6 @@ pub async fn run_decide(global: &GlobalArgs, args: &DecideArgs) -> Result<()> {
             "--reviewer must be one line of at most 253 characters",
         ));
     }
-    let api: Api<BanAppeal> = Api::namespaced(session.client.clone(), &session.namespace);
-    let appeal = api.get_opt(name).await?.ok_or_else(|| {
-        PluginError::failed(format!(
-            "no BanAppeal named {name} in namespace {}",
-            session.namespace
-        ))
-    })?;
-    if let Some(decision) = &appeal.spec.decision {
-        return Err(PluginError::failed(format!(
-            "appeal {name} was decided already ({:?} by {}); decisions are final",
-            decision.outcome, decision.reviewer
-        )));
-    }
-    if appeal.status.as_ref().and_then(|s| s.phase) == Some(AppealPhase::Refused) {
-        return Err(PluginError::failed(format!(
-            "appeal {name} was refused by the operator (see kubectl describe bap {name}); there is nothing to decide"
-        )));
-    }
     let outcome = if args.approve {
         AppealOutcome::Approved
     } else {
@@ -208,20 +231,14 @@ pub async fn run_decide(global: &GlobalArgs, args: &DecideArgs) -> Result<()> {
         reviewer,
         notes: args.notes.clone(),
     };
-    let patch = Patch::Merge(serde_json::json!({ "spec": { "decision": decision } }));
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    };
-    let stored = match api.patch(name, &params, &patch).await {
-        Err(kube::Error::Api(status)) if status.code == 403 => {
-            return Err(PluginError::failed(refusal(
-                &session.namespace,
-                &status.message,
-            )));
-        }
-        other => other?,
-    };
+    let (appeal, stored) = decide(
+        &session.client,
+        &session.namespace,
+        name,
+        &decision,
+        FIELD_MANAGER,
+    )
+    .await?;
     match format {
         Table => {
             let effect = match outcome {

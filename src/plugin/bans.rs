@@ -253,9 +253,9 @@ pub fn parse_reference(reference: &str) -> std::result::Result<(Option<BanKind>,
     Ok((kind, name))
 }
 
-fn patch_params(dry_run: DryRun) -> PatchParams {
+fn patch_params(dry_run: DryRun, manager: &str) -> PatchParams {
     let mut params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
+        field_manager: Some(manager.to_string()),
         ..PatchParams::default()
     };
     params.dry_run = dry_run == DryRun::Server;
@@ -267,8 +267,19 @@ fn patch_params(dry_run: DryRun) -> PatchParams {
 /// than an apply, so a later import (which applies without `lift`) cannot
 /// take the lift back.
 pub async fn lift(client: &Client, ban: &AnyBan, lift: &Lift, dry_run: DryRun) -> Result<AnyBan> {
+    lift_as(client, ban, lift, dry_run, FIELD_MANAGER).await
+}
+
+/// [`lift`] under another field manager (the web console's).
+pub async fn lift_as(
+    client: &Client,
+    ban: &AnyBan,
+    lift: &Lift,
+    dry_run: DryRun,
+    manager: &str,
+) -> Result<AnyBan> {
     let patch = Patch::Merge(serde_json::json!({ "spec": { "lift": lift } }));
-    let params = patch_params(dry_run);
+    let params = patch_params(dry_run, manager);
     let namespace = ban.namespace();
     let name = ban.name();
     Ok(match ban.kind() {
@@ -332,9 +343,20 @@ pub async fn create(
     manifest: &Manifest,
     dry_run: DryRun,
 ) -> Result<AnyBan> {
+    create_as(client, namespace, manifest, dry_run, FIELD_MANAGER).await
+}
+
+/// [`create`] under another field manager (the web console's).
+pub async fn create_as(
+    client: &Client,
+    namespace: &str,
+    manifest: &Manifest,
+    dry_run: DryRun,
+    manager: &str,
+) -> Result<AnyBan> {
     let params = PostParams {
         dry_run: dry_run == DryRun::Server,
-        field_manager: Some(FIELD_MANAGER.to_string()),
+        field_manager: Some(manager.to_string()),
     };
     let created = match manifest {
         Manifest::UserBan(ban) => Api::<UserBan>::namespaced(client.clone(), namespace)

@@ -5,30 +5,30 @@
 //! tested without a cluster. This file lists the verbs and maps errors to
 //! exit codes.
 
-mod appeals;
-mod ban;
-mod bans;
-mod checks;
+pub mod appeals;
+pub mod ban;
+pub mod bans;
+pub mod checks;
 mod completion;
 mod csv;
-mod error;
+pub mod error;
 mod export;
 mod import;
-mod lift;
-mod manifest;
-mod naming;
+pub mod lift;
+pub mod manifest;
+pub mod naming;
 mod output;
 mod progress;
 mod row_checks;
 mod rows;
-mod session;
-mod subject;
-mod table;
-mod timing;
+pub mod session;
+pub mod subject;
+pub mod table;
+pub mod timing;
 mod undo;
-mod view;
-mod who;
-mod why;
+pub mod view;
+pub mod who;
+pub mod why;
 
 use std::process::ExitCode;
 

@@ -205,6 +205,10 @@ pub struct HistoryRow {
     /// `-` (no appeal allowed), `allowed` (none filed) or the latest appeal's phase.
     pub appeal: String,
     pub created: Option<DateTime<Utc>>,
+    /// Whether lifting it would change anything (the console offers a lift
+    /// only then); not part of `-o json`, whose fields are documented.
+    #[serde(skip)]
+    pub liftable: bool,
 }
 
 impl HistoryRow {
@@ -224,6 +228,7 @@ impl HistoryRow {
             lifted_by: ban.lifted_by(),
             appeal,
             created: ban.created(),
+            liftable: ban.is_liftable(),
         }
     }
 }

@@ -87,24 +87,20 @@ pub fn render(rows: &[HistoryRow], all_namespaces: bool, now: chrono::DateTime<U
     table::render(&headers, &lines)
 }
 
-pub async fn run(global: &GlobalArgs, args: &WhoArgs) -> Result<()> {
-    use OutputFormat::*;
-    let format = output::choose(global.output, &[Table, Json, Yaml], "who")?;
-    let subject = args.subject.required().map_err(PluginError::usage)?;
-    let session = Session::connect(global).await?;
-    let place = Where::of(&session.namespace, args.all_namespaces);
-    let found = bans::bans_of(
-        &session.client,
-        &place,
-        &subject,
-        args.subject.ip.as_deref(),
-        global.lookup,
-    )
-    .await?;
+/// A subject's record in `place`: every ban and block, oldest first, each
+/// with where its appeal stands.
+pub async fn history(
+    client: &kube::Client,
+    place: &Where,
+    subject: &super::subject::SubjectRef,
+    typed_ip: Option<&str>,
+    lookup: bans::Lookup,
+) -> Result<Vec<HistoryRow>> {
+    let found = bans::bans_of(client, place, subject, typed_ip, lookup).await?;
     let mut rows = Vec::with_capacity(found.len());
     for ban in &found {
         // Appeals name their ban; a field selector keeps this one small query per ban.
-        let appeals: Api<BanAppeal> = Api::namespaced(session.client.clone(), &ban.namespace());
+        let appeals: Api<BanAppeal> = Api::namespaced(client.clone(), &ban.namespace());
         let selector = format!("spec.banRef.name={}", escape_selector_value(&ban.name()));
         let appeals = appeals
             .list(&ListParams::default().fields(&selector))
@@ -112,6 +108,23 @@ pub async fn run(global: &GlobalArgs, args: &WhoArgs) -> Result<()> {
             .items;
         rows.push(HistoryRow::of(ban, appeal_state(ban, &appeals)));
     }
+    Ok(rows)
+}
+
+pub async fn run(global: &GlobalArgs, args: &WhoArgs) -> Result<()> {
+    use OutputFormat::*;
+    let format = output::choose(global.output, &[Table, Json, Yaml], "who")?;
+    let subject = args.subject.required().map_err(PluginError::usage)?;
+    let session = Session::connect(global).await?;
+    let place = Where::of(&session.namespace, args.all_namespaces);
+    let rows = history(
+        &session.client,
+        &place,
+        &subject,
+        args.subject.ip.as_deref(),
+        global.lookup,
+    )
+    .await?;
     match format {
         Table if rows.is_empty() => {
             eprintln!(

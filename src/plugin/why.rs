@@ -170,12 +170,15 @@ pub fn render(decision: &Decision, subject: &str, feature: &str, at: DateTime<Ut
 }
 
 /// Every shard's data, keyed by file name (shard files have distinct names).
-async fn documents(session: &Session, base: &str) -> Result<BTreeMap<String, String>> {
-    let api: Api<ConfigMap> = Api::namespaced(session.client.clone(), &session.namespace);
+async fn documents(
+    client: &kube::Client,
+    namespace: &str,
+    base: &str,
+) -> Result<BTreeMap<String, String>> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let first = api.get_opt(base).await?.ok_or_else(|| {
         PluginError::failed(format!(
-            "namespace {} has no ConfigMap {base}: it has no bans yet, or the operator does not run for it",
-            session.namespace
+            "namespace {namespace} has no ConfigMap {base}: it has no bans yet, or the operator does not run for it"
         ))
     })?;
     let mut documents = first.data.unwrap_or_default();
@@ -189,19 +192,40 @@ async fn documents(session: &Session, base: &str) -> Result<BTreeMap<String, Str
     Ok(documents)
 }
 
+/// The decision an application of `namespace` would get for `query` at `at`,
+/// from the blocklist ConfigMaps named `base` (every shard), with the items
+/// the reader skipped (each one described).
+pub async fn decide(
+    client: &kube::Client,
+    namespace: &str,
+    base: &str,
+    query: &Query,
+    at: DateTime<Utc>,
+) -> Result<(Decision, Vec<String>)> {
+    let documents = documents(client, namespace, base).await?;
+    let shown = PathBuf::from(format!("configmaps/{namespace}"));
+    let loaded = crate::reader::load_texts(&shown, &documents)
+        .map_err(|e| PluginError::failed(format!("cannot read the blocklist: {e}")))?;
+    let skipped = loaded.skipped.iter().map(ToString::to_string).collect();
+    Ok((Index::new(loaded.contents).decide(query, at), skipped))
+}
+
 pub async fn run(global: &GlobalArgs, args: &WhyArgs) -> Result<()> {
     use OutputFormat::*;
     let format = output::choose(global.output, &[Table, Json, Yaml], "why")?;
     let session = Session::connect(global).await?;
-    let documents = documents(&session, &args.blocklist_name).await?;
-    let shown = PathBuf::from(format!("configmaps/{}", session.namespace));
-    let loaded = crate::reader::load_texts(&shown, &documents)
-        .map_err(|e| PluginError::failed(format!("cannot read the blocklist: {e}")))?;
-    for skipped in &loaded.skipped {
+    let at = args.at.unwrap_or_else(Utc::now);
+    let (decision, skipped) = decide(
+        &session.client,
+        &session.namespace,
+        &args.blocklist_name,
+        &args.query(),
+        at,
+    )
+    .await?;
+    for skipped in &skipped {
         eprintln!("warning: {skipped}; item skipped, the rest of the document is in force");
     }
-    let at = args.at.unwrap_or_else(Utc::now);
-    let decision = Index::new(loaded.contents).decide(&args.query(), at);
     match format {
         Table => {
             let subject = subject_shown(args);

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod browser;
 pub mod certs;
 pub mod chart;
 pub mod cluster;

@@ -249,3 +249,19 @@ replica continue the same chain from its own stale end).
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* Labels selecting the console pods: a name of their own, so the operator's selectors never match them. */}}
+{{- define "interdict.consoleSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-console" (include "interdict.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels on the console's objects. */}}
+{{- define "interdict.consoleLabels" -}}
+helm.sh/chart: {{ include "interdict.chart" . }}
+{{ include "interdict.consoleSelectorLabels" . }}
+app.kubernetes.io/component: console
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: interdict
+{{- end }}
