@@ -2,7 +2,9 @@
 //! transition of a ban that still exists has reached it, and none twice. A
 //! redelivery with the same idempotency key (sent, then the answer lost to a
 //! fault) is the documented at-least-once contract and counted apart; two
-//! different keys for one transition would be two notifications.
+//! different keys for one transition would be two notifications. (Appeal
+//! events are one per appeal, and the receiver's record names the ban only:
+//! they are not counted per ban.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +28,10 @@ pub fn check(observed: &Observed, deliveries: &[Delivery]) -> (Vec<String>, usiz
     let mut keys: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     let mut repeated = 0;
     for (event, name, key) in deliveries {
+        // An appeal event is one per appeal, and a ban may have several
+        // appeals: only the ban's own transitions are one per ban.
         if names.contains(name.as_str())
+            && NOTIFIED.contains(&event.as_str())
             && !keys
                 .entry((event.as_str(), name.as_str()))
                 .or_default()
