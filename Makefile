@@ -1,6 +1,8 @@
 # Interdict — see README.md. Every target works on a fresh machine: the test
 # control plane is built from Go modules on first use (cached outside the repo).
 
+# bash: `make chaos` reads its pipelines' exit codes (PIPESTATUS).
+SHELL := /bin/bash
 CARGO ?= cargo
 DEV_CLUSTER_DIR ?= $(CURDIR)/target/dev-cluster
 
@@ -39,17 +41,36 @@ bench: control-plane
 	python3 clients/python/bench.py
 	$(CARGO) bench --bench operator
 
-## Fault injection with more seeds than `make test` runs (seed 1 of each fault
-## kind): each kind with seed 1 and a fresh one, all mixed with seeds 1-3 and a
-## fresh one (INTERDICT_FAULT_SEEDS / INTERDICT_FAULT_MIXED_SEEDS and
-## INTERDICT_FAULT_STEPS=N choose), then the figures of docs/reliability.md
-## from what ran (hack/reliability-report.py), written even when a run failed.
+## The reliability suite (docs/reliability.md, "Running it"), at most about 30
+## minutes: the property tests and admission parity with more cases than
+## `make test` runs, the sidecar under hostile load (benches/hostile.rs), then
+## fault injection: each fault kind with seed 1 and a fresh seed, all mixed with
+## seeds 1 and 2 and a fresh one. INTERDICT_FAULT_SEEDS /
+## INTERDICT_FAULT_MIXED_SEEDS, INTERDICT_FAULT_STEPS, PROPTEST_CASES,
+## HYPOTHESIS_MAX_EXAMPLES and INTERDICT_PARITY_SAMPLES choose. The "Figures"
+## section is written from what ran (hack/reliability-report.py), even when a
+## run failed.
+CHAOS_REPORT := target/faults-report
 chaos: control-plane
-	rm -rf target/faults-report
+	rm -rf $(CHAOS_REPORT) && mkdir -p $(CHAOS_REPORT)
+	hack/python-tools.sh >/dev/null
+	status=0; \
+	cases=$${PROPTEST_CASES:-2048}; examples=$${HYPOTHESIS_MAX_EXAMPLES:-1000}; \
+	samples=$${INTERDICT_PARITY_SAMPLES:-3000}; \
 	fresh=$$(( $$(date +%s) % 100000 + 100 )); \
+	echo "{\"proptestCases\": $$cases, \"hypothesisMaxExamples\": $$examples, \"paritySamples\": $$samples}" \
+	  > $(CHAOS_REPORT)/fuzz-settings.json; \
+	PROPTEST_CASES=$$cases $(CARGO) test --lib properties 2>&1 | tee $(CHAOS_REPORT)/proptest.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	HYPOTHESIS_MAX_EXAMPLES=$$examples "$$(hack/python-tools.sh)" -m unittest -v \
+	  discover -s clients/python/tests -t clients/python -p 'test_properties.py' 2>&1 \
+	  | tee $(CHAOS_REPORT)/hypothesis.log; [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	INTERDICT_PARITY_SAMPLES=$$samples $(CARGO) test --test admission_parity -- --nocapture 2>&1 \
+	  | tee $(CHAOS_REPORT)/parity.log; [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	$(CARGO) bench --bench hostile || status=1; \
 	INTERDICT_FAULT_SEEDS=$${INTERDICT_FAULT_SEEDS:-1,$$fresh} \
-	INTERDICT_FAULT_MIXED_SEEDS=$${INTERDICT_FAULT_MIXED_SEEDS:-1,2,3,$$fresh} \
-	  $(CARGO) test --test faults -- --nocapture; status=$$?; \
+	INTERDICT_FAULT_MIXED_SEEDS=$${INTERDICT_FAULT_MIXED_SEEDS:-1,2,$$fresh} \
+	  $(CARGO) test --test faults -- --nocapture || status=1; \
 	python3 hack/reliability-report.py --write; exit $$status
 
 fmt:

@@ -2,99 +2,19 @@
 //! over HTTP from `interdict serve`. Prints a table; timings are medians of
 //! repeated batches, never assertions.
 
-use std::collections::BTreeMap;
+#[path = "support/blocklist.rs"]
+mod blocklist;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
-use interdict::core::document::render_data;
-use interdict::core::{Entry, EntryKind, Index, Mode, Query, Scope, SubjectKey, decide};
+use interdict::core::{Index, Query, decide};
 use interdict::reader::Blocklist;
 
-fn at(secs: i64) -> chrono::DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
-}
-
-/// A realistic mix: mostly user-id bans, some scoped feature blocks, emails, IP ranges.
-fn entries(count: usize) -> Vec<Entry> {
-    (0..count)
-        .map(|i| {
-            let subject = match i % 10 {
-                0..=5 => SubjectKey::UserId(format!("user-{i}")),
-                6 => SubjectKey::Username(format!("name-{i}")),
-                7 => SubjectKey::Email(interdict::core::email::hash_email(&format!(
-                    "u{i}@example.org"
-                ))),
-                8 => SubjectKey::Ip(format!("10.{}.{}.0/24", (i / 256) % 256, i % 256)),
-                _ => SubjectKey::KeyFingerprint(format!("SHA256:key{i}")),
-            };
-            let feature_block = i % 3 == 0;
-            Entry {
-                id: format!(
-                    "{}/ban-{i:06}",
-                    if feature_block {
-                        "FeatureBlock"
-                    } else {
-                        "UserBan"
-                    }
-                ),
-                kind: if feature_block {
-                    EntryKind::FeatureBlock
-                } else {
-                    EntryKind::UserBan
-                },
-                subject,
-                mode: (!feature_block).then_some(Mode::Suspend),
-                features: if feature_block {
-                    vec!["comments".into(), "mentorship-service".into()]
-                } else {
-                    vec![]
-                },
-                scopes: if feature_block && i % 2 == 0 {
-                    vec![Scope {
-                        kind: "academy".into(),
-                        name: format!("academy-{}", i % 50),
-                    }]
-                } else {
-                    vec![]
-                },
-                from: at(0),
-                until: (i % 4 == 0).then(|| at(86_400)),
-                reason: "spam".into(),
-                message: Some("You are blocked.".into()),
-                revoke_sessions_before: None,
-                appeal_instructions: None,
-                global: false,
-            }
-        })
-        .collect()
-}
-
-fn queries(count: usize) -> Vec<Query> {
-    (0..1000)
-        .map(|i| {
-            let n = (i * 7919) % (count * 2); // half hit, half miss
-            Query {
-                user_id: Some(format!("user-{n}")),
-                ip: Some(IpAddr::from([
-                    10,
-                    (n / 256 % 256) as u8,
-                    (n % 256) as u8,
-                    9,
-                ])),
-                feature: "comments".into(),
-                scopes: vec![Scope {
-                    kind: "academy".into(),
-                    name: "academy-3".into(),
-                }],
-                ..Default::default()
-            }
-        })
-        .collect()
-}
+use blocklist::{at, entries, queries, write_blocklist};
 
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -113,13 +33,6 @@ fn time_per_call(batches: usize, calls: usize, mut f: impl FnMut(usize)) -> f64 
         })
         .collect();
     median(samples)
-}
-
-fn write_blocklist(dir: &Path, entries: Vec<Entry>) {
-    let data: BTreeMap<String, String> = render_data("bench", entries.into(), at(1));
-    for (key, value) in data {
-        std::fs::write(dir.join(key), value).unwrap();
-    }
 }
 
 struct Http {

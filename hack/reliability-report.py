@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Turns the fault suite's per-run files (target/faults-report/*.json, written
-by tests/faults.rs) into the "## Figures" section of docs/reliability.md.
+"""Turns what `make chaos` leaves in target/faults-report (the fault suite's
+per-run files written by tests/faults.rs, the property and parity logs, the
+hostile-load figures of benches/hostile.rs) into the "## Figures" section of
+docs/reliability.md.
 
     hack/reliability-report.py [--write]   # prints the section; --write updates the doc
 """
 import glob
 import json
 import math
+import re
 import os
 import sys
 
@@ -22,12 +25,94 @@ def quantile(values, q):
     return ordered[rank - 1]
 
 
+REPORT = os.path.join(ROOT, "target", "faults-report")
+
+
 def load():
     runs = []
-    for path in sorted(glob.glob(os.path.join(ROOT, "target", "faults-report", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(REPORT, "*-seed*.json"))):
         with open(path, encoding="utf-8") as f:
             runs.append(json.load(f))
     return runs
+
+
+def read(name):
+    path = os.path.join(REPORT, name)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f) if name.endswith(".json") else f.read()
+
+
+def fuzz_lines():
+    """Cases run per property target, from the logs of the chaos run."""
+    settings = read("fuzz-settings.json")
+    if settings is None:
+        return []
+    lines = ["", "Properties and parity in the same run:", "",
+             "| target | properties | cases each | failed |", "| --- | --- | --- | --- |"]
+    proptest = read("proptest.log") or ""
+    by_module = {}
+    for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED)$", proptest, re.M):
+        module = m.group(1).rsplit("::", 1)[0]
+        tally = by_module.setdefault(module, [0, 0])
+        tally[0] += 1
+        tally[1] += m.group(2) == "FAILED"
+    for module, (count, failed) in sorted(by_module.items()):
+        lines.append(f"| `{module}` (proptest) | {count} | {settings['proptestCases']} | {failed} |")
+    hypothesis = read("hypothesis.log") or ""
+    by_class = {}
+    for m in re.finditer(r"^(test_\S+) \((\S+)\) \.\.\. (ok|FAIL|ERROR)", hypothesis, re.M):
+        group = m.group(2).rsplit(".", 1)[0]
+        tally = by_class.setdefault(group, [0, 0])
+        tally[0] += 1
+        tally[1] += m.group(3) != "ok"
+    for group, (count, failed) in sorted(by_class.items()):
+        lines.append(f"| `{group}` (Hypothesis) | {count} | up to {settings['hypothesisMaxExamples']} | {failed} |")
+    parity = re.search(r"^admission parity: .*$", read("parity.log") or "", re.M)
+    lines.append("")
+    lines.append(f"- {parity.group(0)}." if parity else
+                 f"- admission parity ({settings['paritySamples']} specs): no result line (see the log)")
+    return lines
+
+
+def hostile_lines():
+    h = read("hostile.json")
+    if h is None:
+        return []
+    calm, storm = h["calm"], h["hostilePhase"]
+    hostile = h["hostile"]
+    total = hostile["silent"] + hostile["slowHeaders"] + hostile["nonReaders"] + hostile["malformedWorkers"]
+    lines = ["", f"The sidecar under hostile load (`benches/hostile.rs`): {h['entries']} entries, "
+             f"{h['clients']} well-behaved keep-alive clients, then the same beside {total} hostile "
+             f"connections ({hostile['silent']} silent, {hostile['slowHeaders']} sending headers a byte "
+             f"at a time, {hostile['nonReaders']} never reading their answers, "
+             f"{hostile['malformedWorkers']} sending malformed requests in a loop) under its default "
+             f"limit of {h['maxConnections']}:", "",
+             "| phase | requests | p50 | p99 | max | rate | peak RSS | open files |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    phases = [("alone", calm), ("among hostile clients", storm)]
+    if "hostileAgain" in h:
+        phases.append(("among hostile clients, a second time", h["hostileAgain"]))
+    for name, p in phases:
+        lines.append(
+            f"| {name} | {p['requests']} | {p['p50Ms']:.2f} ms | {p['p99Ms']:.2f} ms | {p['maxMs']:.1f} ms "
+            f"| {p['requests'] / p['seconds']:.0f}/s | {p['peakRssMib']:.0f} MiB | {p['peakOpenFiles']} |"
+        )
+    growth = storm["peakRssMib"] - h["rssBeforeMib"]
+    within = lambda ok: "within" if ok else "**outside**"
+    lines += ["",
+              f"- well-behaved p99 among hostile clients: {storm['p99Ms']:.2f} ms, bound "
+              f"{h['boundP99Ms']:.0f} ms: {within(storm['p99Ms'] <= h['boundP99Ms'])};",
+              f"- memory growth under hostility: {growth:.1f} MiB, bound {h['boundRssGrowthMib']:.0f} MiB "
+              f"(32 KiB per connection at the limit): {within(growth <= h['boundRssGrowthMib'])};",
+              f"- once they stopped: {h['after']['rssMib']:.0f} MiB and {h['after']['openFiles']} open files "
+              f"(idle before: {h['idle']['rssMib']:.0f} MiB, {h['idle']['openFiles']});",
+              "- hostile connections the sidecar closed: "
+              + ", ".join(f"{k} {v}" for k, v in h["closed"].items()) + ";",
+              "- malformed requests answered: "
+              + ", ".join(f"{k} ×{v}" for k, v in h["malformedAnswers"].items()) + "."]
+    return lines
 
 
 def section(runs):
@@ -80,6 +165,8 @@ def section(runs):
                 f"- `{'+'.join(r['broken'])}`, seed {r['seed']}: {len(r['violations'])} "
                 f"violation(s) reported, as it must"
             )
+    lines += fuzz_lines()
+    lines += hostile_lines()
     return "\n".join(lines) + "\n"
 
 

@@ -329,6 +329,12 @@ async fn accept_loop(
     }
 }
 
+/// Largest request line and headers, and the most a connection buffers of
+/// what its client sent or has yet to read (a larger head is refused with
+/// 431). hyper's default, about 400 KiB, lets thousands of clients that
+/// pipeline requests and never read the answers hold gigabytes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// Clients over the connection limit wait in the accept queue; the usual 128
 /// slots overflow in a burst, and an overflowing SYN is retried only after a
 /// second or more. The kernel caps this at `net.core.somaxconn`.
@@ -360,6 +366,7 @@ async fn serve_connection<S>(
     if let Err(error) = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .serve_connection(io, service)
         .await
     {

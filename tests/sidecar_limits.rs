@@ -320,3 +320,29 @@ fn out_of_file_descriptors_the_sidecar_backs_off_instead_of_spinning() {
     }
     sidecar.assert_answers(Duration::from_secs(5));
 }
+
+/// A request whose line and headers exceed 16 KiB is refused with 431, not
+/// buffered; one just under is answered.
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let sidecar = Sidecar::start(&[], None);
+    let ask = |padding: usize| {
+        let mut stream = TcpStream::connect(("127.0.0.1", sidecar.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let request = format!(
+            "GET /v1/decision?feature=chat&user=mallory HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(padding)
+        );
+        // The server may answer and close before it has read everything.
+        let _ = stream.write_all(request.as_bytes());
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let small = ask(8 * 1024);
+    assert!(small.starts_with("HTTP/1.1 200"), "{small}");
+    let large = ask(64 * 1024);
+    assert!(large.starts_with("HTTP/1.1 431"), "{large}");
+}

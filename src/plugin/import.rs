@@ -1,7 +1,8 @@
 //! `import FILE`: many bans at once from CSV or JSON lines. The whole file
 //! is checked before anything is written; every object is labelled with the
-//! batch id (`interdict.dev/batch`) and written by server-side apply, so the
-//! same file imported again changes nothing, and `undo --batch` can lift it.
+//! batch id (`interdict.dev/batch`) and created, or brought to its row by
+//! server-side apply when it exists, so the same file imported again changes
+//! nothing, and `undo --batch` can lift it.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -197,7 +198,8 @@ pub async fn run(global: &GlobalArgs, args: &ImportArgs) -> Result<()> {
         let session = &session;
         async move {
             let result =
-                bans::apply(&session.client, &session.namespace, &manifest, args.dry_run).await;
+                bans::create_or_apply(&session.client, &session.namespace, &manifest, args.dry_run)
+                    .await;
             (*line, manifest, result)
         }
     }))
