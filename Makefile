@@ -62,8 +62,8 @@ chaos: control-plane
 	  > $(CHAOS_REPORT)/fuzz-settings.json; \
 	PROPTEST_CASES=$$cases $(CARGO) test --lib properties 2>&1 | tee $(CHAOS_REPORT)/proptest.log; \
 	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
-	HYPOTHESIS_MAX_EXAMPLES=$$examples "$$(hack/python-tools.sh)" -m unittest -v \
-	  discover -s clients/python/tests -t clients/python -p 'test_properties.py' 2>&1 \
+	HYPOTHESIS_MAX_EXAMPLES=$$examples "$$(hack/python-tools.sh)" -m unittest \
+	  discover -v -s clients/python/tests -t clients/python -p 'test_properties.py' 2>&1 \
 	  | tee $(CHAOS_REPORT)/hypothesis.log; [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
 	INTERDICT_PARITY_SAMPLES=$$samples $(CARGO) test --test admission_parity -- --nocapture 2>&1 \
 	  | tee $(CHAOS_REPORT)/parity.log; [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \

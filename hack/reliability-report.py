@@ -152,6 +152,11 @@ def section(runs):
             f"| {fault} | {len(values)} | {quantile(values, 0.5):.1f} s | "
             f"{quantile(values, 0.99):.1f} s | {max(values):.1f} s |"
         )
+    refused = [r.get("refusedAppends", 0) for r in normal if "AuditDiskFull" in r["injected"]]
+    if refused:
+        lines += ["", f"Audit lines refused by the full disk (logged by the operator, each one "
+                  f"on stdout and never half in the file): {sum(refused)} in {len(refused)} run(s) "
+                  f"with that fault ({', '.join(map(str, refused))})."]
     if violations:
         lines += ["", "Violations:", ""]
         for r in normal:

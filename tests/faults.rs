@@ -88,8 +88,14 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
             applied += 1;
         }
         if let Some(fault) = step.fault {
-            inject(fault, &mut replicas, &client, &mut targets).await;
-            injected.push(fault);
+            if !inject(fault, &mut replicas, &client, &mut targets).await {
+                // Counted only when it happened; the probe runs all the same.
+                eprintln!(
+                    "faults: seed {seed}: step {index}: {fault:?} found no live leader to kill"
+                );
+            } else {
+                injected.push(fault);
+            }
             let probe = probe::converge(
                 client.clone(),
                 names[0].clone(),
@@ -179,15 +185,26 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         .map(|o| (o.stderr.display().to_string(), o.log()))
         .collect();
     violations.extend(invariants::logs(&logs));
+    let mut refused_appends = 0;
     if let Some(disk) = &targets.audit {
         violations.extend(disk.verify());
+        refused_appends = logs
+            .iter()
+            .map(|(_, log)| log.matches(audit_disk::REFUSED_APPEND).count())
+            .sum();
+        if injected.contains(&Fault::AuditDiskFull) && refused_appends == 0 {
+            violations.push(
+                "the audit disk was full and no append was refused: the fault tested nothing"
+                    .to_string(),
+            );
+        }
     }
     let convergence: Vec<String> = converged
         .iter()
         .map(|(fault, took)| format!("{fault:?} {:.1}s", took.as_secs_f64()))
         .collect();
     eprintln!(
-        "faults: seed {seed}: {applied}/{steps} operations in {:.1}s, faults {:?}, {} leaders killed, {} processes restarted after exiting, converged after each fault in [{}], settled {:.1}s after the last timed end, peak RSS {} MiB, {} audit ids repeated across processes (same id), {} notifications delivered again (same key), {} violation(s)",
+        "faults: seed {seed}: {applied}/{steps} operations in {:.1}s, faults {:?}, {} leaders killed, {} processes restarted after exiting, converged after each fault in [{}], settled {:.1}s after the last timed end, peak RSS {} MiB, {} audit ids repeated across processes (same id), {} notifications delivered again (same key), {} audit appends refused, {} violation(s)",
         workload_time.as_secs_f64(),
         injected,
         replicas.restarts,
@@ -197,6 +214,7 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         peaks.iter().max().copied().unwrap_or(0) >> 20,
         repeated_across,
         repeated_keys,
+        refused_appends,
         violations.len()
     );
     report::write(&report::Run {
@@ -209,6 +227,7 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         workload_seconds: workload_time.as_secs_f64(),
         settled_seconds: settled_in.as_secs_f64(),
         peak_rss_bytes: peaks.iter().max().copied().unwrap_or(0),
+        refused_appends,
         violations: violations.clone(),
         broken: env.iter().map(|(_, v)| v.to_string()).collect(),
     });

@@ -337,8 +337,14 @@ impl AuditFile {
         let mut bytes = Vec::with_capacity(sealed.line.len() + 1);
         bytes.extend_from_slice(sealed.line.as_bytes());
         bytes.push(b'\n');
-        file.write_all(&bytes)?;
-        file.sync_data()?;
+        if let Err(error) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+            // A full disk takes part of a line before it refuses the rest:
+            // cut the file back to its last whole line, so the record is not
+            // in the file at all and the chain goes on from that line. (Should
+            // the cut fail too, the next open finds the damage and says so.)
+            let _ = file.set_len(self.size);
+            return Err(error);
+        }
         self.size += bytes.len() as u64;
         self.head = sealed.hash;
         Ok(sealed.line)

@@ -158,7 +158,12 @@ fn ban_transition_id<K: BanResource>(
     if transition == Transition::Lifted {
         return transition_id(&uid, transition.reason(), &[]);
     }
-    let generation = object.meta().generation.unwrap_or_default().to_string();
+    // An expiry is named by the end it reached: an edit after it (the lift
+    // of an approved appeal, for one) must not make it another expiry.
+    let generation = match transition {
+        Transition::Expired => String::new(),
+        _ => object.meta().generation.unwrap_or_default().to_string(),
+    };
     let left = old.and_then(|o| o.phase).map_or("", Phase::as_str);
     let time = |at: Option<DateTime<Utc>>| at.map(|t| t.to_rfc3339()).unwrap_or_default();
     let about = match transition {

@@ -307,7 +307,20 @@ pub fn transitions(old: Option<&BanStatus>, new: &BanStatus) -> Vec<Transition> 
         (before, Phase::Expired) if before != Some(Phase::Expired) => {
             found.push(Transition::Expired)
         }
-        (before, Phase::Lifted) if before != Some(Phase::Lifted) => found.push(Transition::Lifted),
+        (before, Phase::Lifted) if before != Some(Phase::Lifted) => {
+            // It ran out before it was lifted, and no stored status says so:
+            // a process recorded the expiry and died before its status write,
+            // or the operator was down for both. The expiry is part of the
+            // ban's life either way, as if it had been seen on time.
+            let expired_first = new
+                .expires_at
+                .zip(new.lifted_at)
+                .is_some_and(|(end, lift)| end <= lift);
+            if expired_first && matches!(before, None | Some(Phase::Active | Phase::Scheduled)) {
+                found.push(Transition::Expired);
+            }
+            found.push(Transition::Lifted)
+        }
         (before, Phase::Exempted) if before != Some(Phase::Exempted) => {
             found.push(Transition::Exempted)
         }

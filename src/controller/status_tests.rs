@@ -207,3 +207,31 @@ fn lift_exemption_and_review_are_recorded_once() {
         []
     );
 }
+
+#[test]
+fn a_ban_that_ran_out_before_its_lift_records_its_expiry_too() {
+    // In force from 0 to 10, lifted at 20, first seen lifted: a process that
+    // recorded the expiry died before its status write.
+    let timed = compiled(0, Some(10));
+    let active = desired_status(&timed, Some(1), None, "bl", at(1));
+    let lifted = Assessment {
+        lifted: Some((at(20), "BanAppeal/a".into())),
+        ..timed.clone()
+    };
+    let after = desired_status(&lifted, Some(2), Some(&active), "bl", at(21));
+    assert_eq!(
+        transitions(Some(&active), &after),
+        [Transition::Expired, Transition::Lifted]
+    );
+    // Already seen expired: the lift alone.
+    let expired = desired_status(&timed, Some(1), Some(&active), "bl", at(11));
+    assert_eq!(expired.phase, Some(Phase::Expired));
+    assert_eq!(transitions(Some(&expired), &after), [Transition::Lifted]);
+    // Lifted while still in force: no expiry happened.
+    let early = Assessment {
+        lifted: Some((at(5), "BanAppeal/a".into())),
+        ..timed
+    };
+    let cut_short = desired_status(&early, Some(2), Some(&active), "bl", at(21));
+    assert_eq!(transitions(Some(&active), &cut_short), [Transition::Lifted]);
+}

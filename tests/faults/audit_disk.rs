@@ -1,13 +1,50 @@
 //! The audit file's disk running full: every replica appends its audit lines
 //! to a file (`--audit-log`) on a small tmpfs of its own, which the fault
-//! fills to the last byte for a few seconds. Afterwards each file must still
-//! verify as one unbroken hash chain (`interdict audit verify`): a line the
-//! disk refused is on stdout (checked with the other audit invariants), never
-//! half in the file. Mounting needs root, as CI runs.
+//! fills to the last byte for a few seconds while bans are created. Afterwards
+//! each file must still verify as one unbroken hash chain (`interdict audit
+//! verify`): a line the disk refused is on stdout (checked with the other
+//! audit invariants), never half in the file; and the operator must have
+//! logged refused appends, or the fault tested nothing. Mounting needs root,
+//! as CI runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use interdict::api::UserBan;
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+
+/// What the operator logs when the audit file refuses a line.
+pub const REFUSED_APPEND: &str = "cannot append to the audit log file";
+
+/// Bans created while the disk is full: their audit lines (each over 400
+/// bytes) add up to more than the page of slack an append may still use.
+const BANS_WHILE_FULL: usize = 12;
+
+/// Creates [`BANS_WHILE_FULL`] permanent bans spread over `duration`, each a
+/// transition the leader must record while the disk is full.
+pub async fn ban_while_full(client: &kube::Client, namespace: &str, duration: Duration) {
+    let bans: Api<UserBan> = Api::namespaced(client.clone(), namespace);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    for i in 0..BANS_WHILE_FULL {
+        let name = format!("diskfull-{stamp}-{i}");
+        let ban: UserBan = serde_json::from_value(json!({
+            "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
+            "metadata": {"name": name},
+            "spec": {"subject": {"userId": format!("probe-{name}")}, "reason": {"code": "spam"}},
+        }))
+        .unwrap();
+        // Created directly, not through the fault proxy; a failure only
+        // makes the fault weaker, which the refused-append check reports.
+        let _ = bans.create(&PostParams::default(), &ban).await;
+        tokio::time::sleep(duration / BANS_WHILE_FULL as u32).await;
+    }
+}
 
 /// Big enough for a run's audit lines, small enough to fill in an instant.
 const SIZE: &str = "size=4m";

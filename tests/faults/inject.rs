@@ -42,15 +42,16 @@ pub struct Targets {
     pub audit: Option<AuditDisk>,
 }
 
+/// Injects `fault`; false when it could not be (no live leader to kill).
 pub async fn inject(
     fault: Fault,
     replicas: &mut Replicas,
     client: &kube::Client,
     targets: &mut Targets,
-) {
+) -> bool {
     let proxy = &targets.proxy;
     match fault {
-        Fault::KillLeader => replicas.kill_leader(client).await,
+        Fault::KillLeader => return replicas.kill_leader(client).await,
         Fault::RestartApiServer => {
             cluster().stop_apiserver();
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -96,11 +97,16 @@ pub async fn inject(
         Fault::AuditDiskFull => {
             if let Some(disk) = &targets.audit {
                 disk.fill();
-                tokio::time::sleep(NETWORK_FAULT).await;
+                // A full disk still takes a line that fits the slack of the
+                // file's last page; bans created now make transitions whose
+                // lines (together well over a page) must be refused.
+                let namespace = replicas.namespaces[0].clone();
+                crate::audit_disk::ban_while_full(client, &namespace, NETWORK_FAULT).await;
                 disk.drain();
             }
         }
     }
+    true
 }
 
 /// The notification sinks of every replica: the webhook receiver. (The

@@ -95,29 +95,43 @@ impl Replicas {
         }
     }
 
-    /// SIGKILLs the process holding the lease (if it is one of ours) and
-    /// starts a fresh one in its place.
-    pub async fn kill_leader(&mut self, client: &kube::Client) {
-        let holder = kube::Api::<Lease>::namespaced(client.clone(), &self.namespaces[0])
-            .get_opt(LEASE)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|l| l.spec?.holder_identity);
-        let Some(holder) = holder else { return };
-        for slot in 0..2 {
-            let holds = self.slots[slot]
-                .as_ref()
-                .and_then(Operator::pid)
-                .is_some_and(|pid| holder.ends_with(&format!("-{pid}")));
-            if holds {
+    /// SIGKILLs the process holding the lease and starts a fresh one in its
+    /// place. Right after a kill the lease still names the dead process until
+    /// it expires and a replica takes it over, so this first waits (up to a
+    /// lease's duration and a margin) for a live leader: every injection is
+    /// a real kill. Returns whether one happened.
+    pub async fn kill_leader(&mut self, client: &kube::Client) -> bool {
+        let leases = kube::Api::<Lease>::namespaced(client.clone(), &self.namespaces[0]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+        loop {
+            let holder = leases
+                .get_opt(LEASE)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|l| l.spec?.holder_identity);
+            let slot = holder.and_then(|holder| {
+                (0..2).find(|slot| {
+                    self.slots[*slot]
+                        .as_ref()
+                        .and_then(Operator::pid)
+                        .is_some_and(|pid| holder.ends_with(&format!("-{pid}")))
+                })
+            });
+            if let Some(slot) = slot {
                 let mut old = self.slots[slot].take().unwrap();
                 old.kill();
                 self.finished.push(old);
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 self.slots[slot] = Some(self.start_one(slot));
                 self.restarts += 1;
+                return true;
             }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            self.revive();
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

@@ -18,6 +18,8 @@ pub struct Run {
     pub workload_seconds: f64,
     pub settled_seconds: f64,
     pub peak_rss_bytes: u64,
+    /// Audit lines the operators logged as refused by a full disk.
+    pub refused_appends: usize,
     pub violations: Vec<String>,
     /// The failpoints switched on (the checker's own test), if any.
     pub broken: Vec<String>,
@@ -44,6 +46,7 @@ pub fn write(run: &Run) {
         "workloadSeconds": run.workload_seconds,
         "settledSeconds": run.settled_seconds,
         "peakRssBytes": run.peak_rss_bytes,
+        "refusedAppends": run.refused_appends,
         "violations": run.violations,
         "broken": run.broken,
     });
