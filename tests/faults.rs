@@ -67,7 +67,10 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
     let sinks = tempfile::tempdir().unwrap();
     let receiver_out = sinks.path().join("hooks.jsonl");
     let receiver = Receiver::start(&receiver_out, 0);
-    let notify = notify_config(sinks.path(), receiver.port);
+    let smtp_dir = sinks.path().join("mail");
+    std::fs::create_dir_all(&smtp_dir).unwrap();
+    let smtp = inject::smtp(&smtp_dir, &receiver_out, 0);
+    let notify = notify_config(sinks.path(), receiver.port, smtp.port);
     let args = vec!["--notify-config".to_string(), notify.display().to_string()];
     let audit = faults
         .contains(&Fault::AuditDiskFull)
@@ -77,6 +80,8 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         proxy,
         receiver,
         receiver_out,
+        smtp,
+        smtp_dir,
         audit,
     };
     let mut replicas = Replicas::new(names.clone(), env, args, audit_dir, kubeconfig);
@@ -133,11 +138,12 @@ async fn run(seed: u64, steps: usize, faults: &[Fault], env: &[(&str, &str)]) ->
         repeated_keys = 0;
         let now = chrono::Utc::now();
         let deliveries = targets.receiver.deliveries();
+        let emailed: std::collections::BTreeSet<String> = targets.smtp.keys().into_iter().collect();
         for ns in &names {
             match observe(&client, ns).await {
                 Some(observed) => {
                     violations.extend(invariants::state(&observed, now));
-                    let (missed, repeated) = notified::check(&observed, &deliveries);
+                    let (missed, repeated) = notified::check(&observed, &deliveries, &emailed);
                     violations.extend(missed);
                     repeated_keys += repeated;
                 }

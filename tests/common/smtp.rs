@@ -31,11 +31,17 @@ pub fn python() -> &'static Path {
     })
 }
 
+/// The header that carries a notification's idempotency key in an email.
+pub const IDEMPOTENCY_HEADER: &str = "Interdict-Idempotency-Key";
+
 /// aiosmtpd on 127.0.0.1, writing each message to a directory.
 pub struct SmtpSink {
     child: Child,
     pub port: u16,
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    /// The directory when the sink made it (else the caller's, which
+    /// outlives restarts of the sink).
+    _owned: Option<tempfile::TempDir>,
 }
 
 impl Drop for SmtpSink {
@@ -48,10 +54,24 @@ impl Drop for SmtpSink {
 impl SmtpSink {
     pub fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(python())
+        let mut sink = SmtpSink::start_in(dir.path(), 0, None);
+        sink._owned = Some(dir);
+        sink
+    }
+
+    /// A sink writing into `dir` (adding to what is there) on `port` (0: any
+    /// free one), misbehaving as `mode_file` says (see the fixture).
+    pub fn start_in(dir: &Path, port: u16, mode_file: Option<&Path>) -> SmtpSink {
+        let mut command = Command::new(python());
+        command
             .arg(repo_root().join("tests/fixtures/smtp_sink.py"))
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
+            .args(["--port", &port.to_string()]);
+        if let Some(mode_file) = mode_file {
+            command.arg("--mode-file").arg(mode_file);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -73,12 +93,43 @@ impl SmtpSink {
                 String::from_utf8_lossy(&output.stderr)
             );
         };
-        SmtpSink { child, port, dir }
+        SmtpSink {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            _owned: None,
+        }
+    }
+
+    /// Stops the server (its messages stay in its directory).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The idempotency key of every message received (retries carry the
+    /// same one).
+    pub fn keys(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                (path.extension()? == "eml").then_some(path)
+            })
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(path).ok()?;
+                text.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case(IDEMPOTENCY_HEADER)
+                        .then(|| value.trim().to_string())
+                })
+            })
+            .collect()
     }
 
     /// Message `n` (1-based) as a mail client sees it, and its envelope.
     pub fn message(&self, n: usize) -> (serde_json::Value, serde_json::Value) {
-        let eml = self.dir.path().join(format!("{n}.eml"));
+        let eml = self.dir.join(format!("{n}.eml"));
         assert!(eml.is_file(), "no message {n} received");
         let output = Command::new(python())
             .arg(repo_root().join("tests/fixtures/smtp_sink.py"))
@@ -92,15 +143,14 @@ impl SmtpSink {
             String::from_utf8_lossy(&output.stderr)
         );
         let message = serde_json::from_slice(&output.stdout).unwrap();
-        let envelope = serde_json::from_slice(
-            &std::fs::read(self.dir.path().join(format!("{n}.json"))).unwrap(),
-        )
-        .unwrap();
+        let envelope =
+            serde_json::from_slice(&std::fs::read(self.dir.join(format!("{n}.json"))).unwrap())
+                .unwrap();
         (message, envelope)
     }
 
     pub fn count(&self) -> usize {
-        std::fs::read_dir(self.dir.path())
+        std::fs::read_dir(&self.dir)
             .unwrap()
             .filter(|e| {
                 e.as_ref()

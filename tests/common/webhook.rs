@@ -26,7 +26,8 @@ pub enum Mode {
     Slow,
 }
 
-fn mode_file(out: &Path) -> PathBuf {
+/// The file whose content tells the receiver how to answer (`set_mode`).
+pub fn mode_file(out: &Path) -> PathBuf {
     out.with_extension("mode")
 }
 

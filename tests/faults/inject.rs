@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::audit_disk::AuditDisk;
 use crate::common::cluster;
-use crate::common::webhook::{Mode, Receiver, SECRET};
+use crate::common::smtp::SmtpSink;
+use crate::common::webhook::{Mode, Receiver, SECRET, mode_file};
 use crate::proxy::{FaultProxy, Link};
 use crate::replicas::Replicas;
 use crate::workload::Fault;
@@ -38,6 +39,9 @@ pub struct Targets {
     pub proxy: FaultProxy,
     pub receiver: Receiver,
     pub receiver_out: PathBuf,
+    /// The SMTP receiver, restarted on the same port and directory.
+    pub smtp: SmtpSink,
+    pub smtp_dir: PathBuf,
     /// The audit files' own disk, in runs that fill it.
     pub audit: Option<AuditDisk>,
 }
@@ -80,11 +84,15 @@ pub async fn inject(
             proxy.set(Link::Pass);
         }
         Fault::ResetConnections => proxy.reset_all(),
+        // Both receivers at once: the webhook's and the SMTP server.
         Fault::ReceiverDown => {
             let port = targets.receiver.port;
+            let smtp_port = targets.smtp.port;
             targets.receiver.stop();
+            targets.smtp.stop();
             tokio::time::sleep(NETWORK_FAULT).await;
             targets.receiver = Receiver::start(&targets.receiver_out, port);
+            targets.smtp = smtp(&targets.smtp_dir, &targets.receiver_out, smtp_port);
         }
         Fault::ReceiverFailing | Fault::ReceiverSlow => {
             targets.receiver.set_mode(match fault {
@@ -109,16 +117,22 @@ pub async fn inject(
     true
 }
 
-/// The notification sinks of every replica: the webhook receiver. (The
-/// workload's subjects have no email address, so no email is sent.)
-pub fn notify_config(dir: &Path, port: u16) -> PathBuf {
+/// The SMTP receiver of the fault suite: it answers as the webhook receiver's
+/// mode file says, so the receiver faults act on both.
+pub fn smtp(dir: &Path, receiver_out: &Path, port: u16) -> SmtpSink {
+    SmtpSink::start_in(dir, port, Some(&mode_file(receiver_out)))
+}
+
+/// The notification sinks of every replica: the webhook receiver and the
+/// SMTP server (every workload ban has a contact address).
+pub fn notify_config(dir: &Path, port: u16, smtp_port: u16) -> PathBuf {
     let secret = dir.join("secret");
     std::fs::write(&secret, SECRET).unwrap();
     let path = dir.join("notify.yaml");
     std::fs::write(
         &path,
         format!(
-            "webhook:\n  url: http://127.0.0.1:{port}/hooks/interdict\n  secretFile: {}\n  timeoutSeconds: 2\n",
+            "webhook:\n  url: http://127.0.0.1:{port}/hooks/interdict\n  secretFile: {}\n  timeoutSeconds: 2\nemail:\n  host: 127.0.0.1\n  port: {smtp_port}\n  tls: none\n  from: Moderation <moderation@example.com>\n  timeoutSeconds: 2\n",
             secret.display()
         ),
     )

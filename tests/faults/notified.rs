@@ -1,5 +1,6 @@
-//! Notifications under faults: once the receiver is back, every notified
-//! transition of a ban that still exists has reached it, and none twice. A
+//! Notifications under faults: once the receivers are back, every notified
+//! transition of a ban that still exists has reached the webhook and (under
+//! the same key) the SMTP server, and none twice. A
 //! redelivery with the same idempotency key (sent, then the answer lost to a
 //! fault) is the documented at-least-once contract and counted apart; two
 //! different keys for one transition would be two notifications. (Appeal
@@ -16,9 +17,13 @@ pub type Delivery = (String, String, String);
 /// Transitions that notify (`Transition::notifies`), by their Event reason.
 const NOTIFIED: [&str; 4] = ["Applied", "Activated", "Expired", "Lifted"];
 
-/// Violations in `observed` given every delivery so far, and how many
-/// deliveries repeated a key.
-pub fn check(observed: &Observed, deliveries: &[Delivery]) -> (Vec<String>, usize) {
+/// Violations in `observed` given every webhook delivery and the keys of
+/// every email so far, and how many webhook deliveries repeated a key.
+pub fn check(
+    observed: &Observed,
+    deliveries: &[Delivery],
+    emailed: &BTreeSet<String>,
+) -> (Vec<String>, usize) {
     let ns = &observed.namespace;
     let names: BTreeSet<&str> = observed
         .bans
@@ -65,6 +70,21 @@ pub fn check(observed: &Observed, deliveries: &[Delivery]) -> (Vec<String>, usiz
         }
         if !keys.contains_key(&(reason, name)) {
             violations.push(format!("{ns}/{name}: {reason} was never notified"));
+        }
+    }
+    // A workload ban has a contact address (a probe has none): what reached
+    // the webhook reached the SMTP server too, under the same key.
+    let addressed: BTreeSet<&str> = observed
+        .bans
+        .iter()
+        .filter(|b| b.spec.contact.as_ref().is_some_and(|c| c.email.is_some()))
+        .filter_map(|b| b.metadata.name.as_deref())
+        .collect();
+    for (event, name, key) in deliveries {
+        if addressed.contains(name.as_str()) && !emailed.contains(key) {
+            violations.push(format!(
+                "{ns}/{name}: {event} was delivered to the webhook (key {key}) and never by email"
+            ));
         }
     }
     // Nothing left undelivered in the statuses.

@@ -15,6 +15,8 @@ fn ban_manifest(name: &str, user: u64, timing: Timing, appealable: bool) -> User
     let mut spec = json!({
         "subject": {"userId": format!("u{user}")},
         "reason": {"code": "spam"},
+        // Every notification goes to the SMTP receiver too.
+        "contact": {"email": format!("{name}@example.org")},
     });
     match timing {
         Timing::Permanent => {}

@@ -81,11 +81,11 @@ pub enum Fault {
     PartitionNetwork,
     /// The proxy resets every open connection.
     ResetConnections,
-    /// The webhook receiver is stopped for a few seconds.
+    /// The webhook receiver and the SMTP server are stopped for a few seconds.
     ReceiverDown,
-    /// The webhook receiver answers 503 for a few seconds.
+    /// The webhook receiver answers 503, the SMTP server 451, for a few seconds.
     ReceiverFailing,
-    /// The webhook receiver answers after 1.5 s for a few seconds.
+    /// Both answer after 1.5 s for a few seconds.
     ReceiverSlow,
     /// The audit files' disk is full for a few seconds.
     AuditDiskFull,
