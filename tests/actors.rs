@@ -9,9 +9,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::certs::{issue, make_ca};
@@ -19,7 +16,8 @@ use common::chart::docs::{documents, of_kind};
 use common::chart::template;
 use common::http::free_port;
 use common::principal::{Principal, Rule};
-use common::{Operator, TestNamespace, cluster, eventually, repo_root};
+use common::webhook::Receiver;
+use common::{Operator, TestNamespace, cluster, eventually};
 use interdict::actor::{
     CREATED_BY, DELETED_BY, LIFTED_BY, MUTATE_INTERDICT_PATH, RECORD_DELETION_PATH,
 };
@@ -100,47 +98,6 @@ async fn a_client_cannot_write_someone_elses_name() {
     );
     assert!(refused(&deleted).contains(DELETED_BY));
     ns.cleanup().await;
-}
-
-/// The notification webhook receiver (tests/fixtures/webhook_receiver.py).
-struct Receiver(Child, std::path::PathBuf);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn receiver(dir: &Path) -> (Receiver, u16) {
-    let out = dir.join("received.jsonl");
-    let mut child = Command::new("python3")
-        .arg(repo_root().join("tests/fixtures/webhook_receiver.py"))
-        .args(["--out", out.to_str().unwrap(), "--port", "0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .unwrap()
-        .parse()
-        .unwrap();
-    (Receiver(child, out), port)
-}
-
-fn payloads(receiver: &Receiver) -> Vec<Value> {
-    std::fs::read_to_string(&receiver.1)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|request| serde_json::from_str(request["body"].as_str()?).ok())
-        .collect()
 }
 
 /// The chart's actors webhook configuration, sent to `port` on loopback and
@@ -250,7 +207,8 @@ async fn create_and_lift_by_two_users_name_both_everywhere() {
     let ca = std::fs::read(pki.path().join("ca.crt")).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (receiver, hook_port) = receiver(dir.path());
+    let receiver = Receiver::start(&dir.path().join("received.jsonl"), 0);
+    let hook_port = receiver.port;
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "actors-secret").unwrap();
     let notify = dir.path().join("notify.yaml");
@@ -375,7 +333,7 @@ async fn create_and_lift_by_two_users_name_both_everywhere() {
 
     // Notification payloads.
     let delivered = eventually("both notifications", Duration::from_secs(30), || async {
-        let all = payloads(&receiver);
+        let all = receiver.payloads();
         let applied = all.iter().find(|p| p["event"] == "Applied")?.clone();
         let lifted = all.iter().find(|p| p["event"] == "Lifted")?.clone();
         Some((applied, lifted))

@@ -92,6 +92,14 @@ impl Receiver {
             .collect()
     }
 
+    /// The JSON body of every request received.
+    pub fn payloads(&self) -> Vec<Value> {
+        self.received()
+            .iter()
+            .filter_map(|request| serde_json::from_str(request["body"].as_str()?).ok())
+            .collect()
+    }
+
     /// (event, ban name) of every delivery, after checking each signature.
     pub fn deliveries(&self) -> Vec<(String, String, String)> {
         self.received()
