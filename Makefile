@@ -33,12 +33,14 @@ python-test:
 	cd clients/python && "$$(../../hack/python-tools.sh)" -m mypy --strict interdict_blocklist
 
 ## Benchmarks (printed figures, never assertions): Rust reader, sidecar over HTTP, Python reader,
+## what the operator holds per ban (counted allocations),
 ## then the operator end to end on its own local control plane (writes the "Operator at scale"
 ## section of docs/performance.md; INTERDICT_BENCH_SCALE=quick for a two-minute smoke run that
 ## leaves the docs alone; other INTERDICT_BENCH_* knobs at the top of benches/operator/main.rs).
 bench: control-plane
 	$(CARGO) bench --bench reader
 	python3 clients/python/bench.py
+	$(CARGO) bench --bench memory
 	$(CARGO) bench --bench operator
 
 ## The reliability suite (docs/reliability.md, "Running it"), at most about 30

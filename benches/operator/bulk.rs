@@ -13,6 +13,7 @@ use crate::format::{fmt_s, size_label, verdict};
 use crate::metered::rss_note;
 use crate::objects::{Created, ban, config_map, create_all};
 use crate::observer::Observer;
+use crate::settling::Write;
 
 pub struct MediumOutcome {
     pub created: Created,
@@ -117,6 +118,25 @@ impl Bench {
             floor_ban.rate(n),
             floor_ban.failed
         ));
+        // What Ready needs at the least: each of those bans' status written
+        // (as the operator writes it, by server-side apply), still with no
+        // operator. Creates + status writes is the floor no operator can beat.
+        let status_started = Instant::now();
+        let status_failed = self
+            .write_all(
+                &floor_ns,
+                Write::StatusApply,
+                (0..n).map(|i| format!("floor-{i:06}")).collect(),
+            )
+            .await;
+        let statuses_alone = status_started.elapsed();
+        let ready_floor = floor_ban.elapsed + statuses_alone;
+        self.raw(format!(
+            "bulk floor (statuses, no operator watching): {n} statuses written in {} ({:.0}/s), {status_failed} failed; creates + statuses {}",
+            fmt_s(statuses_alone),
+            n as f64 / statuses_alone.as_secs_f64(),
+            fmt_s(ready_floor)
+        ));
         let floor = (floor1.elapsed + floor2.elapsed) / 2;
         let floor_text = format!(
             "UserBans alone {}; ConfigMaps {} ({} before, {} after)",
@@ -151,13 +171,21 @@ impl Bench {
         self.row("bulk: all bans published", &label, cells);
         // Ready means the status written: three writes per ban (finalizer,
         // status, Event), each costing the API server more than the create.
+        // The target counts the creates alone; the creates and the status
+        // writes alone are printed beside it, the floor Ready cannot beat.
         let ready_cells = match caught_up {
             Some(ready) => {
                 let ratio = ready.as_secs_f64() / floor_ban.elapsed.as_secs_f64();
+                let bound = ready_floor.as_secs_f64() / floor_ban.elapsed.as_secs_f64();
+                let over_bound = ready.as_secs_f64() / ready_floor.as_secs_f64();
                 Cells::new(fmt_s(ready))
                     .floor(
-                        format!("UserBans alone {}", fmt_s(floor_ban.elapsed)),
-                        format!("{ratio:.2}×"),
+                        format!(
+                            "UserBans alone {}; with their statuses {} ({bound:.2}× the UserBans)",
+                            fmt_s(floor_ban.elapsed),
+                            fmt_s(ready_floor)
+                        ),
+                        format!("{ratio:.2}× ({over_bound:.2}× creates + statuses)"),
                     )
                     .target("≤ 2.5× floor", verdict(ratio <= 2.5))
             }

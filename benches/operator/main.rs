@@ -29,6 +29,8 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+#[path = "../support/bans.rs"]
+mod bans;
 mod bench;
 mod bulk;
 mod expiry;

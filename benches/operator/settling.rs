@@ -21,7 +21,7 @@ use crate::objects::{ban, create_all};
 const MANAGER: &str = "interdict";
 
 #[derive(Clone, Copy, Debug)]
-enum Write {
+pub enum Write {
     Finalizer,
     StatusApply,
     StatusMerge,
@@ -85,7 +85,7 @@ impl Bench {
             .sum()
     }
 
-    async fn write_all(&self, ns: &str, write: Write, names: Vec<String>) -> usize {
+    pub async fn write_all(&self, ns: &str, write: Write, names: Vec<String>) -> usize {
         let bans: Api<UserBan> = Api::namespaced(self.client.clone(), ns);
         let events: Api<Event> = Api::namespaced(self.client.clone(), ns);
         let results: Vec<Result<(), kube::Error>> = futures::stream::iter(names)

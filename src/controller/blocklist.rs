@@ -15,9 +15,23 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "interdict";
 pub const FIELD_MANAGER: &str = "interdict";
 
+/// What the watch keeps of a blocklist ConfigMap's value (see
+/// `sources::digest_configmap_data`). SHA-256, not a fast hash: whoever can
+/// edit the ConfigMap must not be able to make a tampered value look current.
+pub fn digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(value.as_bytes());
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `existing` comes from the watch, its data values digested.
 fn is_current(existing: &ConfigMap, desired: &BTreeMap<String, String>) -> bool {
-    existing.data.as_ref() == Some(desired)
-        && existing.binary_data.as_ref().is_none_or(|b| b.is_empty())
+    existing.data.as_ref().is_some_and(|stored| {
+        stored.len() == desired.len()
+            && desired
+                .iter()
+                .all(|(key, value)| stored.get(key).is_some_and(|d| *d == digest(value)))
+    }) && existing.binary_data.as_ref().is_none_or(|b| b.is_empty())
         && existing.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
 }
 
@@ -102,4 +116,65 @@ pub async fn ensure(
         "blocklist written"
     );
     Ok(written.resource_version().and_then(|v| v.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(data: &[(&str, &str)]) -> ConfigMap {
+        let mut configmap = ConfigMap {
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), digest(v)))
+                    .collect(),
+            ),
+            ..ConfigMap::default()
+        };
+        configmap
+            .labels_mut()
+            .insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
+        configmap
+    }
+
+    fn desired(data: &[(&str, &str)]) -> BTreeMap<String, String> {
+        data.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_stored_digest_matches_only_the_same_content() {
+        let in_place = stored(&[("blocklist.json", "{\"entries\":[]}")]);
+        assert!(is_current(
+            &in_place,
+            &desired(&[("blocklist.json", "{\"entries\":[]}")])
+        ));
+        assert!(!is_current(
+            &in_place,
+            &desired(&[("blocklist.json", "{\"entries\":[1]}")])
+        ));
+    }
+
+    #[test]
+    fn an_added_or_missing_key_is_not_current() {
+        let in_place = stored(&[("blocklist.json", "a"), ("stray.json", "b")]);
+        assert!(!is_current(&in_place, &desired(&[("blocklist.json", "a")])));
+        let in_place = stored(&[("blocklist.json", "a")]);
+        assert!(!is_current(
+            &in_place,
+            &desired(&[("blocklist.json", "a"), ("blocklist-plain.json", "b")])
+        ));
+    }
+
+    #[test]
+    fn a_value_that_is_itself_a_digest_is_not_taken_for_the_content() {
+        // Someone writes the digest of the right content as the value: the
+        // store digests it again, so it does not pass for current.
+        let forged = stored(&[("blocklist.json", &digest("real"))]);
+        assert!(!is_current(
+            &forged,
+            &desired(&[("blocklist.json", "real")])
+        ));
+    }
 }

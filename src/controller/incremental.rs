@@ -92,9 +92,9 @@ fn nothing_here(
     existing: &HashMap<String, Arc<ConfigMap>>,
 ) -> bool {
     let stores = &ctx.stores;
-    stores.user_bans.in_namespace(namespace).is_empty()
-        && stores.feature_blocks.in_namespace(namespace).is_empty()
-        && stores.exemptions.in_namespace(namespace).is_empty()
+    stores.user_bans.is_empty_in(namespace)
+        && stores.feature_blocks.is_empty_in(namespace)
+        && stores.exemptions.is_empty_in(namespace)
         && existing.is_empty()
         && !stores.is_listed(namespace)
 }
@@ -140,24 +140,18 @@ async fn run(
         keys.extend(
             stores
                 .user_bans
-                .in_namespace(namespace)
+                .names(namespace)
                 .iter()
-                .map(|b| changes::key(BanKind::UserBan, &b.name_any())),
+                .map(|name| changes::key(BanKind::UserBan, name)),
         );
         keys.extend(
             stores
                 .feature_blocks
-                .in_namespace(namespace)
+                .names(namespace)
                 .iter()
-                .map(|b| changes::key(BanKind::FeatureBlock, &b.name_any())),
+                .map(|name| changes::key(BanKind::FeatureBlock, name)),
         );
-        exemption_names.extend(
-            stores
-                .exemptions
-                .in_namespace(namespace)
-                .iter()
-                .map(|x| x.name_any()),
-        );
+        exemption_names.extend(stores.exemptions.names(namespace));
     }
     // A lift granted or withdrawn by an appeal changes its ban.
     for (kind, name) in lifts

@@ -13,6 +13,7 @@ mod audit;
 mod ban;
 mod ban_sync;
 mod blocklist;
+pub mod cache;
 mod changes;
 mod compiled;
 mod error;

@@ -11,72 +11,98 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
+use super::cache::{Cache, cache};
 use super::changes::Changes;
 use super::own_writes::{OwnWrites, key};
 use super::queue::Queue;
 use super::watch_health::{WatchBackoff, WatchHealth};
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
 
-/// One reflector store per watched scope: several watchers cannot share a store,
-/// because each re-list replaces its whole content.
-pub struct ScopedStores<K: Resource<DynamicType = ()> + 'static> {
-    stores: Vec<(Option<String>, Store<K>)>,
+/// One cache per watched scope: each watch's re-list replaces its whole
+/// content, so several watches cannot share one.
+pub struct ScopedStores<K> {
+    stores: Vec<(Option<String>, Cache<K>)>,
 }
 
 impl<K> ScopedStores<K>
 where
-    K: Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + DeserializeOwned + 'static,
 {
-    /// One object by namespace and name, without scanning.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        let reference = ObjectRef::new(name).within(namespace);
+    fn in_scope(&self, namespace: &str) -> impl Iterator<Item = &Cache<K>> {
         self.stores
             .iter()
-            .filter(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
-            .find_map(|(_, store)| store.get(&reference))
+            .filter(move |(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
+            .map(|(_, cache)| cache)
+    }
+
+    /// One object by namespace and name, without scanning.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        self.in_scope(namespace)
+            .find_map(|cache| cache.get(namespace, name))
+    }
+
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        self.in_scope(namespace)
+            .any(|cache| cache.contains(namespace, name))
     }
 
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
-        self.stores
-            .iter()
-            .filter(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
-            .flat_map(|(_, store)| {
-                store.state_filter(|o| o.namespace().as_deref() == Some(namespace))
-            })
+        self.in_scope(namespace)
+            .flat_map(|cache| cache.in_namespace(namespace))
             .collect()
+    }
+
+    /// The objects of a namespace whose JSON contains `needle`; see [`Cache::matching`].
+    pub fn matching(&self, namespace: &str, needle: &str) -> Vec<Arc<K>> {
+        self.in_scope(namespace)
+            .flat_map(|cache| cache.matching(namespace, needle))
+            .collect()
+    }
+
+    pub fn names(&self, namespace: &str) -> Vec<String> {
+        self.in_scope(namespace)
+            .flat_map(|cache| cache.names(namespace))
+            .collect()
+    }
+
+    pub fn is_empty_in(&self, namespace: &str) -> bool {
+        self.in_scope(namespace)
+            .all(|cache| cache.is_empty_in(namespace))
     }
 
     /// The newest copy of `object` the watches have delivered: a pass's
     /// snapshot may be older than what this process has written since.
     pub fn freshest(&self, object: &Arc<K>) -> Arc<K> {
-        let version = |o: &K| o.meta().resource_version.as_deref()?.parse::<u64>().ok();
-        let reference = ObjectRef::from_obj(object.as_ref());
-        let current = self
-            .stores
-            .iter()
-            .find_map(|(_, store)| store.get(&reference))
-            .filter(|current| current.meta().uid == object.meta().uid);
-        match current {
-            Some(current) if version(&current) > version(object) => current,
-            _ => object.clone(),
-        }
+        let meta = object.meta();
+        let (Some(namespace), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref())
+        else {
+            return object.clone();
+        };
+        let held = meta
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok());
+        let newer = self
+            .in_scope(namespace)
+            .find(|cache| cache.version(namespace, name) > held)
+            .and_then(|cache| cache.get(namespace, name))
+            .filter(|current| current.meta().uid == meta.uid);
+        newer.unwrap_or_else(|| object.clone())
     }
 
     pub fn namespaces(&self) -> BTreeSet<String> {
         self.stores
             .iter()
-            .flat_map(|(_, store)| store.state())
-            .filter_map(|o| o.namespace())
+            .flat_map(|(_, cache)| cache.namespaces())
             .collect()
     }
 
     async fn wait_until_ready(&self) {
-        for (_, store) in &self.stores {
-            // An error means the writer is gone, i.e. the process is shutting down.
-            let _ = store.wait_until_ready().await;
+        for (_, cache) in &self.stores {
+            cache.wait_until_ready().await;
         }
     }
 }
@@ -246,6 +272,97 @@ fn triggers<K: Resource<DynamicType = ()>>(
 
 type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
 
+type Watched<K> =
+    std::pin::Pin<Box<dyn Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send>>;
+
+/// A watch with back-off, its objects stripped of what nothing here reads.
+fn stripped_watch<K>(api: Api<K>, config: watcher::Config) -> Watched<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let is_configmap = K::kind(&()) == "ConfigMap";
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos().into());
+    watcher(api, config)
+        .backoff(WatchBackoff::new(seed))
+        // Managed fields and annotations (kubectl's last-applied copy of the
+        // spec among them) are most of an object's size, and nothing here
+        // reads them but our own: at 100k bans they would dominate the
+        // operator's memory.
+        .modify(move |o: &mut K| {
+            let keep_ours = is_configmap;
+            let meta = o.meta_mut();
+            // Only the operator's own server-side-apply entry is kept: it
+            // tells a blocklist ConfigMap the operator wrote (whatever
+            // happened to its label since) from someone else's.
+            // (ConfigMaps only: on bans it would cost memory for nothing.)
+            meta.managed_fields =
+                meta.managed_fields
+                    .take()
+                    .filter(|_| keep_ours)
+                    .and_then(|fields| {
+                        let ours: Vec<_> = fields
+                            .into_iter()
+                            .filter(|f| f.manager.as_deref() == Some(super::FIELD_MANAGER))
+                            .filter(|f| f.operation.as_deref() == Some("Apply"))
+                            .map(|f| ManagedFieldsEntry {
+                                fields_v1: None,
+                                ..f
+                            })
+                            .collect();
+                        (!ours.is_empty()).then_some(ours)
+                    });
+            // Only the project's own annotations are read (a legal hold,
+            // a retention period); kubectl's last-applied copy is dropped.
+            meta.annotations = meta.annotations.take().and_then(|all| {
+                let ours: std::collections::BTreeMap<String, String> = all
+                    .into_iter()
+                    .filter(|(key, _)| key.starts_with("interdict.dev/"))
+                    .collect();
+                (!ours.is_empty()).then_some(ours)
+            });
+            if is_configmap {
+                digest_configmap_data(o);
+            }
+        })
+        .boxed()
+}
+
+/// Every event turned into what it asks of the queue (its object is already
+/// in the cache or store by then).
+fn to_triggers<K>(events: Watched<K>, observers: Observers) -> TriggerStream
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+{
+    let Observers {
+        own,
+        health,
+        changes,
+    } = observers;
+    let kind = K::kind(&()).to_string();
+    events
+        .filter_map(move |event| {
+            let trigger = match event {
+                Ok(event) => triggers(&event, &own, &changes),
+                Err(error) => {
+                    tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
+                    health.failed(&kind, error.to_string());
+                    None
+                }
+            };
+            futures::future::ready(trigger)
+        })
+        .boxed()
+}
+
+/// A watch kept in a kube reflector store (Namespaces: few, and read whole).
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -261,70 +378,55 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let Observers {
-        own,
-        health,
-        changes,
-    } = observers;
-    let kind = K::kind(&()).to_string();
-    let is_configmap = kind == "ConfigMap";
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.subsec_nanos().into());
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, config)
-            .backoff(WatchBackoff::new(seed))
-            // Managed fields and annotations (kubectl's last-applied copy of the
-            // spec among them) are most of an object's size, and nothing here
-            // reads them but our own: at 100k bans they would dominate the
-            // operator's memory.
-            .modify(move |o: &mut K| {
-                let keep_ours = is_configmap;
-                let meta = o.meta_mut();
-                // Only the operator's own server-side-apply entry is kept: it
-                // tells a blocklist ConfigMap the operator wrote (whatever
-                // happened to its label since) from someone else's.
-                // (ConfigMaps only: on bans it would cost memory for nothing.)
-                meta.managed_fields =
-                    meta.managed_fields
-                        .take()
-                        .filter(|_| keep_ours)
-                        .and_then(|fields| {
-                            let ours: Vec<_> = fields
-                                .into_iter()
-                                .filter(|f| f.manager.as_deref() == Some(super::FIELD_MANAGER))
-                                .filter(|f| f.operation.as_deref() == Some("Apply"))
-                                .map(|f| ManagedFieldsEntry {
-                                    fields_v1: None,
-                                    ..f
-                                })
-                                .collect();
-                            (!ours.is_empty()).then_some(ours)
-                        });
-                // Only the project's own annotations are read (a legal hold,
-                // a retention period); kubectl's last-applied copy is dropped.
-                meta.annotations = meta.annotations.take().and_then(|all| {
-                    let ours: std::collections::BTreeMap<String, String> = all
-                        .into_iter()
-                        .filter(|(key, _)| key.starts_with("interdict.dev/"))
-                        .collect();
-                    (!ours.is_empty()).then_some(ours)
-                });
-            }),
-    )
-    .filter_map(move |event| {
-        let trigger = match event {
-            Ok(event) => triggers(&event, &own, &changes),
-            Err(error) => {
-                tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
-                health.failed(&kind, error.to_string());
-                None
+    let events = reflector::reflector(writer, stripped_watch(api, config)).boxed();
+    (reader, to_triggers(events, observers))
+}
+
+/// A watch kept in a compact [`Cache`] (bans, exemptions, appeals, blocklists).
+fn cached<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    observers: Observers,
+) -> (Cache<K>, TriggerStream)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = cache();
+    let events = stripped_watch(api, config)
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                writer.apply(event);
             }
-        };
-        futures::future::ready(trigger)
-    });
-    (reader, stream.boxed())
+        })
+        .boxed();
+    (reader, to_triggers(events, observers))
+}
+
+/// A blocklist ConfigMap's data is only ever compared with what the model
+/// renders, so the store keeps a digest of each value instead of the value:
+/// at 100k bans that is 26 MiB of JSON the operator does not hold twice.
+fn digest_configmap_data<K: Resource + 'static>(object: &mut K) {
+    let Some(configmap) = (object as &mut dyn std::any::Any).downcast_mut::<ConfigMap>() else {
+        return;
+    };
+    if let Some(data) = configmap.data.as_mut() {
+        for value in data.values_mut() {
+            *value = super::blocklist::digest(value);
+        }
+    }
+    // Binary data is never ours: only its keys matter (they are removed).
+    if let Some(binary) = configmap.binary_data.as_mut() {
+        for value in binary.values_mut() {
+            value.0 = Vec::new();
+        }
+    }
 }
 
 fn scoped<K>(
@@ -338,6 +440,7 @@ where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
+        + serde::Serialize
         + std::fmt::Debug
         + Send
         + Sync
@@ -355,9 +458,9 @@ where
                 Some(ns) => Api::<K>::namespaced(client.clone(), ns),
                 None => Api::<K>::all(client.clone()),
             };
-            let (store, stream) = reflect(api, config.clone(), observers.clone());
+            let (cache, stream) = cached(api, config.clone(), observers.clone());
             streams.push(stream);
-            (scope, store)
+            (scope, cache)
         })
         .collect();
     ScopedStores { stores }

@@ -56,8 +56,10 @@ pub struct NamespaceModel {
     namespace: String,
     retention: Duration,
     bans: HashMap<BanKey, BanRecord>,
-    /// Bans by subject, to find those an exemption concerns.
-    by_subject: HashMap<SubjectKey, BTreeSet<BanKey>>,
+    /// Bans by subject, to find those an exemption concerns. A Vec, not a
+    /// set: a subject has one ban or a few, and a BTreeSet's first node
+    /// alone would cost ~350 bytes per ban.
+    by_subject: HashMap<SubjectKey, Vec<BanKey>>,
     exemptions: BTreeMap<String, ExemptionFacts>,
     shards: Shards,
     timers: Timers,
@@ -144,10 +146,10 @@ impl NamespaceModel {
                 let key = facts.key.clone();
                 self.forget_subject(&key);
                 if let Some(subject) = facts.subject() {
-                    self.by_subject
-                        .entry(subject.clone())
-                        .or_default()
-                        .insert(key.clone());
+                    let keys = self.by_subject.entry(subject.clone()).or_default();
+                    if !keys.contains(&key) {
+                        keys.push(key.clone());
+                    }
                 }
                 let published = Published::Nothing;
                 self.bans
@@ -327,7 +329,7 @@ impl NamespaceModel {
         if let Some(subject) = subject
             && let Some(keys) = self.by_subject.get_mut(&subject)
         {
-            keys.remove(key);
+            keys.retain(|k| k != key);
             if keys.is_empty() {
                 self.by_subject.remove(&subject);
             }

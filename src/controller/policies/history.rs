@@ -40,7 +40,8 @@ fn collect<K: BanResource>(
     now: DateTime<Utc>,
     out: &mut Vec<Earlier>,
 ) {
-    for object in K::store(stores).in_namespace(namespace) {
+    // The subject's label value picks the candidates before any is read back.
+    for object in K::store(stores).matching(namespace, subject_hash) {
         let labels = object.labels();
         if labels.get(POLICY_LABEL).map(String::as_str) != Some(policy)
             || labels.get(SUBJECT_LABEL).map(String::as_str) != Some(subject_hash)

@@ -62,8 +62,8 @@ async fn sweep(ctx: &Context, policy: Policy, now: DateTime<Utc>) -> Option<Date
         for appeal in stores.appeals.in_namespace(&namespace) {
             let ban = &appeal.spec.ban_ref;
             let ban_exists = match ban.kind {
-                BanKind::UserBan => stores.user_bans.get(&namespace, &ban.name).is_some(),
-                BanKind::FeatureBlock => stores.feature_blocks.get(&namespace, &ban.name).is_some(),
+                BanKind::UserBan => stores.user_bans.contains(&namespace, &ban.name),
+                BanKind::FeatureBlock => stores.feature_blocks.contains(&namespace, &ban.name),
             };
             let record = Record {
                 ended_at: appeal_ended(&appeal),
