@@ -184,7 +184,13 @@ pub(super) async fn sync_ban<K: BanResource>(
     appeal_events: &AppealEvents,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    let object = reviewed.object.as_ref();
+    // The object as the watches have it now: the pass's view can predate
+    // this process's own latest write (its finalizer, its status), and
+    // judging by that would repeat a transition.
+    let Some(fresh) = reviewed.load(&ctx.stores) else {
+        return Ok(None);
+    };
+    let object = fresh.as_ref();
     let name = object.name_any();
     let namespace = object.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -207,11 +213,7 @@ pub(super) async fn sync_ban<K: BanResource>(
     if !appeals_pending && ctx.settled.is_settled(&uid, &inputs, now) {
         return Ok(None);
     }
-    // The snapshot's copy can predate this process's own latest write (its
-    // finalizer, its status): judging by it would repeat a transition.
-    let fresh = K::store(&ctx.stores).freshest(&reviewed.object);
-    let object = fresh.as_ref();
-    if reviewed.deleting() {
+    if finalizer::is_deleting(object) {
         ctx.settled.forget(&uid);
         ctx.written.forget_status(object.meta());
         if finalizer::has_finalizer(object) {
@@ -543,11 +545,13 @@ pub(super) async fn not_published<K: BanResource>(
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    if reviewed.deleting() {
+    let Some(fresh) = reviewed.load(&ctx.stores) else {
+        return Ok(None);
+    };
+    let object = fresh.as_ref();
+    if finalizer::is_deleting(object) {
         return sync_ban(ctx, reviewed, &HashMap::new(), now).await;
     }
-    let fresh = K::store(&ctx.stores).freshest(&reviewed.object);
-    let object = fresh.as_ref();
     let latest = ctx.written.latest(object, object.ban_status());
     let old = latest.as_ref();
     let generation = object.meta().generation;

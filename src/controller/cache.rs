@@ -25,7 +25,9 @@ use tokio::sync::watch;
 struct Packed {
     /// Its resourceVersion, to tell the newer of two copies without reading either.
     version: Option<u64>,
-    json: Box<[u8]>,
+    /// Shared, so a reader takes it out from under the lock and parses it
+    /// without holding up the watch.
+    json: Arc<[u8]>,
 }
 
 type Namespaces = HashMap<String, HashMap<String, Packed>>;
@@ -130,14 +132,14 @@ fn insert<K: Resource + Serialize>(objects: &mut Namespaces, object: &K) {
     };
     let packed = Packed {
         version: version(object),
-        json: json.into_boxed_slice(),
+        json: json.into(),
     };
     objects.entry(namespace).or_default().insert(name, packed);
 }
 
 impl<K: Resource + DeserializeOwned> Cache<K> {
-    fn read(&self, namespace: &str, name: &str, packed: &Packed) -> Option<Arc<K>> {
-        match serde_json::from_slice(&packed.json) {
+    fn read(&self, namespace: &str, name: &str, json: &[u8]) -> Option<Arc<K>> {
+        match serde_json::from_slice(json) {
             Ok(object) => Some(Arc::new(object)),
             Err(error) => {
                 // Written by `insert` from a value of the same type: a
@@ -149,9 +151,11 @@ impl<K: Resource + DeserializeOwned> Cache<K> {
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        let state = self.state.read().expect("cache lock");
-        let packed = state.objects.get(namespace)?.get(name)?;
-        self.read(namespace, name, packed)
+        let json = {
+            let state = self.state.read().expect("cache lock");
+            state.objects.get(namespace)?.get(name)?.json.clone()
+        };
+        self.read(namespace, name, &json)
     }
 
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
@@ -178,15 +182,21 @@ impl<K: Resource + DeserializeOwned> Cache<K> {
     /// value, say): a byte search first, so only candidates are read back.
     /// Callers still check the field they meant.
     pub fn matching(&self, namespace: &str, needle: &str) -> Vec<Arc<K>> {
-        let state = self.state.read().expect("cache lock");
-        let Some(names) = state.objects.get(namespace) else {
-            return Vec::new();
-        };
         let needle = needle.as_bytes();
-        names
+        let candidates: Vec<(String, Arc<[u8]>)> = {
+            let state = self.state.read().expect("cache lock");
+            let Some(names) = state.objects.get(namespace) else {
+                return Vec::new();
+            };
+            names
+                .iter()
+                .filter(|(_, packed)| needle.is_empty() || contains(&packed.json, needle))
+                .map(|(name, packed)| (name.clone(), packed.json.clone()))
+                .collect()
+        };
+        candidates
             .iter()
-            .filter(|(_, packed)| needle.is_empty() || contains(&packed.json, needle))
-            .filter_map(|(name, packed)| self.read(namespace, name, packed))
+            .filter_map(|(name, json)| self.read(namespace, name, json))
             .collect()
     }
 

@@ -206,8 +206,8 @@ async fn run(
 
     let exemption_objects = stores.exemptions.in_namespace(namespace);
     let unpublished = |model: &NamespaceModel, error: &Error| StatusWork {
-        user_bans: reviewed::<UserBan>(ctx, namespace, model, model.ban_keys(), now),
-        feature_blocks: reviewed::<FeatureBlock>(ctx, namespace, model, model.ban_keys(), now),
+        user_bans: reviewed::<UserBan>(namespace, model, model.ban_keys(), now),
+        feature_blocks: reviewed::<FeatureBlock>(namespace, model, model.ban_keys(), now),
         appeals: appeal_objects.clone(),
         verdicts: verdicts.clone(),
         exemptions: exemption_objects.clone(),
@@ -284,9 +284,8 @@ async fn run(
     }
 
     // Statuses after the blocklist: Ready=True then means "readers can see it".
-    let user_bans = reviewed::<UserBan>(ctx, namespace, &state.model, dirty.bans.iter(), now);
-    let feature_blocks =
-        reviewed::<FeatureBlock>(ctx, namespace, &state.model, dirty.bans.iter(), now);
+    let user_bans = reviewed::<UserBan>(namespace, &state.model, dirty.bans.iter(), now);
+    let feature_blocks = reviewed::<FeatureBlock>(namespace, &state.model, dirty.bans.iter(), now);
     let work = StatusWork {
         user_bans,
         feature_blocks,
@@ -327,7 +326,6 @@ fn ban_change<K: BanResource>(
 /// The bans of kind `K` among `keys`, with their assessment from the model,
 /// as the status worker takes them.
 fn reviewed<'a, K: BanResource>(
-    ctx: &Context,
     namespace: &str,
     model: &NamespaceModel,
     keys: impl Iterator<Item = &'a BanKey>,
@@ -336,7 +334,6 @@ fn reviewed<'a, K: BanResource>(
     let kind: EntryKind = changes::entry_kind(K::KIND);
     keys.filter(|key| key.kind == kind)
         .filter_map(|key| {
-            let object = K::store(&ctx.stores).get(namespace, &key.name)?;
             let facts = model.ban(key)?;
             let assessment = Assessment {
                 compiled: facts.compiled.clone(),
@@ -346,7 +343,7 @@ fn reviewed<'a, K: BanResource>(
                 exempted_by: model.exempted_by(key, now),
                 review_at: facts.review_at,
             };
-            Some(Reviewed { object, assessment })
+            Some(Reviewed::of_facts(namespace, facts, assessment))
         })
         .collect()
 }

@@ -17,18 +17,15 @@ use tokio::time::Instant;
 
 use super::Context;
 use super::appeals::{self, Verdict};
-use super::ban::BanResource;
 use super::ban_sync::{
     AppealEvents, appeal_events, not_published, sync_appeal, sync_ban, sync_exemption,
 };
 use super::changes;
 use super::error::Error;
-use super::notifications;
 use super::retry::{after_failure, instant_at};
 use super::reviewed::Reviewed;
 use crate::api::{BanAppeal, BanExemption, BanKind, FeatureBlock, UserBan};
 use crate::model::BanKey;
-use kube::Resource;
 
 /// Status writes in flight at once within one namespace.
 const STATUS_WRITES_IN_FLIGHT: usize = 16;
@@ -58,51 +55,39 @@ impl StatusWork {
     /// sooner than `next`: a notification to retry, or an appeal waiting for
     /// its ban to be seen. Never earlier than a second from now.
     pub fn next_look(&self, next: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-        let statuses = self
+        let retry = self
             .user_bans
             .iter()
-            .map(|r| r.object.ban_status())
-            .chain(self.feature_blocks.iter().map(|r| r.object.ban_status()));
+            .map(|r| r.retry_at)
+            .chain(self.feature_blocks.iter().map(|r| r.retry_at))
+            .flatten()
+            .min();
         let appeals: Vec<&BanAppeal> = self.appeals.iter().map(Arc::as_ref).collect();
-        let own = [
-            notifications::next_attempt(statuses),
-            appeals::recheck_at(&appeals, &self.verdicts),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|at| at.max(self.now + chrono::Duration::seconds(1)));
+        let own = [retry, appeals::recheck_at(&appeals, &self.verdicts)]
+            .into_iter()
+            .flatten()
+            .map(|at| at.max(self.now + chrono::Duration::seconds(1)));
         next.into_iter().chain(own).min()
     }
 
     /// The key of ban `index` (UserBans, then FeatureBlocks).
     fn key(&self, index: usize) -> Option<BanKey> {
-        let (kind, object) = match self.user_bans.get(index) {
-            Some(ban) => (BanKind::UserBan, ban.object.meta()),
+        let (kind, name) = match self.user_bans.get(index) {
+            Some(ban) => (BanKind::UserBan, &ban.name),
             None => (
                 BanKind::FeatureBlock,
-                self.feature_blocks
-                    .get(index - self.user_bans.len())?
-                    .object
-                    .meta(),
+                &self.feature_blocks.get(index - self.user_bans.len())?.name,
             ),
         };
-        Some(changes::key(kind, object.name.as_deref()?))
+        Some(changes::key(kind, name))
     }
 
     /// This snapshot, plus the bans of an older one it does not hold.
     fn after(mut self, older: StatusWork) -> StatusWork {
-        fn keep<K: kube::Resource>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {
-            let names: std::collections::HashSet<String> = newer
-                .iter()
-                .filter_map(|r| r.object.meta().name.clone())
-                .collect();
-            newer.extend(older.into_iter().filter(|r| {
-                r.object
-                    .meta()
-                    .name
-                    .as_ref()
-                    .is_none_or(|n| !names.contains(n))
-            }));
+        fn keep<K>(newer: &mut Vec<Reviewed<K>>, older: Vec<Reviewed<K>>) {
+            let names: std::collections::HashSet<String> =
+                newer.iter().map(|r| r.name.clone()).collect();
+            newer.extend(older.into_iter().filter(|r| !names.contains(&r.name)));
         }
         keep(&mut self.user_bans, older.user_bans);
         keep(&mut self.feature_blocks, older.feature_blocks);

@@ -50,7 +50,7 @@ fn review<K: BanResource>(
                 lifted,
                 compiled,
             };
-            Reviewed { object, assessment }
+            Reviewed::of_object(object.as_ref(), assessment)
         })
         .collect()
 }

@@ -24,6 +24,7 @@ use plan::{Record, Verdict, period, verdict};
 use super::Context;
 use super::finalizer::{Recorded, is_deleting};
 use super::record::{Happening, record, transition_id};
+use super::sources::ScopedStores;
 use crate::api::{AppealPhase, BanAppeal, BanKind, BanStatus, Phase};
 use crate::core::duration::format_duration;
 
@@ -50,12 +51,14 @@ async fn sweep(ctx: &Context, policy: Policy, now: DateTime<Utc>) -> Option<Date
     let mut next: Option<DateTime<Utc>> = None;
     let mut later = |at: DateTime<Utc>| next = Some(next.map_or(at, |n| n.min(at)));
     for namespace in stores.all_namespaces() {
-        for ban in stores.user_bans.in_namespace(&namespace) {
+        // Only an ended ban (its status says Expired or Lifted) can be due:
+        // the rest are not read back from the cache at all.
+        for ban in ended(&stores.user_bans, &namespace) {
             let kept = revocation_window(ctx, ban.spec.revokes_sessions(), ban.status.as_ref());
             let record = ban_record(ban.as_ref(), ban.status.as_ref(), kept);
             consider(ctx, ban.as_ref(), record, policy, now, &mut later).await;
         }
-        for block in stores.feature_blocks.in_namespace(&namespace) {
+        for block in ended(&stores.feature_blocks, &namespace) {
             let record = ban_record(block.as_ref(), block.status.as_ref(), None);
             consider(ctx, block.as_ref(), record, policy, now, &mut later).await;
         }
@@ -91,6 +94,17 @@ async fn sweep(ctx: &Context, policy: Policy, now: DateTime<Utc>) -> Option<Date
         }
     }
     next
+}
+
+/// The bans of a namespace whose status phase is Expired or Lifted. (The
+/// byte search cannot match inside a string value, where quotes are escaped.)
+fn ended<K>(cache: &ScopedStores<K>, namespace: &str) -> Vec<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + serde::de::DeserializeOwned + 'static,
+{
+    let mut ended = cache.matching(namespace, r#""phase":"Expired""#);
+    ended.extend(cache.matching(namespace, r#""phase":"Lifted""#));
+    ended
 }
 
 fn ban_record<'a, K: Resource>(
