@@ -139,23 +139,21 @@ fn insert<K: Resource + Serialize>(objects: &mut Namespaces, object: &K) {
 
 impl<K: Resource + DeserializeOwned> Cache<K> {
     fn read(&self, namespace: &str, name: &str, json: &[u8]) -> Option<Arc<K>> {
-        match serde_json::from_slice(json) {
-            Ok(object) => Some(Arc::new(object)),
-            Err(error) => {
-                // Written by `insert` from a value of the same type: a
-                // failure here is a defect in a type's serde round trip.
-                tracing::error!(%namespace, %name, %error, "a cached object does not read back");
-                None
-            }
-        }
+        read_as(namespace, name, json).map(Arc::new)
     }
 
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+    /// Part of one object, read into a narrower type `V` (its metadata and
+    /// status, say): what the rest of the JSON holds is skipped, not built.
+    pub fn view<V: DeserializeOwned>(&self, namespace: &str, name: &str) -> Option<V> {
         let json = {
             let state = self.state.read().expect("cache lock");
             state.objects.get(namespace)?.get(name)?.json.clone()
         };
-        self.read(namespace, name, &json)
+        read_as(namespace, name, &json)
+    }
+
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        self.view(namespace, name).map(Arc::new)
     }
 
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
@@ -224,6 +222,18 @@ impl<K: Resource + DeserializeOwned> Cache<K> {
         let mut ready = self.ready.clone();
         // An error means the writer is gone, i.e. the process is shutting down.
         let _ = ready.wait_for(|ready| *ready).await;
+    }
+}
+
+fn read_as<V: DeserializeOwned>(namespace: &str, name: &str, json: &[u8]) -> Option<V> {
+    match serde_json::from_slice(json) {
+        Ok(object) => Some(object),
+        Err(error) => {
+            // Written by `insert` from a value of the kind: a failure here is
+            // a defect in a type's serde round trip.
+            tracing::error!(%namespace, %name, %error, "a cached object does not read back");
+            None
+        }
     }
 }
 

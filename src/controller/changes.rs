@@ -2,7 +2,8 @@
 //! feeder records every change here (its own writes' echoes too: they carry
 //! the status the model reads, such as a notification's retry time); the
 //! pass takes a namespace's changes and folds only those objects into its
-//! model.
+//! model. A ban's echo is kept apart: the pass first tries to take it in
+//! without reading the whole object (see `ingest::EchoView`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -15,6 +16,9 @@ use crate::model::BanKey;
 #[derive(Default, Debug)]
 pub struct Pending {
     pub bans: BTreeSet<BanKey>,
+    /// Bans whose only news since the last pass is this process's own write
+    /// returning through the watch (a ban also in `bans` is read whole).
+    pub echoes: BTreeSet<BanKey>,
     pub exemptions: BTreeSet<String>,
     pub appeals: bool,
     pub blocklists: bool,
@@ -48,6 +52,18 @@ impl Changes {
             "BanAppeal" => p.appeals = true,
             "ConfigMap" => p.blocklists = true,
             _ => p.everything = true,
+        });
+    }
+
+    /// Records that a ban's watch event was exactly this process's own write.
+    pub fn echo(&self, kind: &str, namespace: &str, name: &str) {
+        let kind = match kind {
+            "UserBan" => BanKind::UserBan,
+            "FeatureBlock" => BanKind::FeatureBlock,
+            _ => return self.object(kind, namespace, name),
+        };
+        self.with(namespace, |p| {
+            p.echoes.insert(key(kind, name));
         });
     }
 

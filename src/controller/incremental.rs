@@ -22,7 +22,7 @@ use super::ban::BanResource;
 use super::changes::{self, Pending};
 use super::error::Error;
 use super::finalizer;
-use super::ingest::{self, AppealLifts};
+use super::ingest::{self, AppealLifts, EchoView};
 use super::reviewed::{Reviewed, entry_counts};
 use super::status_worker::{StatusWork, StatusWorkers};
 use super::{nudge, publish};
@@ -163,6 +163,15 @@ async fn run(
         keys.insert(changes::key(*kind, name));
     }
     state.lifts = lifts;
+
+    // Echoes of this process's own writes, taken in without reading the
+    // ban whole when they say nothing new; the rest are folded like any change.
+    for key in pending.echoes {
+        if rebuild || (!keys.contains(&key) && !absorb_echo(ctx, namespace, &mut state.model, &key))
+        {
+            keys.insert(key);
+        }
+    }
 
     let mut dirty = Dirty::default();
     // Bans whose status work failed: their status is written again even
@@ -308,6 +317,15 @@ fn live<K: BanResource>(object: Option<Arc<K>>) -> Option<Arc<K>> {
 fn merge(into: &mut Dirty, more: Dirty) {
     into.bans.extend(more.bans);
     into.shards = more.shards;
+}
+
+/// Whether the model took in ban `key`'s echo as it is cached now.
+fn absorb_echo(ctx: &Context, namespace: &str, model: &mut NamespaceModel, key: &BanKey) -> bool {
+    let view: Option<EchoView> = match changes::ban_kind(key.kind) {
+        BanKind::UserBan => ctx.stores.user_bans.view(namespace, &key.name),
+        BanKind::FeatureBlock => ctx.stores.feature_blocks.view(namespace, &key.name),
+    };
+    view.is_some_and(|view| model.absorb_echo(&view.facts(key.clone())))
 }
 
 fn ban_change<K: BanResource>(

@@ -11,7 +11,7 @@ use super::ban::BanResource;
 use super::changes::key;
 use crate::api::BanKind;
 use crate::core::EmailKey;
-use crate::model::BanFacts;
+use crate::model::{BanFacts, BanKey, EchoFacts};
 
 /// Lifts by approved appeals: (kind, name) → (when, `BanAppeal/<name>`).
 pub type AppealLifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
@@ -47,5 +47,143 @@ pub fn ban_facts<K: BanResource>(
         lifted_by: lifted.map(|(_, by)| by),
         deleting: object.meta().deletion_timestamp.is_some(),
         retry_at,
+    }
+}
+
+/// A ban's metadata and status, read from the cache without its spec: what
+/// an echo of this process's own write can have changed. Reading this and
+/// comparing it with the model costs a fraction of reading and compiling
+/// the ban, and after a burst every ban comes back once as an echo.
+#[derive(serde::Deserialize)]
+pub struct EchoView {
+    metadata: EchoMetadata,
+    #[serde(default)]
+    status: Option<EchoStatus>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EchoMetadata {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    resource_version: Option<String>,
+    #[serde(default)]
+    generation: Option<i64>,
+    #[serde(default)]
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EchoStatus {
+    #[serde(default)]
+    lifted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    lifted_by: Option<String>,
+    #[serde(default)]
+    notifications: Vec<EchoNotification>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EchoNotification {
+    state: String,
+    #[serde(default)]
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl EchoView {
+    /// The facts as [`ban_facts`] reads them from metadata and status.
+    pub fn facts(self, key: BanKey) -> EchoFacts {
+        let status = self.status;
+        let retry_at = status
+            .iter()
+            .flat_map(|s| s.notifications.iter())
+            .filter(|r| r.state == "Pending")
+            .filter_map(|r| r.next_attempt_at)
+            .min();
+        let lifted = status
+            .as_ref()
+            .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())));
+        EchoFacts {
+            key,
+            uid: self.metadata.uid.unwrap_or_default(),
+            resource_version: self.metadata.resource_version.and_then(|v| v.parse().ok()),
+            generation: self.metadata.generation,
+            lifted,
+            deleting: self.metadata.deletion_timestamp.is_some(),
+            retry_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::UserBan;
+    use crate::core::entry::fixtures::at;
+
+    fn ban(status: serde_json::Value, deleting: bool) -> UserBan {
+        let mut metadata = serde_json::json!({
+            "name": "b", "namespace": "ns", "uid": "u1", "resourceVersion": "42",
+            "generation": 3, "creationTimestamp": "2026-01-01T00:00:00Z",
+        });
+        if deleting {
+            metadata["deletionTimestamp"] = "2026-01-02T00:00:00Z".into();
+            metadata["finalizers"] = serde_json::json!(["interdict.dev/record-deletion"]);
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "interdict.dev/v1alpha1", "kind": "UserBan",
+            "metadata": metadata,
+            "spec": { "subject": { "userId": "1" }, "reason": { "code": "spam" }, "duration": "1h" },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    /// The echo view, read from the JSON the cache keeps, says what
+    /// `ban_facts` says of the whole object.
+    #[test]
+    fn an_echo_view_reads_what_ban_facts_reads() {
+        let notification = |state: &str, next: Option<&str>| {
+            serde_json::json!({
+                "key": "k", "event": "Applied", "sink": "webhook", "state": state,
+                "occurredAt": "2026-01-01T00:00:00Z", "nextAttemptAt": next,
+            })
+        };
+        let statuses = [
+            serde_json::Value::Null,
+            serde_json::json!({ "phase": "Active" }),
+            serde_json::json!({
+                "phase": "Lifted", "liftedAt": "2026-01-01T00:30:00Z", "liftedBy": "BanAppeal/a",
+                "notifications": [
+                    notification("Pending", Some("2026-01-01T00:05:00Z")),
+                    notification("Pending", Some("2026-01-01T00:03:00Z")),
+                    notification("Delivered", None),
+                ],
+            }),
+        ];
+        for status in statuses {
+            for deleting in [false, true] {
+                let object = ban(status.clone(), deleting);
+                let facts = ban_facts(&object, &AppealLifts::new(), None, at(0));
+                let json = serde_json::to_vec(&object).unwrap();
+                let view: EchoView = serde_json::from_slice(&json).unwrap();
+                let echo = view.facts(facts.key.clone());
+                assert!(
+                    echo.agrees_with(&facts),
+                    "{status} deleting={deleting}: {echo:?}"
+                );
+                assert_eq!(echo.resource_version, Some(42));
+            }
+        }
+        // A lift the status does not hold yet (spec.lift seen first) is news.
+        let mut lifted = ban(serde_json::Value::Null, false);
+        lifted.spec.lift = serde_json::from_value(serde_json::json!({ "reason": "x" })).unwrap();
+        let facts = ban_facts(&lifted, &AppealLifts::new(), None, at(0));
+        let json = serde_json::to_vec(&lifted).unwrap();
+        let view: EchoView = serde_json::from_slice(&json).unwrap();
+        assert!(!view.facts(facts.key.clone()).agrees_with(&facts));
     }
 }

@@ -19,6 +19,18 @@ use serde::de::DeserializeOwned;
 
 use super::queue::Queue;
 
+/// Whose write a watch event shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Someone else's (or not known to be this process's).
+    Foreign,
+    /// Exactly a version this process wrote: it knows what it holds.
+    Own,
+    /// A version seen while this process's write to the object was in
+    /// flight: which write it is is known only when that write returns.
+    DuringWrite,
+}
+
 pub struct OwnWrites {
     /// By uid: the resourceVersion the status was written at, and the status.
     statuses: Mutex<HashMap<String, (u64, serde_json::Value)>>,
@@ -183,28 +195,30 @@ impl OwnWrites {
         seen
     }
 
-    /// Whether a watch event for the object at `key` asks for no pass: it is
-    /// exactly a version this process wrote, or a write to the object is in
-    /// flight (then [`Write::done`] decides). Versions the watch has passed
-    /// are forgotten, so the record stays as small as the writes in flight.
-    pub fn is_echo(&self, key: &str, meta: &ObjectMeta) -> bool {
+    /// Whose write a watch event for the object at `key` shows: exactly a
+    /// version this process wrote, or one seen while a write to the object is
+    /// in flight (then [`Write::done`] decides, and schedules a pass if it
+    /// was someone else's). Neither asks for a pass. Versions the watch has
+    /// passed are forgotten, so the record stays as small as the writes in
+    /// flight.
+    pub fn seen(&self, key: &str, meta: &ObjectMeta) -> Seen {
         let Some(seen) = parse(meta.resource_version.as_deref()) else {
-            return false;
+            return Seen::Foreign;
         };
         let mut writes = self.writes.lock().expect("own writes lock");
         let Some(entry) = writes.get_mut(key) else {
-            return false;
+            return Seen::Foreign;
         };
         if entry.in_flight > 0 {
             entry.withheld.push(seen);
-            return true;
+            return Seen::DuringWrite;
         }
         let echo = entry.own.contains(&seen);
         entry.own.retain(|v| *v > seen);
         if entry.own.is_empty() {
             writes.remove(key);
         }
-        echo
+        if echo { Seen::Own } else { Seen::Foreign }
     }
 
     /// The object is gone: nothing of it needs remembering but writes in flight.
@@ -221,6 +235,11 @@ impl OwnWrites {
 mod tests {
     use super::*;
     use crate::api::{BanStatus, Phase, UserBan};
+
+    /// Whether an event asks for no pass.
+    fn is_echo(own: &OwnWrites, key: &str, meta: &ObjectMeta) -> bool {
+        own.seen(key, meta) != Seen::Foreign
+    }
 
     fn ban(version: &str, phase: Option<Phase>) -> UserBan {
         let mut ban: UserBan = serde_json::from_value(serde_json::json!({
@@ -279,7 +298,7 @@ mod tests {
         let own = own();
         wrote(&own, "10");
         wrote(&own, "11");
-        let seen = |v: &str| own.is_echo("k", &ban(v, None).metadata);
+        let seen = |v: &str| is_echo(&own, "k", &ban(v, None).metadata);
         assert!(seen("10"), "finalizer write");
         assert!(!seen("9"), "older, not ours");
         assert!(seen("11"), "status write");
@@ -296,18 +315,18 @@ mod tests {
     fn events_during_a_write_wait_for_its_version() {
         let own = own();
         let write = own.begin("k".into(), "ns");
-        assert!(own.is_echo("k", &ban("40", None).metadata), "withheld");
+        assert!(is_echo(&own, "k", &ban("40", None).metadata), "withheld");
         assert!(write.done(Some(&ban("40", None).metadata)), "already seen");
         assert!(!queued(&own), "it was the echo");
 
         let write = own.begin("k".into(), "ns");
-        assert!(own.is_echo("k", &ban("41", None).metadata), "withheld");
+        assert!(is_echo(&own, "k", &ban("41", None).metadata), "withheld");
         assert!(!write.done(Some(&ban("42", None).metadata)));
         assert!(queued(&own), "someone else wrote 41: a pass after all");
-        assert!(own.is_echo("k", &ban("42", None).metadata));
+        assert!(is_echo(&own, "k", &ban("42", None).metadata));
 
         let write = own.begin("k".into(), "other");
-        assert!(own.is_echo("k", &ban("50", None).metadata));
+        assert!(is_echo(&own, "k", &ban("50", None).metadata));
         drop(write);
         assert!(
             own.queue.has_due("other"),

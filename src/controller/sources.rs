@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::cache::{Cache, cache};
 use super::changes::Changes;
-use super::own_writes::{OwnWrites, key};
+use super::own_writes::{OwnWrites, Seen, key};
 use super::queue::Queue;
 use super::watch_health::{WatchBackoff, WatchHealth};
 use crate::api::{BanAppeal, BanExemption, FeatureBlock, UserBan};
@@ -42,6 +42,12 @@ where
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         self.in_scope(namespace)
             .find_map(|cache| cache.get(namespace, name))
+    }
+
+    /// Part of one object; see [`Cache::view`].
+    pub fn view<V: DeserializeOwned>(&self, namespace: &str, name: &str) -> Option<V> {
+        self.in_scope(namespace)
+            .find_map(|cache| cache.view(namespace, name))
     }
 
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
@@ -244,13 +250,21 @@ fn triggers<K: Resource<DynamicType = ()>>(
         watcher::Event::Apply(o) => {
             let meta = o.meta();
             own.catch_up(meta);
-            let echo = own.is_echo(&own_key(meta), meta);
-            // A blocklist's echo says nothing new (the model wrote it); noted,
-            // it would have the next pass render and compare every shard.
-            if !(echo && K::kind(&()) == "ConfigMap") {
-                record(meta);
+            let seen = own.seen(&own_key(meta), meta);
+            let kind = K::kind(&());
+            match seen {
+                // A blocklist's echo says nothing new (the model wrote it);
+                // noted, it would have the next pass render and compare
+                // every shard.
+                Seen::Own | Seen::DuringWrite if kind == "ConfigMap" => {}
+                Seen::Own => {
+                    if let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) {
+                        changes.echo(&kind, namespace, name);
+                    }
+                }
+                Seen::DuringWrite | Seen::Foreign => record(meta),
             }
-            if echo {
+            if seen != Seen::Foreign {
                 return None;
             }
             concerned(meta)

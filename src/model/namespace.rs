@@ -9,7 +9,7 @@ use crate::core::document::{Shard, render_shard};
 use crate::core::shard::Limits;
 use crate::core::{Exemption, SubjectKey};
 
-use super::record::{BanFacts, BanKey, ExemptionFacts, Published};
+use super::record::{BanFacts, BanKey, EchoFacts, ExemptionFacts, Published};
 use super::shards::Shards;
 use super::timers::{Timers, Wake};
 
@@ -187,6 +187,22 @@ impl NamespaceModel {
         }
         dirty.shards = self.shards.dirty().into_iter().collect();
         dirty
+    }
+
+    /// Takes in an echo of this process's own write to a ban. When it says
+    /// nothing new (the same uid, generation, lift, deletion and retry time),
+    /// only the recorded version moves and nothing becomes dirty: the bans
+    /// that a burst of status writes settled cost no second look. Returns
+    /// false when the ban must be folded in whole ([`NamespaceModel::apply`]).
+    pub fn absorb_echo(&mut self, echo: &EchoFacts) -> bool {
+        let Some(record) = self.bans.get_mut(&echo.key) else {
+            return false;
+        };
+        if !echo.agrees_with(&record.facts) {
+            return false;
+        }
+        record.facts.resource_version = echo.resource_version;
+        true
     }
 
     /// Fires every timer due at `now`.

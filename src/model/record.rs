@@ -48,6 +48,37 @@ pub struct BanFacts {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// What an echo (this process's own write to a ban, returning through the
+/// watch) can tell the model: the version, and the status and metadata
+/// facts it keeps. Read without the ban's spec, which an echo leaves as it
+/// was at the same generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EchoFacts {
+    pub key: BanKey,
+    pub uid: String,
+    pub resource_version: Option<u64>,
+    pub generation: Option<i64>,
+    /// The status's lift: when, and by what (empty when the status names none).
+    pub lifted: Option<(DateTime<Utc>, String)>,
+    pub deleting: bool,
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+impl EchoFacts {
+    /// Whether `facts` already say everything this echo says but its version.
+    pub fn agrees_with(&self, facts: &BanFacts) -> bool {
+        let lifted = facts
+            .lifted_at
+            .map(|at| (at, facts.lifted_by.clone().unwrap_or_default()));
+        facts.key == self.key
+            && facts.uid == self.uid
+            && facts.generation == self.generation
+            && facts.deleting == self.deleting
+            && facts.retry_at == self.retry_at
+            && lifted == self.lifted
+    }
+}
+
 /// What ingest extracts from an exemption object.
 #[derive(Clone, Debug)]
 pub struct ExemptionFacts {

@@ -268,8 +268,15 @@ proptest! {
                 Op::Echo(slot) => {
                     for kind in [EntryKind::UserBan, EntryKind::FeatureBlock] {
                         let key = BanKey { kind, name: format!("b{slot}") };
-                        if let Some(facts) = bans.get(&key) {
-                            model.apply(Change::Ban(facts.clone()), now);
+                        if let Some(facts) = bans.get_mut(&key) {
+                            // Every other echo is folded whole, the rest taken in as one.
+                            facts.resource_version = Some(facts.resource_version.unwrap_or(0) + 1);
+                            if facts.resource_version.unwrap_or(0) % 2 == 0 {
+                                model.apply(Change::Ban(facts.clone()), now);
+                            } else {
+                                prop_assert!(model.absorb_echo(&echo_of(facts)), "an echo saying nothing new is taken in");
+                                prop_assert_eq!(model.ban(&key).unwrap().resource_version, facts.resource_version);
+                            }
                         }
                     }
                 }
@@ -285,6 +292,67 @@ proptest! {
             prop_assert!(model.render_dirty(now, limits(count)).unwrap().is_empty(), "nothing left dirty");
         }
     }
+}
+
+/// What the echo of a write that changed nothing the model keeps says.
+fn echo_of(facts: &BanFacts) -> EchoFacts {
+    EchoFacts {
+        key: facts.key.clone(),
+        uid: facts.uid.clone(),
+        resource_version: facts.resource_version,
+        generation: facts.generation,
+        lifted: facts
+            .lifted_at
+            .map(|at| (at, facts.lifted_by.clone().unwrap_or_default())),
+        deleting: facts.deleting,
+        retry_at: facts.retry_at,
+    }
+}
+
+#[test]
+fn an_echo_that_says_something_new_is_left_to_a_whole_fold() {
+    let now = at(0);
+    let mut model = NamespaceModel::new(NAMESPACE, retention(), 1);
+    add_active_bans(&mut model, 1, now);
+    model.render_dirty(now, limits(1)).unwrap();
+    let facts = model
+        .ban_keys()
+        .next()
+        .and_then(|k| model.ban(k))
+        .unwrap()
+        .clone();
+    let mut echo = echo_of(&facts);
+    echo.resource_version = Some(facts.resource_version.unwrap_or(0) + 1);
+
+    let mut edited = echo.clone();
+    edited.generation = Some(facts.generation.unwrap_or(0) + 1);
+    let mut lifted = echo.clone();
+    lifted.lifted = Some((now, "spec.lift".into()));
+    let mut deleting = echo.clone();
+    deleting.deleting = true;
+    let mut retrying = echo.clone();
+    retrying.retry_at = Some(now + Duration::seconds(5));
+    let mut replaced = echo.clone();
+    replaced.uid = "another".into();
+    let mut unknown = echo.clone();
+    unknown.key.name = "no-such-ban".into();
+    for refused in [edited, lifted, deleting, retrying, replaced, unknown] {
+        assert!(!model.absorb_echo(&refused), "{refused:?}");
+    }
+    assert_eq!(
+        model.ban(&facts.key).unwrap().resource_version,
+        facts.resource_version
+    );
+
+    assert!(model.absorb_echo(&echo));
+    assert_eq!(
+        model.ban(&facts.key).unwrap().resource_version,
+        echo.resource_version
+    );
+    assert!(
+        model.render_dirty(now, limits(1)).unwrap().is_empty(),
+        "nothing dirty"
+    );
 }
 
 /// `ban-0` … `ban-(count-1)`, permanent and in force.
