@@ -15,6 +15,7 @@ mod bans;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use interdict::api::UserBan;
@@ -151,12 +152,31 @@ fn main() {
     let before = live();
     let (cache, writer) = interdict::controller::cache::cache::<UserBan>();
     writer.apply(&watcher::Event::Init);
+    let started = Instant::now();
     for object in objects.iter().cloned() {
         writer.apply(&watcher::Event::InitApply(object));
     }
+    let packing = started.elapsed();
     writer.apply(&watcher::Event::InitDone);
     let cached = live() - before;
-    assert_eq!(cache.names("bench-bulk-5f3a1").len(), n, "every ban cached");
+    let names = cache.names("bench-bulk-5f3a1");
+    assert_eq!(names.len(), n, "every ban cached");
+    // What reading back costs, beside what parsing the JSON alone costs.
+    let started = Instant::now();
+    for name in &names {
+        assert!(cache.get("bench-bulk-5f3a1", name).is_some());
+    }
+    let reading = started.elapsed();
+    let texts: Vec<Vec<u8>> = objects
+        .iter()
+        .map(|o| serde_json::to_vec(o).expect("serializes"))
+        .collect();
+    let started = Instant::now();
+    for text in &texts {
+        let _: UserBan = serde_json::from_slice(text).expect("parses");
+    }
+    let parsing = started.elapsed();
+    drop(texts);
 
     // The namespace model: records, compiled entries, shards, timers.
     let before = live();
@@ -200,6 +220,13 @@ fn main() {
     println!(
         "  for scale: a ban's JSON as the watch sends it (stripped): {:.0} B",
         json_bytes as f64 / n as f64
+    );
+    let micros = |d: std::time::Duration| d.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "  cache CPU: {:.1} µs per ban to serialize and pack, {:.1} µs to unpack and parse (parsing alone {:.1} µs)",
+        micros(packing),
+        micros(reading),
+        micros(parsing)
     );
     drop(cache);
 }

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::Utc;
+use sha2::{Digest, Sha256};
 
 pub use crate::audit::{AUDIT_FORMAT, AuditRecord};
 use crate::audit::{AuditFile, Rotation};
@@ -24,20 +25,24 @@ use crate::audit::{AuditFile, Rotation};
 /// How many transition ids are remembered: far more than one pass can repeat.
 const REMEMBERED: usize = 200_000;
 
-/// The most recent transition ids, oldest forgotten first.
+/// The most recent transition ids, oldest forgotten first. Kept as 128-bit
+/// digests, not strings: every ban has at least one transition, and at 100k
+/// bans the strings (twice each) came to ~15 MiB. A collision would drop a
+/// record, so the digest is cryptographic and long enough never to meet one.
 #[derive(Default)]
 struct Recent {
-    ids: HashSet<String>,
-    order: VecDeque<String>,
+    ids: HashSet<u128>,
+    order: VecDeque<u128>,
 }
 
 impl Recent {
     /// False when `id` was already there.
     fn insert(&mut self, id: &str) -> bool {
-        if !self.ids.insert(id.to_string()) {
+        let id = digest(id);
+        if !self.ids.insert(id) {
             return false;
         }
-        self.order.push_back(id.to_string());
+        self.order.push_back(id);
         if self.order.len() > REMEMBERED
             && let Some(oldest) = self.order.pop_front()
         {
@@ -45,6 +50,13 @@ impl Recent {
         }
         true
     }
+}
+
+fn digest(id: &str) -> u128 {
+    let hash = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
 }
 
 fn to_stdout(lines: &[String]) {

@@ -14,7 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
-use super::cache::{Cache, cache};
+use super::cache::{Cache, Cached, cache};
 use super::changes::Changes;
 use super::own_writes::{OwnWrites, Seen, key};
 use super::queue::Queue;
@@ -284,22 +284,30 @@ fn triggers<K: Resource<DynamicType = ()>>(
     }
 }
 
-type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
+/// What a watched kind must be.
+trait Watchable:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+}
 
-type Watched<K> =
-    std::pin::Pin<Box<dyn Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send>>;
-
-/// A watch with back-off, its objects stripped of what nothing here reads.
-fn stripped_watch<K>(api: Api<K>, config: watcher::Config) -> Watched<K>
-where
+impl<K> Watchable for K where
     K: Resource<DynamicType = ()>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
+
+type Watched<K> =
+    std::pin::Pin<Box<dyn Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send>>;
+
+/// A watch with back-off, its objects stripped of what nothing here reads.
+fn stripped_watch<K: Watchable>(api: Api<K>, config: watcher::Config) -> Watched<K> {
     let is_configmap = K::kind(&()) == "ConfigMap";
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -377,41 +385,22 @@ where
 }
 
 /// A watch kept in a kube reflector store (Namespaces: few, and read whole).
-fn reflect<K>(
+fn reflect<K: Watchable>(
     api: Api<K>,
     config: watcher::Config,
     observers: Observers,
-) -> (Store<K>, TriggerStream)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> (Store<K>, TriggerStream) {
     let (reader, writer) = reflector::store();
     let events = reflector::reflector(writer, stripped_watch(api, config)).boxed();
     (reader, to_triggers(events, observers))
 }
 
 /// A watch kept in a compact [`Cache`] (bans, exemptions, appeals, blocklists).
-fn cached<K>(
+fn cached<K: Watchable + Cached>(
     api: Api<K>,
     config: watcher::Config,
     observers: Observers,
-) -> (Cache<K>, TriggerStream)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> (Cache<K>, TriggerStream) {
     let (reader, writer) = cache();
     let events = stripped_watch(api, config)
         .inspect(move |event| {
@@ -451,14 +440,7 @@ fn scoped<K>(
     streams: &mut Vec<TriggerStream>,
 ) -> ScopedStores<K>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watchable + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
     let scopes: Vec<Option<String>> = if namespaces.is_empty() {
         vec![None]
