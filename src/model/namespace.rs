@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::document::{Shard, render_shard};
 use crate::core::shard::Limits;
-use crate::core::{Exemption, SubjectKey};
+use crate::core::{Contents, Exemption, SubjectKey};
 
 use super::record::{BanFacts, BanKey, EchoFacts, ExemptionFacts, Published};
 use super::shards::Shards;
@@ -55,7 +55,9 @@ struct BanRecord {
 pub struct NamespaceModel {
     namespace: String,
     retention: Duration,
-    bans: HashMap<BanKey, BanRecord>,
+    /// Records boxed: a hash table keeps a share of its slots empty, and
+    /// at 100k bans empty slots of a whole record came to ~9 MiB.
+    bans: HashMap<BanKey, Box<BanRecord>>,
     /// Bans by subject, to find those an exemption concerns. A Vec, not a
     /// set: a subject has one ban or a few, and a BTreeSet's first node
     /// alone would cost ~350 bytes per ban.
@@ -153,7 +155,7 @@ impl NamespaceModel {
                 }
                 let published = Published::Nothing;
                 self.bans
-                    .insert(key.clone(), BanRecord { facts, published });
+                    .insert(key.clone(), Box::new(BanRecord { facts, published }));
                 self.refresh(&key, now);
                 dirty.bans.insert(key);
             }
@@ -268,8 +270,23 @@ impl NamespaceModel {
                     bytes: largest,
                 });
             }
-            self.shards.regroup((count * 2).min(max_count));
+            let next = next_count(&rendered, self.empty_shard_bytes(now), limits);
+            self.shards.regroup(next);
         }
+    }
+
+    /// The most an empty shard of the current count renders to (its document
+    /// and list headers), at the index with the most digits.
+    fn empty_shard_bytes(&self, now: DateTime<Utc>) -> usize {
+        let count = self.shards.count();
+        let shard = Shard {
+            index: count - 1,
+            count,
+        };
+        render_shard(&self.namespace, Contents::default(), now, shard)
+            .values()
+            .map(String::len)
+            .sum()
     }
 
     /// Every shard, as it would be rendered now (dirty or not).
@@ -351,4 +368,30 @@ impl NamespaceModel {
             }
         }
     }
+}
+
+/// The next shard count to try after `rendered` (at the current count) did
+/// not fit: doubled, and doubled again for as long as what the rendered
+/// shards hold beyond their headers could not fit in that many shards even
+/// spread perfectly. So the count reached is the one doubling one at a
+/// time would reach (the smallest that fits), without rendering every
+/// count on the way: a first start with 100k bans goes from 1 shard to 64
+/// in two renders, not seven.
+fn next_count(rendered: &[RenderedShard], empty_shard: usize, limits: Limits) -> u32 {
+    let max_count = limits.max_count.max(1);
+    let count = rendered.first().map_or(1, |(shard, _)| shard.count);
+    let content: usize = rendered
+        .iter()
+        .map(|(_, data)| {
+            data.values()
+                .map(String::len)
+                .sum::<usize>()
+                .saturating_sub(empty_shard)
+        })
+        .sum();
+    let mut next = (count * 2).min(max_count);
+    while next < max_count && content > next as usize * limits.max_bytes {
+        next = (next * 2).min(max_count);
+    }
+    next
 }

@@ -64,9 +64,11 @@ impl Shards {
             }
             Published::Revocation(revocation) => {
                 let a = shard.entries.remove(id).is_some();
-                let b = shard.revocations.get(id) != Some(revocation);
+                let b = shard.revocations.get(id) != Some(revocation.as_ref());
                 if b {
-                    shard.revocations.insert(id.to_string(), revocation.clone());
+                    shard
+                        .revocations
+                        .insert(id.to_string(), revocation.as_ref().clone());
                 }
                 a || b
             }

@@ -469,3 +469,70 @@ fn a_start_passed_before_a_change_is_folded_in_is_rendered() {
     );
     assert_eq!(rendered[0].1, expected[0]);
 }
+
+/// Skipping the doublings that cannot fit reaches the same shard count,
+/// and the same shards, as doubling one count at a time (`render_shards`).
+#[test]
+fn the_shard_count_reached_is_the_smallest_doubling_that_fits() {
+    let now = at(0);
+    let template = Op::Ban {
+        slot: 0,
+        feature_block: false,
+        subject: 1,
+        from: -5,
+        length: None,
+        revokes: false,
+        lifted: None,
+        deleting: false,
+        invalid: false,
+    };
+    let mut bans = BTreeMap::new();
+    for i in 0..600 {
+        let facts = ban_facts(&template, now).expect("a ban");
+        let key = BanKey {
+            kind: EntryKind::UserBan,
+            name: format!("ban-{i}"),
+        };
+        let mut compiled = facts.compiled.as_ref().clone().expect("compiles");
+        compiled.entry.id = key.id();
+        compiled.entry.subject = SubjectKey::UserId(i.to_string());
+        let facts = BanFacts {
+            key: key.clone(),
+            compiled: Arc::new(Ok(compiled)),
+            ..facts
+        };
+        bans.insert(key, facts);
+    }
+    let whole = render_shards(
+        NAMESPACE,
+        from_scratch(&bans, &BTreeMap::new(), now),
+        now,
+        limits(1),
+    );
+    let total: usize = whole[0].values().map(String::len).sum();
+    for divisor in [2, 3, 5, 9, 17, 30, 60] {
+        let limit = Limits {
+            max_bytes: total / divisor,
+            min_count: 1,
+            max_count: 256,
+        };
+        let mut model = NamespaceModel::new(NAMESPACE, retention(), 1);
+        for facts in bans.values() {
+            model.apply(Change::Ban(facts.clone()), now);
+        }
+        let rendered = model.render_dirty(now, limit).unwrap();
+        let expected = render_shards(
+            NAMESPACE,
+            from_scratch(&bans, &BTreeMap::new(), now),
+            now,
+            limit,
+        );
+        assert_eq!(
+            model.shard_count() as usize,
+            expected.len(),
+            "1/{divisor} of the whole"
+        );
+        let data: Vec<_> = rendered.into_iter().map(|(_, data)| data).collect();
+        assert_eq!(data, expected, "1/{divisor} of the whole");
+    }
+}
