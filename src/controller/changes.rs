@@ -55,16 +55,23 @@ impl Changes {
         });
     }
 
-    /// Records that a ban's watch event was exactly this process's own write.
-    pub fn echo(&self, kind: &str, namespace: &str, name: &str) {
+    /// Records that a ban's watch event was exactly this process's own write;
+    /// returns how many such echoes its namespace now holds.
+    pub fn echo(&self, kind: &str, namespace: &str, name: &str) -> usize {
         let kind = match kind {
             "UserBan" => BanKind::UserBan,
             "FeatureBlock" => BanKind::FeatureBlock,
-            _ => return self.object(kind, namespace, name),
+            _ => {
+                self.object(kind, namespace, name);
+                return 0;
+            }
         };
+        let mut held = 0;
         self.with(namespace, |p| {
             p.echoes.insert(key(kind, name));
+            held = p.echoes.len();
         });
+        held
     }
 
     pub fn everything(&self, namespace: &str) {
@@ -98,5 +105,25 @@ pub fn key(kind: BanKind, name: &str) -> BanKey {
     BanKey {
         kind: entry_kind(kind),
         name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_counted_by_namespace_and_other_kinds_recorded_as_changes() {
+        let changes = Changes::default();
+        assert_eq!(changes.echo("UserBan", "a", "b1"), 1);
+        assert_eq!(changes.echo("UserBan", "a", "b1"), 1, "one ban once");
+        assert_eq!(changes.echo("FeatureBlock", "a", "b1"), 2);
+        assert_eq!(changes.echo("UserBan", "other", "b1"), 1);
+        assert_eq!(changes.echo("BanExemption", "a", "x"), 0);
+        let pending = changes.take("a");
+        assert_eq!(pending.echoes.len(), 2);
+        assert!(pending.bans.is_empty());
+        assert!(pending.exemptions.contains("x"));
+        assert_eq!(changes.take("a").echoes.len(), 0, "taken");
     }
 }

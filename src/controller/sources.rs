@@ -221,6 +221,13 @@ enum Trigger {
     Everything,
 }
 
+/// Echoes are folded in by the next pass, whatever starts it; this many
+/// waiting in one namespace start one. Otherwise the first change after a
+/// burst would wait while its pass took in the echoes of every status the
+/// burst settled (50k of them: 0.4 s); in passes of this many, each costs
+/// a few milliseconds during the burst, when nobody waits for it.
+const ECHOES_PER_PASS: usize = 1000;
+
 fn triggers<K: Resource<DynamicType = ()>>(
     event: &watcher::Event<K>,
     own: &OwnWrites,
@@ -252,6 +259,7 @@ fn triggers<K: Resource<DynamicType = ()>>(
             own.catch_up(meta);
             let seen = own.seen(&own_key(meta), meta);
             let kind = K::kind(&());
+            let mut fold_now = false;
             match seen {
                 // A blocklist's echo says nothing new (the model wrote it);
                 // noted, it would have the next pass render and compare
@@ -259,12 +267,12 @@ fn triggers<K: Resource<DynamicType = ()>>(
                 Seen::Own | Seen::DuringWrite if kind == "ConfigMap" => {}
                 Seen::Own => {
                     if let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) {
-                        changes.echo(&kind, namespace, name);
+                        fold_now = changes.echo(&kind, namespace, name) >= ECHOES_PER_PASS;
                     }
                 }
                 Seen::DuringWrite | Seen::Foreign => record(meta),
             }
-            if seen != Seen::Foreign {
+            if seen != Seen::Foreign && !fold_now {
                 return None;
             }
             concerned(meta)
