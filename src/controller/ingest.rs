@@ -30,12 +30,12 @@ pub fn ban_facts<K: BanResource>(
         .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())))
         .or_else(|| object.lift().map(|_| (now, "spec.lift".to_string())))
         .or_else(|| appeal_lifts.get(&(K::KIND, object.name_any())).cloned());
-    let retry_at = status
-        .into_iter()
-        .flat_map(|s| s.notifications.iter())
-        .filter(|r| r.state == "Pending")
-        .filter_map(|r| r.next_attempt_at)
-        .min();
+    let retry_at = first_retry(
+        status
+            .into_iter()
+            .flat_map(|s| s.notifications.iter())
+            .map(|r| (r.state.as_str(), r.next_attempt_at)),
+    );
     BanFacts {
         key: key(K::KIND, &object.name_any()),
         uid: object.uid().unwrap_or_default(),
@@ -48,6 +48,17 @@ pub fn ban_facts<K: BanResource>(
         deleting: object.meta().deletion_timestamp.is_some(),
         retry_at,
     }
+}
+
+/// When the first notification still pending is due to be tried again,
+/// from each notification's state and next attempt.
+fn first_retry<'a>(
+    notifications: impl Iterator<Item = (&'a str, Option<DateTime<Utc>>)>,
+) -> Option<DateTime<Utc>> {
+    notifications
+        .filter(|(state, _)| *state == "Pending")
+        .filter_map(|(_, next)| next)
+        .min()
 }
 
 /// A ban's metadata and status, read from the cache without its spec: what
@@ -97,12 +108,12 @@ impl EchoView {
     /// The facts as [`ban_facts`] reads them from metadata and status.
     pub fn facts(self, key: BanKey) -> EchoFacts {
         let status = self.status;
-        let retry_at = status
-            .iter()
-            .flat_map(|s| s.notifications.iter())
-            .filter(|r| r.state == "Pending")
-            .filter_map(|r| r.next_attempt_at)
-            .min();
+        let retry_at = first_retry(
+            status
+                .iter()
+                .flat_map(|s| s.notifications.iter())
+                .map(|r| (r.state.as_str(), r.next_attempt_at)),
+        );
         let lifted = status
             .as_ref()
             .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())));

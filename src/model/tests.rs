@@ -355,9 +355,9 @@ fn an_echo_that_says_something_new_is_left_to_a_whole_fold() {
     );
 }
 
-/// `ban-0` … `ban-(count-1)`, permanent and in force.
-fn add_active_bans(model: &mut NamespaceModel, count: u16, now: DateTime<Utc>) {
-    let template = Op::Ban {
+/// A permanent ban in force, to copy under other names.
+fn active_ban() -> Op {
+    Op::Ban {
         slot: 0,
         feature_block: false,
         subject: 1,
@@ -367,7 +367,12 @@ fn add_active_bans(model: &mut NamespaceModel, count: u16, now: DateTime<Utc>) {
         lifted: None,
         deleting: false,
         invalid: false,
-    };
+    }
+}
+
+/// `ban-0` … `ban-(count-1)`, permanent and in force.
+fn add_active_bans(model: &mut NamespaceModel, count: u16, now: DateTime<Utc>) {
+    let template = active_ban();
     for slot in 0..count {
         let facts = ban_facts(&template, now).expect("a ban");
         let key = BanKey {
@@ -475,17 +480,7 @@ fn a_start_passed_before_a_change_is_folded_in_is_rendered() {
 #[test]
 fn the_shard_count_reached_is_the_smallest_doubling_that_fits() {
     let now = at(0);
-    let template = Op::Ban {
-        slot: 0,
-        feature_block: false,
-        subject: 1,
-        from: -5,
-        length: None,
-        revokes: false,
-        lifted: None,
-        deleting: false,
-        invalid: false,
-    };
+    let template = active_ban();
     let mut bans = BTreeMap::new();
     for i in 0..600 {
         let facts = ban_facts(&template, now).expect("a ban");
