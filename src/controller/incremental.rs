@@ -219,14 +219,21 @@ async fn run(
     }
 
     let exemption_objects = stores.exemptions.in_namespace(namespace);
-    let unpublished = |model: &NamespaceModel, error: &Error| StatusWork {
-        user_bans: reviewed::<UserBan>(namespace, model, model.ban_keys(), now),
-        feature_blocks: reviewed::<FeatureBlock>(namespace, model, model.ban_keys(), now),
-        appeals: appeal_objects.clone(),
-        verdicts: verdicts.clone(),
-        exemptions: exemption_objects.clone(),
-        now,
-        unpublished: Some((error.reason(), error.to_string())),
+    let unpublished = |model: &NamespaceModel, error: &Error| {
+        // Every ban now shows why it is not published. Once it is, nothing
+        // about the bans will have changed (their echoes say nothing new):
+        // the pass that publishes must still write every status again.
+        ctx.status_workers
+            .remember_failed(namespace, model.ban_keys().cloned().collect());
+        StatusWork {
+            user_bans: reviewed::<UserBan>(namespace, model, model.ban_keys(), now),
+            feature_blocks: reviewed::<FeatureBlock>(namespace, model, model.ban_keys(), now),
+            appeals: appeal_objects.clone(),
+            verdicts: verdicts.clone(),
+            exemptions: exemption_objects.clone(),
+            now,
+            unpublished: Some((error.reason(), error.to_string())),
+        }
     };
     if let Some(foreign) = publish::foreign(existing) {
         let conflict = Error::BlocklistConflict {
