@@ -22,7 +22,7 @@ use interdict::api::UserBan;
 use interdict::core::EntryKind;
 use interdict::core::compile::compile_user_ban;
 use interdict::core::shard::Limits;
-use interdict::model::{BanFacts, BanKey, Change, NamespaceModel};
+use interdict::model::{BanFacts, BanKey, Change, NamespaceModel, Uid};
 use kube::runtime::{reflector, watcher};
 use serde_json::json;
 
@@ -100,7 +100,7 @@ fn facts(ban: &UserBan) -> BanFacts {
             kind: EntryKind::UserBan,
             name: ban.metadata.name.clone().unwrap_or_default(),
         },
-        uid: ban.metadata.uid.clone().unwrap_or_default(),
+        uid: Uid::of(ban.metadata.uid.as_deref()),
         resource_version: ban
             .metadata
             .resource_version

@@ -11,7 +11,7 @@ use super::ban::BanResource;
 use super::changes::key;
 use crate::api::BanKind;
 use crate::core::EmailKey;
-use crate::model::{BanFacts, BanKey, EchoFacts};
+use crate::model::{BanFacts, BanKey, EchoFacts, Uid};
 
 /// Lifts by approved appeals: (kind, name) → (when, `BanAppeal/<name>`).
 pub type AppealLifts = HashMap<(BanKind, String), (DateTime<Utc>, String)>;
@@ -38,7 +38,7 @@ pub fn ban_facts<K: BanResource>(
     );
     BanFacts {
         key: key(K::KIND, &object.name_any()),
-        uid: object.uid().unwrap_or_default(),
+        uid: Uid::of(object.meta().uid.as_deref()),
         resource_version: object.resource_version().and_then(|v| v.parse().ok()),
         generation: object.meta().generation,
         review_at: assess::review_at(object.review_after(), &compiled),
@@ -119,7 +119,7 @@ impl EchoView {
             .and_then(|s| Some((s.lifted_at?, s.lifted_by.clone().unwrap_or_default())));
         EchoFacts {
             key,
-            uid: self.metadata.uid.unwrap_or_default(),
+            uid: Uid::of(self.metadata.uid.as_deref()),
             resource_version: self.metadata.resource_version.and_then(|v| v.parse().ok()),
             generation: self.metadata.generation,
             lifted,

@@ -14,7 +14,7 @@ use super::metrics::ModePhase;
 use super::notifications;
 use super::sources::Stores;
 use crate::core::Entry;
-use crate::model::BanFacts;
+use crate::model::{BanFacts, Uid};
 
 /// A changed ban handed to the status worker. It names the object rather
 /// than holding it: the worker reads it from the watch cache when it gets to
@@ -24,7 +24,7 @@ pub struct Reviewed<K> {
     pub namespace: String,
     pub name: String,
     /// Tells the object the pass saw from one deleted and created again since.
-    uid: Option<String>,
+    uid: Option<Uid>,
     deleting: bool,
     /// When a pending notification of it is due again, as the pass saw it.
     pub retry_at: Option<DateTime<Utc>>,
@@ -38,7 +38,7 @@ impl<K: BanResource> Reviewed<K> {
         Reviewed {
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
-            uid: meta.uid.clone(),
+            uid: Uid::of(meta.uid.as_deref()),
             deleting: finalizer::is_deleting(object),
             retry_at: notifications::next_attempt([object.ban_status()]),
             assessment,
@@ -50,7 +50,7 @@ impl<K: BanResource> Reviewed<K> {
         Reviewed {
             namespace: namespace.to_string(),
             name: facts.key.name.clone(),
-            uid: Some(facts.uid.clone()).filter(|uid| !uid.is_empty()),
+            uid: facts.uid,
             deleting: facts.deleting,
             retry_at: facts.retry_at,
             assessment,
@@ -68,7 +68,7 @@ impl<K: BanResource> Reviewed<K> {
     pub fn load(&self, stores: &Stores) -> Option<Arc<K>> {
         K::store(stores)
             .get(&self.namespace, &self.name)
-            .filter(|object| self.uid.is_none() || object.meta().uid == self.uid)
+            .filter(|object| self.uid.is_none() || Uid::of(object.meta().uid.as_deref()) == self.uid)
     }
 }
 

@@ -33,7 +33,7 @@ mod shards;
 mod timers;
 
 pub use namespace::{Change, Dirty, NamespaceModel, RenderedShard, TooLarge};
-pub use record::{BanFacts, BanKey, EchoFacts, ExemptionFacts};
+pub use record::{BanFacts, BanKey, EchoFacts, ExemptionFacts, Uid};
 pub use timers::Wake;
 
 #[cfg(test)]

@@ -26,12 +26,31 @@ impl BanKey {
     }
 }
 
+/// An object's uid, as 128 bits of its SHA-256: what tells one object from
+/// another of the same name (deleted and created again) in 16 bytes rather
+/// than the 60 a uid string takes, once per ban. Not chosen by whoever
+/// names objects (the API server sets uids), so collisions need no defence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Uid(u128);
+
+impl Uid {
+    /// `None` for an object without a uid (not yet created).
+    pub fn of(uid: Option<&str>) -> Option<Uid> {
+        use sha2::{Digest, Sha256};
+        let uid = uid.filter(|u| !u.is_empty())?;
+        let digest = Sha256::digest(uid.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        Some(Uid(u128::from_be_bytes(first)))
+    }
+}
+
 /// What ingest extracts from a ban object: everything the model needs, and
 /// nothing more (no spec, no status, no metadata beyond identity).
 #[derive(Clone, Debug)]
 pub struct BanFacts {
     pub key: BanKey,
-    pub uid: String,
+    pub uid: Option<Uid>,
     pub resource_version: Option<u64>,
     pub generation: Option<i64>,
     /// Compiled once per resourceVersion, shared with whoever else needs it.
@@ -55,7 +74,7 @@ pub struct BanFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EchoFacts {
     pub key: BanKey,
-    pub uid: String,
+    pub uid: Option<Uid>,
     pub resource_version: Option<u64>,
     pub generation: Option<i64>,
     /// The status's lift: when, and by what (empty when the status names none).

@@ -1,16 +1,56 @@
 //! The published items of a namespace, by shard, with what changed since the
 //! last render.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::shard::shard_of;
 use crate::core::{Contents, Entry, Exemption, Revocation};
 
 use super::record::{Published, SharedEntry};
 
+/// A published entry in its shard, ordered and found by its id. The id is
+/// the entry's own (no copy of it as a key: 100k bans would hold 100k more
+/// strings).
+#[derive(Clone, Debug)]
+struct ById(SharedEntry);
+
+impl ById {
+    fn id(&self) -> &str {
+        &self.0.entry().id
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for ById {}
+
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.id().cmp(other.id())
+    }
+}
+
+impl Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        self.id()
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    entries: BTreeMap<String, SharedEntry>,
+    entries: BTreeSet<ById>,
     revocations: BTreeMap<String, Revocation>,
     dirty: bool,
 }
@@ -41,29 +81,21 @@ impl Shards {
         let shard = &mut self.shards[index];
         let changed = match published {
             Published::Nothing => {
-                let a = shard.entries.remove(id).is_some();
+                let a = shard.entries.remove(id);
                 let b = shard.revocations.remove(id).is_some();
                 a || b
             }
             Published::Entry(entry) => {
+                debug_assert_eq!(entry.entry().id, id, "an entry is filed under its own id");
                 let b = shard.revocations.remove(id).is_some();
                 // The newest compiled form replaces an equal older one, so
                 // the older one is freed rather than kept alive by the shard.
-                let a = match shard.entries.get_mut(id) {
-                    Some(slot) => {
-                        let changed = slot != entry;
-                        *slot = entry.clone();
-                        changed
-                    }
-                    None => {
-                        shard.entries.insert(id.to_string(), entry.clone());
-                        true
-                    }
-                };
+                let a = shard.entries.get(id).is_none_or(|slot| slot.0 != *entry);
+                shard.entries.replace(ById(entry.clone()));
                 a || b
             }
             Published::Revocation(revocation) => {
-                let a = shard.entries.remove(id).is_some();
+                let a = shard.entries.remove(id);
                 let b = shard.revocations.get(id) != Some(revocation.as_ref());
                 if b {
                     shard
@@ -95,9 +127,9 @@ impl Shards {
             (0..count.max(1)).map(|_| Shard::default()).collect(),
         );
         for shard in old {
-            for (id, entry) in shard.entries {
-                let index = shard_of(&id, self.count()) as usize;
-                self.shards[index].entries.insert(id, entry);
+            for entry in shard.entries {
+                let index = shard_of(entry.id(), self.count()) as usize;
+                self.shards[index].entries.insert(entry);
             }
             for (id, revocation) in shard.revocations {
                 let index = shard_of(&id, self.count()) as usize;
@@ -113,7 +145,7 @@ impl Shards {
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.shards
             .iter()
-            .flat_map(|s| s.entries.values().map(SharedEntry::entry))
+            .flat_map(|s| s.entries.iter().map(|e| e.0.entry()))
     }
 
     pub fn dirty(&self) -> Vec<u32> {
@@ -136,7 +168,7 @@ impl Shards {
     pub fn contents(&self, index: u32, exemptions: &[Exemption]) -> Contents {
         let shard = &self.shards[index as usize];
         Contents {
-            entries: shard.entries.values().map(|e| e.entry().clone()).collect(),
+            entries: shard.entries.iter().map(|e| e.0.entry().clone()).collect(),
             exemptions: if index == 0 {
                 exemptions.to_vec()
             } else {

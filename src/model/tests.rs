@@ -122,7 +122,7 @@ fn ban_facts(op: &Op, now: DateTime<Utc>) -> Option<BanFacts> {
     };
     Some(BanFacts {
         key,
-        uid: format!("uid-{slot}"),
+        uid: Uid::of(Some(&format!("uid-{slot}"))),
         resource_version: None,
         generation: Some(1),
         compiled: Arc::new(compiled),
@@ -298,7 +298,7 @@ proptest! {
 fn echo_of(facts: &BanFacts) -> EchoFacts {
     EchoFacts {
         key: facts.key.clone(),
-        uid: facts.uid.clone(),
+        uid: facts.uid,
         resource_version: facts.resource_version,
         generation: facts.generation,
         lifted: facts
@@ -333,7 +333,7 @@ fn an_echo_that_says_something_new_is_left_to_a_whole_fold() {
     let mut retrying = echo.clone();
     retrying.retry_at = Some(now + Duration::seconds(5));
     let mut replaced = echo.clone();
-    replaced.uid = "another".into();
+    replaced.uid = Uid::of(Some("another"));
     let mut unknown = echo.clone();
     unknown.key.name = "no-such-ban".into();
     for refused in [edited, lifted, deleting, retrying, replaced, unknown] {
@@ -370,16 +370,27 @@ fn active_ban() -> Op {
     }
 }
 
-/// `ban-0` … `ban-(count-1)`, permanent and in force.
+/// `ban-0` … `ban-(count-1)`, permanent and in force, each with its own
+/// entry id and subject (as compiled from objects of those names).
 fn add_active_bans(model: &mut NamespaceModel, count: u16, now: DateTime<Utc>) {
-    let template = active_ban();
     for slot in 0..count {
-        let facts = ban_facts(&template, now).expect("a ban");
-        let key = BanKey {
-            kind: EntryKind::UserBan,
-            name: format!("ban-{slot}"),
-        };
-        model.apply(Change::Ban(BanFacts { key, ..facts }), now);
+        model.apply(Change::Ban(active_ban_named(slot.into(), now)), now);
+    }
+}
+
+fn active_ban_named(i: usize, now: DateTime<Utc>) -> BanFacts {
+    let facts = ban_facts(&active_ban(), now).expect("a ban");
+    let key = BanKey {
+        kind: EntryKind::UserBan,
+        name: format!("ban-{i}"),
+    };
+    let mut compiled = facts.compiled.as_ref().clone().expect("compiles");
+    compiled.entry.id = key.id();
+    compiled.entry.subject = SubjectKey::UserId(i.to_string());
+    BanFacts {
+        key,
+        compiled: Arc::new(Ok(compiled)),
+        ..facts
     }
 }
 
@@ -480,23 +491,10 @@ fn a_start_passed_before_a_change_is_folded_in_is_rendered() {
 #[test]
 fn the_shard_count_reached_is_the_smallest_doubling_that_fits() {
     let now = at(0);
-    let template = active_ban();
     let mut bans = BTreeMap::new();
     for i in 0..600 {
-        let facts = ban_facts(&template, now).expect("a ban");
-        let key = BanKey {
-            kind: EntryKind::UserBan,
-            name: format!("ban-{i}"),
-        };
-        let mut compiled = facts.compiled.as_ref().clone().expect("compiles");
-        compiled.entry.id = key.id();
-        compiled.entry.subject = SubjectKey::UserId(i.to_string());
-        let facts = BanFacts {
-            key: key.clone(),
-            compiled: Arc::new(Ok(compiled)),
-            ..facts
-        };
-        bans.insert(key, facts);
+        let facts = active_ban_named(i, now);
+        bans.insert(facts.key.clone(), facts);
     }
     let whole = render_shards(
         NAMESPACE,
