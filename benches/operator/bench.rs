@@ -49,6 +49,10 @@ pub struct Bench {
     pub cluster_pids: Vec<(&'static str, u32)>,
     /// Appended to pass/FAIL while a target is checked at another size.
     pub target_suffix: String,
+    /// The large first start: the bench client's list alone, and the
+    /// operator's time to every ban published (the start-up target's row
+    /// is written once the shard-write floor is measured, at the restart).
+    pub first_start: Option<(Duration, Duration)>,
 }
 
 pub struct CatchUp {

@@ -124,6 +124,7 @@ async fn run(root: PathBuf, s: Settings) {
         large_used: None,
         cluster_pids,
         target_suffix: String::new(),
+        first_start: None,
     };
     bench.warm_up().await;
     if bench.s.runs("empty") {
