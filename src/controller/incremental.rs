@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -193,25 +194,12 @@ async fn run(
         };
         merge(&mut dirty, state.model.apply(change, now));
     }
-    for key in keys {
-        let change = match changes::ban_kind(key.kind) {
-            BanKind::UserBan => ban_change(
-                stores.user_bans.get(namespace, &key.name),
-                &key,
-                &state.lifts,
-                ctx.email_key.as_ref(),
-                now,
-            ),
-            BanKind::FeatureBlock => ban_change(
-                stores.feature_blocks.get(namespace, &key.name),
-                &key,
-                &state.lifts,
-                ctx.email_key.as_ref(),
-                now,
-            ),
-        };
+    let folding = Instant::now();
+    let folded = keys.len();
+    for change in read_changes(ctx, namespace, keys, &state.lifts, now) {
         merge(&mut dirty, state.model.apply(change, now));
     }
+    let folded_in = folding.elapsed();
     merge(&mut dirty, state.model.advance(now));
     if pending.blocklists {
         // Someone else's edit, or a deletion: render again and compare.
@@ -245,6 +233,7 @@ async fn run(
         StatusWorkers::submit(ctx, namespace, unpublished(&state.model, &conflict));
         return Err(conflict);
     }
+    let rendering = Instant::now();
     let rendered = match state.model.render_dirty(now, ctx.shards) {
         Ok(rendered) => rendered,
         Err(too_large) => {
@@ -262,7 +251,10 @@ async fn run(
     ctx.metrics.blocklist_conflict(namespace, None);
     ctx.metrics.blocklist_too_large(namespace, false);
 
+    let rendered_in = rendering.elapsed();
     let rendered_any = !rendered.is_empty();
+    let rendered_count = rendered.len();
+    let writing = Instant::now();
     for (shard, data) in &rendered {
         state
             .bytes
@@ -298,6 +290,18 @@ async fn run(
         ctx.status_workers
             .remember_failed(namespace, dirty.bans.clone());
         return Err(error);
+    }
+    if rebuild {
+        tracing::info!(
+            namespace,
+            bans = state.model.ban_count(),
+            read_ms = folded_in.as_millis() as u64,
+            changes = folded,
+            shards_rendered = rendered_count,
+            render_ms = rendered_in.as_millis() as u64,
+            write_ms = writing.elapsed().as_millis() as u64,
+            "namespace model built from the watches"
+        );
     }
     if rendered_any {
         state
@@ -355,6 +359,56 @@ fn absorb_echo(ctx: &Context, namespace: &str, model: &mut NamespaceModel, key: 
     };
     view.is_some_and(|view| model.absorb_echo(&view.facts(key.clone())))
 }
+
+/// What each changed ban is now, read from the watch cache: each one
+/// unpacked, parsed and compiled (~5 µs). A first start or a re-list reads
+/// every ban of the namespace, so past a few thousand the reading is shared
+/// by every core: the API server, which has just served the list, is idle
+/// until the shards are written.
+fn read_changes(
+    ctx: &Context,
+    namespace: &str,
+    keys: BTreeSet<BanKey>,
+    lifts: &AppealLifts,
+    now: DateTime<Utc>,
+) -> Vec<Change> {
+    let read = |key: &BanKey| match changes::ban_kind(key.kind) {
+        BanKind::UserBan => ban_change(
+            ctx.stores.user_bans.get(namespace, &key.name),
+            key,
+            lifts,
+            ctx.email_key.as_ref(),
+            now,
+        ),
+        BanKind::FeatureBlock => ban_change(
+            ctx.stores.feature_blocks.get(namespace, &key.name),
+            key,
+            lifts,
+            ctx.email_key.as_ref(),
+            now,
+        ),
+    };
+    let keys: Vec<BanKey> = keys.into_iter().collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if keys.len() < PARALLEL_READ_FROM || threads < 2 {
+        return keys.iter().map(read).collect();
+    }
+    let chunk = keys.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = keys
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("reading bans does not panic"))
+            .collect()
+    })
+}
+
+/// Changed bans from which [`read_changes`] shares the work among threads:
+/// below, starting threads costs more than it saves.
+const PARALLEL_READ_FROM: usize = 2_000;
 
 fn ban_change<K: BanResource>(
     object: Option<Arc<K>>,

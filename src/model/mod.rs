@@ -16,6 +16,13 @@
 //! window, an exemption's end, a review date) is one entry of one ordered
 //! timer set.
 //!
+//! Memory is the constraint at 100k bans (`cargo bench --bench memory`
+//! counts it per ban): each fact is held once. The uid is kept as 16 bytes
+//! of its digest, a shard files an entry under the entry's own id (no
+//! copied key), an entry is shared by the ban's record and its shard, and
+//! there is no index of bans by subject: an exemption's change, which is
+//! rare, looks at every record instead.
+//!
 //! Of the controller's per-process memo tables, the compiled-ban cache and
 //! the published-shard fingerprints are fields of this model for every
 //! namespace the controller passes over incrementally; they remain as tables

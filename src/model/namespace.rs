@@ -233,12 +233,7 @@ impl NamespaceModel {
     ) -> Result<Vec<RenderedShard>, TooLarge> {
         let max_count = limits.max_count.max(1);
         loop {
-            let rendered: Vec<RenderedShard> = self
-                .shards
-                .dirty()
-                .into_iter()
-                .map(|index| self.render(index, now))
-                .collect();
+            let rendered = self.render_shards(&self.shards.dirty(), now);
             let largest = rendered
                 .iter()
                 .map(|(_, data)| data.values().map(String::len).sum::<usize>())
@@ -260,6 +255,33 @@ impl NamespaceModel {
             let next = next_count(&rendered, self.empty_shard_bytes(now), limits);
             self.shards.regroup(next);
         }
+    }
+
+    /// Renders the shards `indexes`, sharing them among every core when there
+    /// are many (a first start renders every shard of a large namespace:
+    /// 26 MiB at 100k bans; nothing else is waiting for the CPU then).
+    fn render_shards(&self, indexes: &[u32], now: DateTime<Utc>) -> Vec<RenderedShard> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if indexes.len() < PARALLEL_RENDER_FROM || threads < 2 {
+            return indexes.iter().map(|index| self.render(*index, now)).collect();
+        }
+        let chunk = indexes.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = indexes
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|index| self.render(*index, now))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().expect("rendering does not panic"))
+                .collect()
+        })
     }
 
     /// The most an empty shard of the current count renders to (its document
@@ -356,6 +378,9 @@ impl NamespaceModel {
             .collect()
     }
 }
+
+/// Dirty shards from which rendering is shared among threads.
+const PARALLEL_RENDER_FROM: usize = 4;
 
 /// The next shard count to try after `rendered` (at the current count) did
 /// not fit: doubled, and doubled again for as long as what the rendered

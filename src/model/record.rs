@@ -31,7 +31,7 @@ impl BanKey {
 /// than the 60 a uid string takes, once per ban. Not chosen by whoever
 /// names objects (the API server sets uids), so collisions need no defence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Uid(u128);
+pub struct Uid([u8; 16]);
 
 impl Uid {
     /// `None` for an object without a uid (not yet created).
@@ -41,7 +41,9 @@ impl Uid {
         let digest = Sha256::digest(uid.as_bytes());
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);
-        Some(Uid(u128::from_be_bytes(first)))
+        // Bytes, not a u128: an `Option` of them fits in the record's
+        // padding, where a u128's 16-byte alignment would round the record up.
+        Some(Uid(first))
     }
 }
 
