@@ -348,9 +348,9 @@ impl Bench {
 
 impl Bench {
     /// The start-up target's row: the first start beside its floor, the
-    /// list alone plus the same blocklist shards written alone (created by
-    /// the bench client in a namespace of their own, as many at once as the
-    /// operator writes, while no operator runs).
+    /// list alone plus the same blocklist shards written alone (by
+    /// server-side apply, from the bench client into a namespace of their
+    /// own, as many at once as the operator writes, while no operator runs).
     async fn start_up_target(&mut self, cms: &Api<ConfigMap>, names: &[String], label: &str) {
         let Some((listed, published)) = self.first_start else {
             return;
@@ -376,13 +376,19 @@ impl Bench {
                 async move {
                     let copy = ConfigMap {
                         metadata: kube::api::ObjectMeta {
-                            name: Some(name),
+                            name: Some(name.clone()),
                             ..Default::default()
                         },
                         data: Some(data),
                         ..Default::default()
                     };
-                    copies.create(&Default::default(), &copy).await.is_err()
+                    // By server-side apply, as the operator writes them
+                    // (and as the shard rewrite floor is measured).
+                    let params = kube::api::PatchParams::apply("interdict-bench").force();
+                    copies
+                        .patch(&name, &params, &kube::api::Patch::Apply(&copy))
+                        .await
+                        .is_err()
                 }
             })
             .buffer_unordered(SHARD_WRITES_IN_FLIGHT)
@@ -394,7 +400,7 @@ impl Bench {
             .delete_collection(&DeleteParams::default(), &Default::default())
             .await;
         self.raw(format!(
-            "large: the {count} blocklist shards ({:.2} MiB) created alone, {SHARD_WRITES_IN_FLIGHT} at once: {} ({failed} failed)",
+            "large: the {count} blocklist shards ({:.2} MiB) written alone by server-side apply, {SHARD_WRITES_IN_FLIGHT} at once: {} ({failed} failed)",
             bytes as f64 / MIB,
             fmt_s(written)
         ));

@@ -105,13 +105,31 @@ fn version<K: Resource>(object: &K) -> Option<u64> {
     object.meta().resource_version.as_deref()?.parse().ok()
 }
 
+/// An event's object packed for the cache ([`CacheWriter::pack_event`]),
+/// waiting to be committed in the watch's order.
+pub struct PackedEvent(Option<(String, String, Packed)>);
+
 impl<K: Resource + Serialize> CacheWriter<K> {
     pub fn apply(&self, event: &watcher::Event<K>) {
-        // Packed before the lock is taken: readers wait for no compression.
-        let packed = match event {
+        let packed = self.pack_event(event);
+        self.commit(event, packed);
+    }
+
+    /// The compression half of [`CacheWriter::apply`]: touches no shared
+    /// state, so events can be packed on other threads (a list's pages,
+    /// while the next page is fetched) as long as they are committed in
+    /// order.
+    pub fn pack_event(&self, event: &watcher::Event<K>) -> PackedEvent {
+        PackedEvent(match event {
             watcher::Event::InitApply(object) | watcher::Event::Apply(object) => self.pack(object),
             _ => None,
-        };
+        })
+    }
+
+    /// Applies `event` with the object [`CacheWriter::pack_event`] packed for it.
+    pub fn commit(&self, event: &watcher::Event<K>, packed: PackedEvent) {
+        let PackedEvent(packed) = packed;
+        // Packed before the lock is taken: readers wait for no compression.
         let mut state = self.state.write().expect("cache lock");
         match event {
             watcher::Event::Init => state.relisting = Some(Namespaces::new()),
