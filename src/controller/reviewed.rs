@@ -68,7 +68,9 @@ impl<K: BanResource> Reviewed<K> {
     pub fn load(&self, stores: &Stores) -> Option<Arc<K>> {
         K::store(stores)
             .get(&self.namespace, &self.name)
-            .filter(|object| self.uid.is_none() || Uid::of(object.meta().uid.as_deref()) == self.uid)
+            .filter(|object| {
+                self.uid.is_none() || Uid::of(object.meta().uid.as_deref()) == self.uid
+            })
     }
 }
 

@@ -263,7 +263,10 @@ impl NamespaceModel {
     fn render_shards(&self, indexes: &[u32], now: DateTime<Utc>) -> Vec<RenderedShard> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         if indexes.len() < PARALLEL_RENDER_FROM || threads < 2 {
-            return indexes.iter().map(|index| self.render(*index, now)).collect();
+            return indexes
+                .iter()
+                .map(|index| self.render(*index, now))
+                .collect();
         }
         let chunk = indexes.len().div_ceil(threads);
         std::thread::scope(|scope| {

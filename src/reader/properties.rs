@@ -605,4 +605,3 @@ fn the_damage_model_finds_entry_lines() {
         + text[text.find("UserBan/a").unwrap()..].find('\n').unwrap();
     assert_eq!(touched_lines(text, newline), BTreeSet::from([1, 2]));
 }
-
