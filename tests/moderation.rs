@@ -56,7 +56,9 @@ async fn reasons(ns: &TestNamespace, kind: &str, name: &str) -> Vec<String> {
 async fn has_events(ns: &TestNamespace, kind: &str, name: &str, wanted: &[&str]) {
     eventually(
         &format!("{wanted:?} on {kind} {name}"),
-        Duration::from_secs(15),
+        // Past the status worker's longest deferral (30 s while a namespace
+        // stays busy): Events are written with the statuses.
+        Duration::from_secs(45),
         || async {
             let found = reasons(ns, kind, name).await;
             wanted
