@@ -174,8 +174,8 @@ impl StatusWorkers {
             .is_some_and(Option::is_some)
     }
 
-    /// Finishes the status writes in flight, at once (no waiting for quiet),
-    /// and starts no other: after this, the process may give up its lease.
+    /// Finishes the statuses of what was published, at once (no waiting for
+    /// quiet): after this, the process may give up its lease.
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         loop {
@@ -285,12 +285,6 @@ async fn sync_all(
     }
     let total = work.user_bans.len() + work.feature_blocks.len();
     let results: Vec<(usize, BanOutcome)> = stream::iter(0..total)
-        // Once the process is stopping, only the writes in flight finish:
-        // the rest is left to the next leader, whose first pass reviews
-        // every ban (statuses, Events and notifications follow from what
-        // the bans are, so nothing is lost). Draining a catch-up of 10k
-        // statuses took past Kubernetes' 30 s grace period.
-        .take_while(|_| futures::future::ready(!ctx.status_workers.stopping()))
         .map(|i| {
             let (work, appeal_events) = (&work, &appeal_events);
             async move { (i, sync_nth(ctx, work, appeal_events, i).await) }
