@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::webhook::{Receiver, SECRET};
 use common::{Operator, TestNamespace, apply_ok, cluster, eventually};
 use interdict::api::UserBan;
 use k8s_openapi::api::events::v1::Event;
@@ -118,6 +119,78 @@ async fn killed_after_the_records_before_the_status() {
 #[tokio::test]
 async fn killed_after_the_status() {
     crash_while_applying("after-status").await;
+}
+
+/// Killed after a ban's application was recorded (audit line, Event) and
+/// before its status, then the ban is lifted while no operator runs: the next
+/// start finds it over with no stored phase, records the application again
+/// under the same id (nothing twice), and notifies it as well as the lift.
+#[tokio::test]
+async fn killed_after_the_records_then_lifted_while_down() {
+    let ns = TestNamespace::new("crash-lifted").await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let hooks = dir.path().join("hooks.jsonl");
+    let receiver = Receiver::start(&hooks, 0);
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let notify = dir.path().join("notify.yaml");
+    std::fs::write(
+        &notify,
+        format!(
+            "webhook:\n  url: http://127.0.0.1:{}/hooks/interdict\n  secretFile: {}\n",
+            receiver.port,
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--notify-config",
+        notify.to_str().unwrap(),
+    ];
+    let start = |failpoint: &[(&str, &str)]| {
+        Operator::start_with_env(&cluster().kubeconfig, &ns.name, &args, failpoint)
+    };
+    let mut first = start(&[("INTERDICT_FAILPOINT", "after-record")]);
+    apply_ok(&ns.name, &ban("victim"));
+    assert!(
+        first.wait_exit(Duration::from_secs(30)),
+        "the operator did not reach the failpoint: {}",
+        first.log()
+    );
+    apply_ok(
+        &ns.name,
+        &format!(
+            "{}  lift: {{reason: Mistaken identity, by: mod-ann}}\n",
+            ban("victim")
+        ),
+    );
+    let _second = start(&[]);
+    let notified = |event: &str| {
+        receiver
+            .deliveries()
+            .iter()
+            .filter(|(e, name, _)| e == event && name == "victim")
+            .count()
+    };
+    eventually(
+        "the application and the lift notified",
+        Duration::from_secs(30),
+        || async { (notified("Applied") == 1 && notified("Lifted") == 1).then_some(()) },
+    )
+    .await;
+    // Give a late duplicate time to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!((notified("Applied"), notified("Lifted")), (1, 1));
+    let lines = audit_lines(&audit);
+    assert_eq!(count(&lines, "victim", "Applied"), 1, "{lines:?}");
+    assert_eq!(count(&lines, "victim", "Lifted"), 1, "{lines:?}");
+    assert_chain_intact(&audit);
+    assert_eq!(event_count(&ns, "victim", "Applied").await, 1);
+    assert_eq!(event_count(&ns, "victim", "Lifted").await, 1);
+    ns.cleanup().await;
 }
 
 #[tokio::test]

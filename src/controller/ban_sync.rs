@@ -158,10 +158,18 @@ fn ban_transition_id<K: BanResource>(
     if transition == Transition::Lifted {
         return transition_id(&uid, transition.reason(), &[]);
     }
-    // An expiry is named by the end it reached: an edit after it (the lift
-    // of an approved appeal, for one) must not make it another expiry.
+    // So is the first application, before any phase was stored: a process
+    // that finds it only once the ban is over (lifted, with a higher
+    // generation) names it as the one that recorded it on time did.
+    let first = old.and_then(|o| o.phase).is_none();
+    if transition == Transition::Applied && first {
+        return transition_id(&uid, transition.reason(), &["first"]);
+    }
+    // An expiry is named by the end it reached, an activation by the start
+    // it reached: an edit after it (the lift of an approved appeal, for one)
+    // must not make it another one when a process finds it only then.
     let generation = match transition {
-        Transition::Expired => String::new(),
+        Transition::Expired | Transition::Activated => String::new(),
         _ => object.meta().generation.unwrap_or_default().to_string(),
     };
     let left = old.and_then(|o| o.phase).map_or("", Phase::as_str);

@@ -298,6 +298,17 @@ pub fn transitions(old: Option<&BanStatus>, new: &BanStatus) -> Vec<Transition> 
     };
     let old_phase = old.and_then(|o| o.phase);
     let mut found = Vec::new();
+    // Over before any stored status says it began: a process that recorded
+    // its start died before its status write (or the operator was down for
+    // the ban's whole life). The start is part of the ban's life either way,
+    // and without it its notification would never be sent.
+    if began_before_its_end(new) {
+        match old_phase {
+            None => found.push(Transition::Applied),
+            Some(Phase::Scheduled) => found.push(Transition::Activated),
+            Some(_) => {}
+        }
+    }
     match (old_phase, phase) {
         (Some(Phase::Scheduled), Phase::Active) => found.push(Transition::Activated),
         (before, Phase::Active) if before != Some(Phase::Active) => found.push(Transition::Applied),
@@ -338,6 +349,22 @@ pub fn transitions(old: Option<&BanStatus>, new: &BanStatus) -> Vec<Transition> 
         found.push(Transition::ReviewDue);
     }
     found
+}
+
+/// Whether a ban that is over now (expired or lifted) was in force before it
+/// ended: it started before its end or its lift, whichever came first.
+fn began_before_its_end(status: &BanStatus) -> bool {
+    if !matches!(status.phase, Some(Phase::Expired | Phase::Lifted)) {
+        return false;
+    }
+    let end = match (status.expires_at, status.lifted_at) {
+        (Some(end), Some(lift)) => Some(end.min(lift)),
+        (end, lift) => end.or(lift),
+    };
+    status
+        .effective_from
+        .zip(end)
+        .is_some_and(|(from, end)| from < end)
 }
 
 #[cfg(test)]

@@ -62,10 +62,51 @@ fn lifecycle_records_each_transition_once() {
 }
 
 #[test]
-fn expired_while_down_is_recorded_as_expired() {
+fn expired_while_down_is_recorded_as_applied_then_expired() {
+    // As if seen on time: a process may have recorded (and notified) nothing
+    // of it, or recorded the application and died before its status write.
     let ban = compiled(0, Some(5));
     let first_seen = desired_status(&ban, Some(1), None, "bl", at(100));
-    assert_eq!(transition(None, &first_seen), Some(Transition::Expired));
+    assert_eq!(
+        transitions(None, &first_seen),
+        [Transition::Applied, Transition::Expired]
+    );
+}
+
+#[test]
+fn lifted_before_any_status_records_its_application_first() {
+    // In force from 0, lifted at 5, first seen at 6 with no stored phase.
+    let permanent = compiled(0, None);
+    let lifted = Assessment {
+        lifted: Some((at(5), "spec.lift".into())),
+        ..permanent.clone()
+    };
+    let first_seen = desired_status(&lifted, Some(2), None, "bl", at(6));
+    assert_eq!(
+        transitions(None, &first_seen),
+        [Transition::Applied, Transition::Lifted]
+    );
+    // Lifted before it started: it was never in force.
+    let later = compiled(10, None);
+    let cancelled = Assessment {
+        lifted: Some((at(5), "spec.lift".into())),
+        ..later
+    };
+    let first_seen = desired_status(&cancelled, Some(2), None, "bl", at(6));
+    assert_eq!(transitions(None, &first_seen), [Transition::Lifted]);
+    // Last stored as scheduled: it started (a process may have recorded the
+    // activation and died before its status write), then ran out.
+    let timed = compiled(10, Some(20));
+    let scheduled = desired_status(&timed, Some(1), None, "bl", at(0));
+    let ended = desired_status(&timed, Some(1), Some(&scheduled), "bl", at(30));
+    assert_eq!(
+        transitions(Some(&scheduled), &ended),
+        [Transition::Activated, Transition::Expired]
+    );
+    // A stored phase already tells its story: the lift alone.
+    let active = desired_status(&permanent, Some(1), None, "bl", at(1));
+    let after = desired_status(&lifted, Some(2), Some(&active), "bl", at(6));
+    assert_eq!(transitions(Some(&active), &after), [Transition::Lifted]);
 }
 
 #[test]
