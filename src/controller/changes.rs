@@ -74,6 +74,11 @@ impl Changes {
         held
     }
 
+    /// Records that the namespace's blocklists must be compared again.
+    pub fn blocklists(&self, namespace: &str) {
+        self.with(namespace, |p| p.blocklists = true);
+    }
+
     pub fn everything(&self, namespace: &str) {
         self.with(namespace, |p| p.everything = true);
     }

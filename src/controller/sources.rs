@@ -219,6 +219,10 @@ enum Trigger {
     /// A (re-)list finished: objects deleted while the watch was down produced no
     /// event, so every known namespace is looked at again.
     Everything,
+    /// A blocklist watch's (re-)list finished: only the shards are compared
+    /// again. One of the 64 shard watches re-listing after a lost connection
+    /// must not rebuild 100k bans' models.
+    BlocklistsRelisted,
 }
 
 /// Echoes are folded in by the next pass, whatever starts it; this many
@@ -286,6 +290,9 @@ fn triggers<K: Resource<DynamicType = ()>>(
             record(o.meta());
             own.forget(&own_key(o.meta()), o.meta());
             concerned(o.meta())
+        }
+        watcher::Event::InitDone if K::kind(&()) == "ConfigMap" => {
+            Some(Trigger::BlocklistsRelisted)
         }
         watcher::Event::InitDone => Some(Trigger::Everything),
         watcher::Event::Init => None,
@@ -624,6 +631,12 @@ pub fn watch(
                     Trigger::Everything => {
                         for ns in stores.all_namespaces() {
                             changes.everything(&ns);
+                            queue.schedule_change(&ns, debounce);
+                        }
+                    }
+                    Trigger::BlocklistsRelisted => {
+                        for ns in stores.all_namespaces() {
+                            changes.blocklists(&ns);
                             queue.schedule_change(&ns, debounce);
                         }
                     }
