@@ -214,7 +214,7 @@ fn main() {
         per_ban(modelled, n)
     );
     println!(
-        "  blocklist data ({shards} shards)         {}   (the ConfigMap cache keeps 64-byte digests instead)",
+        "  blocklist data ({shards} shards)         {}   (the ConfigMap watch keeps metadata only)",
         per_ban(rendered_bytes as isize, n)
     );
     println!(

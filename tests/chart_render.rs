@@ -558,7 +558,7 @@ fn max_shards_grants_exactly_the_shard_configmaps() {
         vec![permission(
             "",
             "configmaps",
-            &["create", "list", "watch", "patch"],
+            &["create", "get", "list", "watch", "patch"],
             &names
         )]
     );

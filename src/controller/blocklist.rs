@@ -15,45 +15,54 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "interdict";
 pub const FIELD_MANAGER: &str = "interdict";
 
-/// What the watch keeps of a blocklist ConfigMap's value (see
-/// `sources::digest_configmap_data`). SHA-256, not a fast hash: whoever can
-/// edit the ConfigMap must not be able to make a tampered value look current.
-pub fn digest(value: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(value.as_bytes());
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// `existing` comes from the watch, its data values digested.
+/// `existing` as read from the API server, data and all.
 fn is_current(existing: &ConfigMap, desired: &BTreeMap<String, String>) -> bool {
-    existing.data.as_ref().is_some_and(|stored| {
-        stored.len() == desired.len()
-            && desired
-                .iter()
-                .all(|(key, value)| stored.get(key).is_some_and(|d| *d == digest(value)))
-    }) && existing.binary_data.as_ref().is_none_or(|b| b.is_empty())
+    existing.data.as_ref() == Some(desired)
+        && existing.binary_data.as_ref().is_none_or(|b| b.is_empty())
         && existing.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
 }
 
+/// What [`ensure`] did.
+pub struct Ensured {
+    pub written: bool,
+    /// The ConfigMap's resourceVersion holding `desired`, when known.
+    pub version: Option<u64>,
+}
+
 /// Writes the blocklist only when its content differs, so an idle operator (or a
-/// restarted one) changes nothing and readers' caches stay valid. Returns the
-/// resourceVersion it wrote, if it wrote.
+/// restarted one) changes nothing and readers' caches stay valid.
+///
+/// `existing` is the watch's view: metadata only. `ours_in_place` says it is
+/// this process's own last write, whose content differs from `desired` (the
+/// caller knows what it wrote), so it is written without being read. Else
+/// (someone else's edit, or a ConfigMap this process has not written yet)
+/// the ConfigMap is read first: only a difference is written, and keys
+/// someone else added are removed.
 pub async fn ensure(
     ctx: &Context,
     namespace: &str,
     name: &str,
     existing: Option<&ConfigMap>,
+    ours_in_place: bool,
     desired: BTreeMap<String, String>,
-) -> Result<Option<u64>, Error> {
-    if existing.is_some_and(|cm| is_current(cm, &desired)) {
-        return Ok(None);
-    }
+) -> Result<Ensured, Error> {
     let failed = |source| Error::WriteBlocklist {
         namespace: namespace.to_string(),
         name: name.to_string(),
         source,
     };
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    let read = match existing {
+        Some(_) if !ours_in_place => api.get_opt(name).await.map_err(failed)?,
+        _ => None,
+    };
+    if let Some(in_place) = read.as_ref().filter(|cm| is_current(cm, &desired)) {
+        return Ok(Ensured {
+            written: false,
+            version: in_place.resource_version().and_then(|v| v.parse().ok()),
+        });
+    }
+    let existing = read.as_ref();
     // Keys someone else added (an edit, another tool) are not ours to keep:
     // a stray `blocklist-x.json` would be merged by every reader.
     let stray: Vec<String> = existing
@@ -115,7 +124,10 @@ pub async fn ensure(
         removed_keys = stray.len(),
         "blocklist written"
     );
-    Ok(written.resource_version().and_then(|v| v.parse().ok()))
+    Ok(Ensured {
+        written: true,
+        version: written.resource_version().and_then(|v| v.parse().ok()),
+    })
 }
 
 #[cfg(test)]
@@ -124,11 +136,7 @@ mod tests {
 
     fn stored(data: &[(&str, &str)]) -> ConfigMap {
         let mut configmap = ConfigMap {
-            data: Some(
-                data.iter()
-                    .map(|(k, v)| (k.to_string(), digest(v)))
-                    .collect(),
-            ),
+            data: Some(desired(data)),
             ..ConfigMap::default()
         };
         configmap
@@ -144,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stored_digest_matches_only_the_same_content() {
+    fn only_the_same_content_is_current() {
         let in_place = stored(&[("blocklist.json", "{\"entries\":[]}")]);
         assert!(is_current(
             &in_place,
@@ -168,13 +176,18 @@ mod tests {
     }
 
     #[test]
-    fn a_value_that_is_itself_a_digest_is_not_taken_for_the_content() {
-        // Someone writes the digest of the right content as the value: the
-        // store digests it again, so it does not pass for current.
-        let forged = stored(&[("blocklist.json", &digest("real"))]);
+    fn binary_data_or_a_missing_label_is_not_current() {
+        let mut in_place = stored(&[("blocklist.json", "a")]);
+        in_place.binary_data = Some(BTreeMap::from([(
+            "x.bin".to_string(),
+            k8s_openapi::ByteString(vec![1]),
+        )]));
+        assert!(!is_current(&in_place, &desired(&[("blocklist.json", "a")])));
+        let mut unlabelled = stored(&[("blocklist.json", "a")]);
+        unlabelled.labels_mut().clear();
         assert!(!is_current(
-            &forged,
-            &desired(&[("blocklist.json", "real")])
+            &unlabelled,
+            &desired(&[("blocklist.json", "a")])
         ));
     }
 }

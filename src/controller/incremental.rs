@@ -260,12 +260,14 @@ async fn run(
             .bytes
             .insert(shard.index, data.values().map(String::len).sum());
     }
-    let results: Vec<(String, Result<Option<u64>, Error>)> = stream::iter(rendered)
+    let results: Vec<(String, Result<bool, Error>)> = stream::iter(rendered)
         .map(|(shard, data)| {
             let name = ctx.shard_name(shard.index);
             let found = existing.get(&name).map(Arc::as_ref);
             async move {
-                let result = super::blocklist::ensure(ctx, namespace, &name, found, data).await;
+                let fingerprint = publish::fingerprint(&data);
+                let result =
+                    publish::ensure_shard(ctx, namespace, &name, found, fingerprint, data).await;
                 (name, result)
             }
         })
@@ -276,8 +278,8 @@ async fn run(
     let mut failure = None;
     for (name, result) in results {
         match result {
-            Ok(Some(_)) => written.push(name),
-            Ok(None) => {}
+            Ok(true) => written.push(name),
+            Ok(false) => {}
             Err(error) => {
                 failure.get_or_insert(error);
             }

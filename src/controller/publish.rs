@@ -1,9 +1,12 @@
 //! Publishing a namespace's blocklist shard by shard. A shard is rendered only
 //! when its fingerprint differs from the one this process last wrote or found
 //! in place, or when someone else has changed its ConfigMap since: at 100k bans
-//! a one-ban change renders one shard of 64, not 26 MiB of JSON.
+//! a one-ban change renders one shard of 64, not 26 MiB of JSON. What is in
+//! place is known by resourceVersion (the watch sees the ConfigMaps' metadata
+//! only): a shard is read from the API server only when this process has not
+//! written or read that version itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -56,6 +59,19 @@ impl Published {
         let shards = self.shards.lock().expect("published lock");
         let known = shards.get(&(namespace.to_string(), name.to_string()))?;
         (known.fingerprint == fingerprint && stored <= known.version).then_some(known.bytes)
+    }
+
+    /// Whether the shard's ConfigMap holds what this process last wrote or
+    /// found there (whatever that content was): the store shows that version
+    /// or, not caught up yet, an older one.
+    fn ours_in_place(&self, namespace: &str, name: &str, existing: Option<&ConfigMap>) -> bool {
+        let Some(stored) = existing.and_then(version) else {
+            return false;
+        };
+        let shards = self.shards.lock().expect("published lock");
+        shards
+            .get(&(namespace.to_string(), name.to_string()))
+            .is_some_and(|known| stored <= known.version)
     }
 
     fn remember(&self, namespace: &str, name: &str, known: Known) {
@@ -142,26 +158,54 @@ pub async fn publish(
             continue;
         };
         let found = existing.get(&name).map(Arc::as_ref);
-        let version = match blocklist::ensure(ctx, namespace, &name, found, data).await? {
-            Some(written) => {
-                outcome.written = true;
-                Some(written)
-            }
-            None => found.and_then(version),
-        };
-        if let Some(version) = version {
-            ctx.published.remember(
-                namespace,
-                &name,
-                Known {
-                    fingerprint: plan.fingerprint,
-                    version,
-                    bytes: size,
-                },
-            );
-        }
+        outcome.written |=
+            ensure_shard(ctx, namespace, &name, found, plan.fingerprint, data).await?;
     }
     Ok(outcome)
+}
+
+/// A digest of a rendered shard, for [`ensure_shard`]: the memo it keys
+/// lives as long as the process, so the std hasher's algorithm is stable
+/// enough, and it is never compared with anything written by someone else.
+pub fn fingerprint(data: &BTreeMap<String, String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Writes one rendered shard (`fingerprint` names its content) unless its
+/// ConfigMap holds it already, and remembers what is in place. Returns
+/// whether it wrote. A ConfigMap that holds this process's last write is
+/// written without being read; one it has not written since it started, or
+/// that someone else changed since, is read and compared first.
+pub async fn ensure_shard(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    found: Option<&ConfigMap>,
+    fingerprint: u64,
+    data: BTreeMap<String, String>,
+) -> Result<bool, Error> {
+    let published = &ctx.published;
+    if published
+        .in_place(namespace, name, fingerprint, found)
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let bytes = data.values().map(String::len).sum();
+    let ours = published.ours_in_place(namespace, name, found);
+    let ensured = blocklist::ensure(ctx, namespace, name, found, ours, data).await?;
+    if let Some(version) = ensured.version {
+        let known = Known {
+            fingerprint,
+            version,
+            bytes,
+        };
+        published.remember(namespace, name, known);
+    }
+    Ok(ensured.written)
 }
 
 /// A ConfigMap with one of the blocklist's names that the operator did not

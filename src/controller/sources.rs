@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -321,55 +322,103 @@ type TriggerStream = std::pin::Pin<Box<dyn Stream<Item = Trigger> + Send>>;
 type Watched<K> =
     std::pin::Pin<Box<dyn Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send>>;
 
+fn backoff_seed() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos())
+}
+
 /// A watch with back-off, its objects stripped of what nothing here reads.
 fn stripped_watch<K: Watchable>(api: Api<K>, config: watcher::Config) -> Watched<K> {
-    let is_configmap = K::kind(&()) == "ConfigMap";
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.subsec_nanos().into());
     watcher(api, config)
-        .backoff(WatchBackoff::new(seed))
-        // Managed fields and annotations (kubectl's last-applied copy of the
-        // spec among them) are most of an object's size, and nothing here
-        // reads them but our own: at 100k bans they would dominate the
-        // operator's memory.
-        .modify(move |o: &mut K| {
-            let keep_ours = is_configmap;
-            let meta = o.meta_mut();
-            // Only the operator's own server-side-apply entry is kept: it
-            // tells a blocklist ConfigMap the operator wrote (whatever
-            // happened to its label since) from someone else's.
-            // (ConfigMaps only: on bans it would cost memory for nothing.)
-            meta.managed_fields =
-                meta.managed_fields
-                    .take()
-                    .filter(|_| keep_ours)
-                    .and_then(|fields| {
-                        let ours: Vec<_> = fields
-                            .into_iter()
-                            .filter(|f| f.manager.as_deref() == Some(super::FIELD_MANAGER))
-                            .filter(|f| f.operation.as_deref() == Some("Apply"))
-                            .map(|f| ManagedFieldsEntry {
-                                fields_v1: None,
-                                ..f
-                            })
-                            .collect();
-                        (!ours.is_empty()).then_some(ours)
-                    });
-            // Only the project's own annotations are read (a legal hold,
-            // a retention period); kubectl's last-applied copy is dropped.
-            meta.annotations = meta.annotations.take().and_then(|all| {
-                let ours: std::collections::BTreeMap<String, String> = all
-                    .into_iter()
-                    .filter(|(key, _)| key.starts_with("interdict.dev/"))
-                    .collect();
-                (!ours.is_empty()).then_some(ours)
-            });
-            if is_configmap {
-                digest_configmap_data(o);
-            }
-        })
+        .backoff(WatchBackoff::new(backoff_seed().into()))
+        .modify(|o: &mut K| strip_metadata(o.meta_mut(), false))
         .boxed()
+}
+
+/// A namespace, or every namespace.
+type Scope<'a> = Option<&'a str>;
+
+fn api_in<K>(client: &Client, scope: Scope) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match scope {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Every object of a kind in a scope.
+fn whole<K>(client: &Client, scope: Scope) -> Watched<K>
+where
+    K: Watchable + Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    stripped_watch(api_in(client, scope), watcher::Config::default())
+}
+
+/// A blocklist ConfigMap's watch carries its metadata only: its data is read
+/// (`blocklist::ensure`) only when someone else may have changed it, since
+/// this process knows what it wrote (`publish::Published`). At 100k bans each
+/// of the 64 shard watches would otherwise receive a whole ~410 KiB
+/// ConfigMap per write, and keep read buffers of that size.
+fn blocklist_watch(client: &Client, scope: Scope, config: watcher::Config) -> Watched<ConfigMap> {
+    let as_configmap = |partial: PartialObjectMeta<ConfigMap>| {
+        let mut metadata = partial.metadata;
+        strip_metadata(&mut metadata, true);
+        ConfigMap {
+            metadata,
+            ..ConfigMap::default()
+        }
+    };
+    watcher(
+        api_in::<PartialObjectMeta<ConfigMap>>(client, scope),
+        config,
+    )
+    .backoff(WatchBackoff::new(backoff_seed().into()))
+    .map_ok(move |event| match event {
+        watcher::Event::Apply(o) => watcher::Event::Apply(as_configmap(o)),
+        watcher::Event::Delete(o) => watcher::Event::Delete(as_configmap(o)),
+        watcher::Event::InitApply(o) => watcher::Event::InitApply(as_configmap(o)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    })
+    .boxed()
+}
+
+/// Managed fields and annotations (kubectl's last-applied copy of the spec
+/// among them) are most of an object's size, and nothing here reads them
+/// but our own: at 100k bans they would dominate the operator's memory.
+fn strip_metadata(meta: &mut ObjectMeta, keep_our_apply: bool) {
+    // Only the operator's own server-side-apply entry is kept, on blocklist
+    // ConfigMaps: it tells one the operator wrote (whatever happened to its
+    // label since) from someone else's. On bans it would cost memory for
+    // nothing.
+    meta.managed_fields = meta
+        .managed_fields
+        .take()
+        .filter(|_| keep_our_apply)
+        .and_then(|fields| {
+            let ours: Vec<_> = fields
+                .into_iter()
+                .filter(|f| f.manager.as_deref() == Some(super::FIELD_MANAGER))
+                .filter(|f| f.operation.as_deref() == Some("Apply"))
+                .map(|f| ManagedFieldsEntry {
+                    fields_v1: None,
+                    ..f
+                })
+                .collect();
+            (!ours.is_empty()).then_some(ours)
+        });
+    // Only the project's own annotations are read (a legal hold, a retention
+    // period); kubectl's last-applied copy is dropped.
+    meta.annotations = meta.annotations.take().and_then(|all| {
+        let ours: std::collections::BTreeMap<String, String> = all
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("interdict.dev/"))
+            .collect();
+        (!ours.is_empty()).then_some(ours)
+    });
 }
 
 /// Every event turned into what it asks of the queue (its object is already
@@ -437,14 +486,13 @@ fn reflect<K: Watchable>(
 
 /// A watch kept in a compact [`Cache`] (bans, exemptions, appeals, blocklists).
 fn cached<K: Watchable + Cached>(
-    api: Api<K>,
-    config: watcher::Config,
+    watched: Watched<K>,
     observers: Observers,
 ) -> (Cache<K>, TriggerStream) {
     let (reader, writer) = cache();
     let writer = Arc::new(writer);
     let packer = writer.clone();
-    let events = stripped_watch(api, config)
+    let events = watched
         // A list arrives a page at a time, all of its events at once: they
         // are packed (serialized and compressed, ~5–9 µs each) on the
         // blocking pool while the watch fetches the next page, and
@@ -474,31 +522,13 @@ fn cached<K: Watchable + Cached>(
     (reader, to_triggers(events, observers))
 }
 
-/// A blocklist ConfigMap's data is only ever compared with what the model
-/// renders, so the store keeps a digest of each value instead of the value:
-/// at 100k bans that is 26 MiB of JSON the operator does not hold twice.
-fn digest_configmap_data<K: Resource + 'static>(object: &mut K) {
-    let Some(configmap) = (object as &mut dyn std::any::Any).downcast_mut::<ConfigMap>() else {
-        return;
-    };
-    if let Some(data) = configmap.data.as_mut() {
-        for value in data.values_mut() {
-            *value = super::blocklist::digest(value);
-        }
-    }
-    // Binary data is never ours: only its keys matter (they are removed).
-    if let Some(binary) = configmap.binary_data.as_mut() {
-        for value in binary.values_mut() {
-            value.0 = Vec::new();
-        }
-    }
-}
-
+/// One cached watch per scope: every watched namespace, or all of them.
+/// `watch` makes the stream (`stripped_watch`, or `blocklist_watch`).
 fn scoped<K>(
     client: &Client,
     observers: &Observers,
     namespaces: &[String],
-    config: &watcher::Config,
+    watch: impl Fn(&Client, Scope) -> Watched<K>,
     streams: &mut Vec<TriggerStream>,
 ) -> ScopedStores<K>
 where
@@ -512,11 +542,7 @@ where
     let stores = scopes
         .into_iter()
         .map(|scope| {
-            let api = match &scope {
-                Some(ns) => Api::<K>::namespaced(client.clone(), ns),
-                None => Api::<K>::all(client.clone()),
-            };
-            let (cache, stream) = cached(api, config.clone(), observers.clone());
+            let (cache, stream) = cached(watch(client, scope.as_deref()), observers.clone());
             streams.push(stream);
             (scope, cache)
         })
@@ -562,7 +588,6 @@ pub fn watch(
     } = served;
     let changes = observers.changes.clone();
     let mut streams = Vec::new();
-    let all = watcher::Config::default();
     // The global namespace is watched too, whatever the list says.
     let mut scopes = namespaces.to_vec();
     if let Some(global) = &global
@@ -596,10 +621,10 @@ pub fn watch(
         enrolled
     });
     let stores = Arc::new(Stores {
-        user_bans: scoped(client, &observers, &scopes, &all, &mut streams),
-        feature_blocks: scoped(client, &observers, &scopes, &all, &mut streams),
-        exemptions: scoped(client, &observers, &scopes, &all, &mut streams),
-        appeals: scoped(client, &observers, &scopes, &all, &mut streams),
+        user_bans: scoped(client, &observers, &scopes, whole, &mut streams),
+        feature_blocks: scoped(client, &observers, &scopes, whole, &mut streams),
+        exemptions: scoped(client, &observers, &scopes, whole, &mut streams),
+        appeals: scoped(client, &observers, &scopes, whole, &mut streams),
         // One watch per shard name: a metadata.name field selector is what lets
         // RBAC restrict the operator to its own ConfigMaps.
         blocklists: ScopedStores {
@@ -607,7 +632,10 @@ pub fn watch(
                 .iter()
                 .flat_map(|name| {
                     let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
-                    scoped::<ConfigMap>(client, &observers, &scopes, &only, &mut streams).stores
+                    let watch = |client: &Client, scope: Scope| {
+                        blocklist_watch(client, scope, only.clone())
+                    };
+                    scoped::<ConfigMap>(client, &observers, &scopes, watch, &mut streams).stores
                 })
                 .collect(),
         },

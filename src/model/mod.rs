@@ -24,15 +24,18 @@
 //! rare, looks at every record instead.
 //!
 //! Of the controller's per-process memo tables, the compiled-ban cache and
-//! the published-shard fingerprints are fields of this model for every
-//! namespace the controller passes over incrementally; they remain as tables
-//! only for the whole-namespace pass that global bans still take
-//! (`controller/compiled.rs`, `controller/publish.rs`). Three stay on
-//! purpose, being about this process's I/O rather than the namespace: the
-//! echoes of its own writes (a watch event it caused must not start a pass),
-//! the bans whose status it last wrote and found settled (the status worker
-//! skips them with one lookup), and the failure counts behind each
-//! namespace's back-off. The queue keeps one entry per namespace.
+//! the shards' dirty flags are fields of this model for every namespace the
+//! controller passes over incrementally; the compiled-ban cache remains as a
+//! table only for the whole-namespace pass that global bans still take
+//! (`controller/compiled.rs`). Four stay on purpose, being about this
+//! process's I/O rather than the namespace: the echoes of its own writes (a
+//! watch event it caused must not start a pass), what each blocklist
+//! ConfigMap holds by resourceVersion (`controller/publish.rs`: the watch
+//! sees their metadata only, and a shard is read back only when someone
+//! else may have changed it), the bans whose status it last wrote and found
+//! settled (the status worker skips them with one lookup), and the failure
+//! counts behind each namespace's back-off. The queue keeps one entry per
+//! namespace.
 
 mod namespace;
 mod record;

@@ -124,15 +124,16 @@ comma-separated for a resourceNames list.
   resources: ["userbans", "featureblocks", "banexemptions", "banappeals"]
   verbs: ["delete"]
 {{- end }}
-# The blocklist ConfigMap, and only it: read and watch it (a metadata.name field
-# selector, which RBAC matches against resourceNames), write it, and create it the
+# The blocklist ConfigMap, and only it: watch its metadata (a metadata.name field
+# selector, which RBAC matches against resourceNames), read its data when someone
+# else may have changed it, write it, and create it the
 # first time a namespace has bans. The operator creates it by server-side apply,
 # whose create check carries the name, so create is restricted by name too (a
 # plain POST create would not be; tests/chart.rs checks both).
 - apiGroups: [""]
   resources: ["configmaps"]
   resourceNames: [{{ include "interdict.shardNames" . }}]
-  verbs: ["create", "list", "watch", "patch"]
+  verbs: ["create", "get", "list", "watch", "patch"]
 # Record every transition as an Event on the ban (and write failures on the ConfigMap).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

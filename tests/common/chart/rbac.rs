@@ -82,7 +82,7 @@ pub fn watched_namespace_permissions(blocklist: &str, nudge_pods: bool) -> BTree
         permission(
             "",
             "configmaps",
-            &["create", "list", "watch", "patch"],
+            &["create", "get", "list", "watch", "patch"],
             &shard_names(blocklist, DEFAULT_SHARDS)
                 .iter()
                 .map(String::as_str)
