@@ -245,6 +245,9 @@ async fn appeal_decisions_reach_the_appellant_with_the_reviewers_notes() {
         "apiVersion: interdict.dev/v1alpha1\nkind: BanAppeal\nmetadata: {name: plea}\nspec:\n  banRef: {kind: UserBan, name: contested}\n  statement: Not me.\n  contact: {email: appellant@example.org}\n",
     );
     appeal_pending(&ns, "plea").await;
+    // Once the ban's own writes have come back through the watch, nothing
+    // but the decision is news for the ban (a denial changes no lift).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let notes = "The logs show the same device on all three accounts.";
     let decision = json!({ "spec": { "decision": { "outcome": "Denied", "reviewer": "mod", "notes": notes } } });
     ns.api::<BanAppeal>()

@@ -183,6 +183,16 @@ async fn run(
     // Bans whose status work failed: their status is written again even
     // though nothing about them changed.
     dirty.bans.extend(ctx.status_workers.take_failed(namespace));
+    // An appeal received or decided is news for its ban too (its Event and
+    // notification are written with the ban's status), even when the
+    // decision leaves the ban as it was: a denial changes no lift, and the
+    // status worker sees only the bans a pass hands it.
+    let appeal_news = super::ban_sync::appeal_events(&appeal_refs, &verdicts);
+    dirty.bans.extend(
+        appeal_news
+            .keys()
+            .map(|(kind, name)| changes::key(*kind, name)),
+    );
     for name in exemption_names {
         let change = match stores.exemptions.get(namespace, &name) {
             Some(object) => Change::Exemption(ExemptionFacts {
