@@ -101,15 +101,9 @@ fn facts(ban: &UserBan) -> BanFacts {
             name: ban.metadata.name.clone().unwrap_or_default(),
         },
         uid: Uid::of(ban.metadata.uid.as_deref()),
-        resource_version: ban
-            .metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse().ok()),
         generation: ban.metadata.generation,
         compiled: Arc::new(compile_user_ban(ban, None)),
-        lifted_at: None,
-        lifted_by: None,
+        lifted: None,
         deleting: false,
         review_at: None,
         retry_at: None,

@@ -173,7 +173,7 @@ async fn run(
     // Echoes of this process's own writes, taken in without reading the
     // ban whole when they say nothing new; the rest are folded like any change.
     for key in pending.echoes {
-        if rebuild || (!keys.contains(&key) && !absorb_echo(ctx, namespace, &mut state.model, &key))
+        if rebuild || (!keys.contains(&key) && !echo_says_nothing_new(ctx, namespace, &state.model, &key))
         {
             keys.insert(key);
         }
@@ -363,13 +363,14 @@ fn merge(into: &mut Dirty, more: Dirty) {
     into.shards = more.shards;
 }
 
-/// Whether the model took in ban `key`'s echo as it is cached now.
-fn absorb_echo(ctx: &Context, namespace: &str, model: &mut NamespaceModel, key: &BanKey) -> bool {
+/// Whether ban `key`'s echo, as it is cached now, says nothing the model
+/// does not know.
+fn echo_says_nothing_new(ctx: &Context, namespace: &str, model: &NamespaceModel, key: &BanKey) -> bool {
     let view: Option<EchoView> = match changes::ban_kind(key.kind) {
         BanKind::UserBan => ctx.stores.user_bans.view(namespace, &key.name),
         BanKind::FeatureBlock => ctx.stores.feature_blocks.view(namespace, &key.name),
     };
-    view.is_some_and(|view| model.absorb_echo(&view.facts(key.clone())))
+    view.is_some_and(|view| model.echo_says_nothing_new(&view.facts(key.clone())))
 }
 
 /// What each changed ban is now, read from the watch cache: each one
@@ -449,9 +450,7 @@ fn reviewed<'a, K: BanResource>(
             let facts = model.ban(key)?;
             let assessment = Assessment {
                 compiled: facts.compiled.clone(),
-                lifted: facts
-                    .lifted_at
-                    .map(|at| (at, facts.lifted_by.clone().unwrap_or_default())),
+                lifted: facts.lifted.as_deref().cloned(),
                 exempted_by: model.exempted_by(key, now),
                 review_at: facts.review_at,
             };

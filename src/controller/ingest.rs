@@ -39,12 +39,10 @@ pub fn ban_facts<K: BanResource>(
     BanFacts {
         key: key(K::KIND, &object.name_any()),
         uid: Uid::of(object.meta().uid.as_deref()),
-        resource_version: object.resource_version().and_then(|v| v.parse().ok()),
         generation: object.meta().generation,
         review_at: assess::review_at(object.review_after(), &compiled),
         compiled,
-        lifted_at: lifted.as_ref().map(|(at, _)| *at),
-        lifted_by: lifted.map(|(_, by)| by),
+        lifted: lifted.map(Box::new),
         deleting: object.meta().deletion_timestamp.is_some(),
         retry_at,
     }
@@ -77,8 +75,6 @@ pub struct EchoView {
 struct EchoMetadata {
     #[serde(default)]
     uid: Option<String>,
-    #[serde(default)]
-    resource_version: Option<String>,
     #[serde(default)]
     generation: Option<i64>,
     #[serde(default)]
@@ -120,7 +116,6 @@ impl EchoView {
         EchoFacts {
             key,
             uid: Uid::of(self.metadata.uid.as_deref()),
-            resource_version: self.metadata.resource_version.and_then(|v| v.parse().ok()),
             generation: self.metadata.generation,
             lifted,
             deleting: self.metadata.deletion_timestamp.is_some(),
@@ -186,7 +181,6 @@ mod tests {
                     echo.agrees_with(&facts),
                     "{status} deleting={deleting}: {echo:?}"
                 );
-                assert_eq!(echo.resource_version, Some(42));
             }
         }
         // A lift the status does not hold yet (spec.lift seen first) is news.

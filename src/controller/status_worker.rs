@@ -301,14 +301,22 @@ async fn sync_all(
             }
         }
     }
-    ctx.status_workers.remember_failed(namespace, failed);
     // Appeals are few, and a snapshot may be the last one to hold a change
-    // of theirs: they are always looked at.
+    // of theirs: they are always looked at. Except an appeal whose ban's
+    // status failed: the appeal's news (received, decided) is written with
+    // its ban's, so the appeal's own status waits for the ban's retry, or
+    // the decision would no longer be news then and its Event and
+    // notification would be lost.
     if work.unpublished.is_none() {
         for appeal in &work.appeals {
+            let ban = &appeal.spec.ban_ref;
+            if failed.contains(&changes::key(ban.kind, &ban.name)) {
+                continue;
+            }
             failures.extend(sync_appeal(ctx, appeal, &work.verdicts).await.err());
         }
     }
+    ctx.status_workers.remember_failed(namespace, failed);
     if !failures.is_empty() {
         return Err(Error::Statuses(failures));
     }

@@ -8,9 +8,11 @@
 //! ([`NamespaceModel::render_dirty`]); the status worker looks only at the
 //! dirty bans.
 //!
-//! Per ban the model keeps a compact record (identity, resourceVersion,
-//! generation, the compiled entry or its error, lift, exemption and review
-//! facts, what it currently publishes), never the object itself. Per shard it
+//! Per ban the model keeps a compact record (identity, generation, the
+//! compiled entry or its error, lift, exemption and review facts, what it
+//! currently publishes), never the object itself. Not its resourceVersion:
+//! the watch delivers a ban's events in order, and nothing the model
+//! decides depends on the version. Per shard it
 //! keeps the published items and a dirty flag; every time at which something
 //! changes by itself (a start, an expiry, the end of a session-revocation
 //! window, an exemption's end, a review date) is one entry of one ordered
@@ -18,10 +20,12 @@
 //!
 //! Memory is the constraint at 100k bans (`cargo bench --bench memory`
 //! counts it per ban): each fact is held once. The uid is kept as 16 bytes
-//! of its digest, a shard files an entry under the entry's own id (no
-//! copied key), an entry is shared by the ban's record and its shard, and
-//! there is no index of bans by subject: an exemption's change, which is
-//! rare, looks at every record instead.
+//! of its digest, records are a set found by the key inside them (no copied
+//! key), a shard files an entry under the entry's own id, an entry is
+//! shared by the ban's record and its shard, a rare lift is boxed, the
+//! timers are one ordered set (a target is disarmed by the timeline of the
+//! facts it was armed from), and there is no index of bans by subject: an
+//! exemption's change, which is rare, looks at every record instead.
 //!
 //! Of the controller's per-process memo tables, the compiled-ban cache and
 //! the shards' dirty flags are fields of this model for every namespace the
@@ -37,6 +41,7 @@
 //! counts behind each namespace's back-off. The queue keeps one entry per
 //! namespace.
 
+mod bans;
 mod namespace;
 mod record;
 mod shards;

@@ -1,7 +1,7 @@
 //! One namespace's model: bans, exemptions, shards and timers, and the rules
 //! that tie them together.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -9,6 +9,7 @@ use crate::core::document::{Shard, render_shard};
 use crate::core::shard::Limits;
 use crate::core::{Contents, Exemption, SubjectKey};
 
+use super::bans::{BanRecord, BanRecords};
 use super::record::{BanFacts, BanKey, EchoFacts, ExemptionFacts, Published};
 use super::shards::Shards;
 use super::timers::{Timers, Wake};
@@ -47,17 +48,10 @@ pub struct TooLarge {
     pub bytes: usize,
 }
 
-struct BanRecord {
-    facts: BanFacts,
-    published: Published,
-}
-
 pub struct NamespaceModel {
     namespace: String,
     retention: Duration,
-    /// Records boxed: a hash table keeps a share of its slots empty, and
-    /// at 100k bans empty slots of a whole record came to ~9 MiB.
-    bans: HashMap<BanKey, Box<BanRecord>>,
+    bans: BanRecords,
     exemptions: BTreeMap<String, ExemptionFacts>,
     shards: Shards,
     timers: Timers,
@@ -70,7 +64,7 @@ impl NamespaceModel {
         NamespaceModel {
             namespace: namespace.to_string(),
             retention,
-            bans: HashMap::new(),
+            bans: BanRecords::default(),
             exemptions: BTreeMap::new(),
             shards: Shards::new(count),
             timers: Timers::default(),
@@ -109,6 +103,22 @@ impl NamespaceModel {
         self.exempting(subject, now).map(|x| x.id.clone())
     }
 
+    /// How many armed times belong to no present target's timeline: a
+    /// target replaced or removed must take its times with it.
+    #[cfg(test)]
+    pub fn stray_timers(&self) -> usize {
+        self.timers
+            .armed()
+            .filter(|(at, wake)| {
+                let timeline = match wake {
+                    Wake::Ban(key) => self.bans.get(key).map(|r| r.facts.timeline(self.retention)),
+                    Wake::Exemption(name) => self.exemptions.get(name).map(|x| x.timeline()),
+                };
+                !timeline.is_some_and(|times| times.contains(at))
+            })
+            .count()
+    }
+
     /// The earliest time at which something changes by itself.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
         self.timers.next()
@@ -142,35 +152,42 @@ impl NamespaceModel {
             Change::Ban(facts) => {
                 let key = facts.key.clone();
                 let published = Published::Nothing;
-                self.bans
-                    .insert(key.clone(), Box::new(BanRecord { facts, published }));
+                let replaced = self.bans.replace(BanRecord { facts, published });
+                if let Some(old) = replaced {
+                    let timeline = old.facts.timeline(self.retention);
+                    self.timers.disarm(&Wake::Ban(key.clone()), &timeline);
+                }
                 self.refresh(&key, now);
                 dirty.bans.insert(key);
             }
             Change::BanGone(key) => {
-                if self.bans.remove(&key).is_some() {
+                if let Some(old) = self.bans.remove(&key) {
                     self.shards.set(&key.id(), &Published::Nothing);
+                    let timeline = old.facts.timeline(self.retention);
+                    self.timers.disarm(&Wake::Ban(key.clone()), &timeline);
                 }
-                self.timers.disarm(&Wake::Ban(key.clone()));
                 dirty.bans.insert(key);
             }
             Change::Exemption(facts) => {
                 let name = facts.name.clone();
                 let mut subjects = self.exemption_subject(&name);
                 subjects.extend(facts.compiled.as_ref().ok().map(|x| x.subject.clone()));
-                let until = facts.compiled.as_ref().ok().and_then(|x| x.until);
-                self.exemptions.insert(name.clone(), facts);
-                self.timers
-                    .arm(Wake::Exemption(name), until.into_iter().collect(), now);
+                let wake = Wake::Exemption(name.clone());
+                let timeline = facts.timeline();
+                if let Some(old) = self.exemptions.insert(name.clone(), facts) {
+                    self.timers.disarm(&wake, &old.timeline());
+                }
+                self.timers.arm(&wake, &timeline, now);
                 self.shards.touch_exemptions();
                 dirty.add(self.refresh_subjects(subjects, now));
             }
             Change::ExemptionGone(name) => {
                 let subjects = self.exemption_subject(&name);
-                if self.exemptions.remove(&name).is_some() {
+                if let Some(old) = self.exemptions.remove(&name) {
                     self.shards.touch_exemptions();
+                    self.timers
+                        .disarm(&Wake::Exemption(name.clone()), &old.timeline());
                 }
-                self.timers.disarm(&Wake::Exemption(name));
                 dirty.add(self.refresh_subjects(subjects, now));
             }
         }
@@ -178,20 +195,16 @@ impl NamespaceModel {
         dirty
     }
 
-    /// Takes in an echo of this process's own write to a ban. When it says
-    /// nothing new (the same uid, generation, lift, deletion and retry time),
-    /// only the recorded version moves and nothing becomes dirty: the bans
-    /// that a burst of status writes settled cost no second look. Returns
-    /// false when the ban must be folded in whole ([`NamespaceModel::apply`]).
-    pub fn absorb_echo(&mut self, echo: &EchoFacts) -> bool {
-        let Some(record) = self.bans.get_mut(&echo.key) else {
-            return false;
-        };
-        if !echo.agrees_with(&record.facts) {
-            return false;
-        }
-        record.facts.resource_version = echo.resource_version;
-        true
+    /// Whether an echo of this process's own write to a ban says nothing
+    /// new (the same uid, generation, lift, deletion and retry time): then
+    /// nothing becomes dirty, and the bans that a burst of status writes
+    /// settled cost no second look. When it does say something, the ban
+    /// must be folded in whole ([`NamespaceModel::apply`]). The version is
+    /// not kept: nothing the model decides depends on it.
+    pub fn echo_says_nothing_new(&self, echo: &EchoFacts) -> bool {
+        self.bans
+            .get(&echo.key)
+            .is_some_and(|record| echo.agrees_with(&record.facts))
     }
 
     /// Fires every timer due at `now`.
@@ -339,10 +352,9 @@ impl NamespaceModel {
         let published = record.facts.published(exempted, now, self.retention);
         let timeline = record.facts.timeline(self.retention);
         self.shards.set(&key.id(), &published);
-        self.timers.arm(Wake::Ban(key.clone()), timeline, now);
-        if let Some(record) = self.bans.get_mut(key) {
-            record.published = published;
-        }
+        // Arming is idempotent: the times already armed stay as they are.
+        self.timers.arm(&Wake::Ban(key.clone()), &timeline, now);
+        self.bans.update(key, |record| record.published = published);
     }
 
     /// Recomputes the bans of `subjects` (an exemption of theirs changed).
@@ -357,13 +369,13 @@ impl NamespaceModel {
         let keys: BTreeSet<BanKey> = self
             .bans
             .iter()
-            .filter(|(_, record)| {
+            .filter(|record| {
                 record
                     .facts
                     .subject()
                     .is_some_and(|subject| subjects.contains(subject))
             })
-            .map(|(key, _)| key.clone())
+            .map(|record| record.facts.key.clone())
             .collect();
         for key in keys {
             self.refresh(&key, now);
