@@ -60,11 +60,18 @@ pub async fn pass(ctx: &Arc<Context>, namespace: &str) -> Result<Option<DateTime
         .into_iter()
         .map(|cm| (cm.name_any(), cm))
         .collect();
-    let kept = ctx.models.lock().expect("models lock").remove(namespace);
-    let rebuild = kept.is_none() || pending.everything;
+    // A model to be rebuilt is dropped first: kept until the new one is
+    // built, two models of 100k bans were alive at once.
+    let kept = ctx
+        .models
+        .lock()
+        .expect("models lock")
+        .remove(namespace)
+        .filter(|_| !pending.everything);
+    let rebuild = kept.is_none();
     let mut state = match kept {
-        Some(state) if !pending.everything => state,
-        _ => {
+        Some(state) => state,
+        None => {
             if nothing_here(ctx, namespace, &existing) {
                 return Ok(None);
             }

@@ -224,6 +224,9 @@ enum Trigger {
     /// again. One of the 64 shard watches re-listing after a lost connection
     /// must not rebuild 100k bans' models.
     BlocklistsRelisted,
+    /// A watch's first list finished: every namespace is looked at, with
+    /// nothing marked as changed.
+    Listed,
 }
 
 /// Echoes are folded in by the next pass, whatever starts it; this many
@@ -433,9 +436,17 @@ where
         changes,
     } = observers;
     let kind = K::kind(&()).to_string();
+    let mut listed_once = false;
     events
         .filter_map(move |event| {
+            let first_list_done = matches!(event, Ok(watcher::Event::InitDone))
+                && !std::mem::replace(&mut listed_once, true);
             let trigger = match event {
+                // Passes start only once every cache holds its first list,
+                // so a model built then has everything this list brought:
+                // marked as news, it was built a second time (100k bans
+                // read and compiled again on a first start).
+                Ok(_) if first_list_done => Some(Trigger::Listed),
                 Ok(event) => triggers(&event, &own, &changes),
                 Err(error) => {
                     tracing::warn!(%kind, %error, "watch failed; retrying with backoff");
@@ -659,6 +670,11 @@ pub fn watch(
                     Trigger::Everything => {
                         for ns in stores.all_namespaces() {
                             changes.everything(&ns);
+                            queue.schedule_change(&ns, debounce);
+                        }
+                    }
+                    Trigger::Listed => {
+                        for ns in stores.all_namespaces() {
                             queue.schedule_change(&ns, debounce);
                         }
                     }
