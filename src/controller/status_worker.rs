@@ -36,6 +36,13 @@ const QUIET: Duration = Duration::from_millis(200);
 /// ...but never longer than this, so a sustained burst still gets its record.
 const MAX_DEFERRAL: Duration = Duration::from_secs(30);
 
+/// How long a stopping process keeps writing the statuses of what it
+/// published before it starts no more: a usual backlog is written (a user
+/// who stops the operator finds the statuses it had published), a burst's
+/// thousands are left to the next leader, well inside a pod's 30 s grace
+/// period.
+const FINISH_WITHIN: Duration = Duration::from_secs(10);
+
 /// What one pass published, as the status writes need it.
 pub struct StatusWork {
     pub user_bans: Vec<Reviewed<UserBan>>,
@@ -102,6 +109,8 @@ pub struct StatusWorkers {
     pending: Mutex<HashMap<String, Option<StatusWork>>>,
     running: AtomicUsize,
     stopping: AtomicBool,
+    /// Stopping, and [`FINISH_WITHIN`] has passed: no new status write starts.
+    abandoning: AtomicBool,
     idle: Notify,
     /// By namespace: bans whose status work failed, or whose pass failed
     /// before handing them over. A pass hands over only the bans it
@@ -174,16 +183,31 @@ impl StatusWorkers {
             .is_some_and(Option::is_some)
     }
 
+    fn abandoning(&self) -> bool {
+        self.abandoning.load(Ordering::Acquire)
+    }
+
     /// Finishes the statuses of what was published, at once (no waiting for
-    /// quiet): after this, the process may give up its lease.
+    /// quiet), for at most [`FINISH_WITHIN`]; then lets the writes in
+    /// flight finish and starts no more. After this, the process may give
+    /// up its lease. What is left goes to the next leader (or the next
+    /// start), which finds it as it would after a crash: finishing a
+    /// burst's whole backlog (thousands of statuses) held the lease past a
+    /// pod's grace period.
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        let deadline = Instant::now() + FINISH_WITHIN;
         loop {
             let idle = self.idle.notified();
             if self.running.load(Ordering::Acquire) == 0 {
                 return;
             }
-            idle.await;
+            tokio::select! {
+                () = idle => {}
+                () = tokio::time::sleep_until(deadline), if !self.abandoning() => {
+                    self.abandoning.store(true, Ordering::Release);
+                }
+            }
         }
     }
 }
@@ -275,7 +299,7 @@ async fn sync_all(
     // Exemptions first: each gets the finalizer that records its deletion
     // before any ban of the snapshot is written, so one deleted soon after
     // it was created is still on the record.
-    if work.unpublished.is_none() {
+    if work.unpublished.is_none() && !ctx.status_workers.abandoning() {
         for exemption in &work.exemptions {
             failures.extend(sync_exemption(ctx, exemption, now).await.err());
         }
@@ -285,13 +309,16 @@ async fn sync_all(
     let mut failed = BTreeSet::new();
     // Each outcome is taken in as it comes: collected first, a first pass
     // over 100k bans held 9 MiB of them until the last write returned.
+    let mut attempted = 0;
     let mut outcomes = stream::iter(0..total)
+        .take_while(|_| std::future::ready(!ctx.status_workers.abandoning()))
         .map(|i| {
             let (work, appeal_events) = (&work, &appeal_events);
             async move { (i, sync_nth(ctx, work, appeal_events, i).await) }
         })
         .buffer_unordered(STATUS_WRITES_IN_FLIGHT);
     while let Some((index, result)) = outcomes.next().await {
+        attempted += 1;
         match result {
             Ok(Some(at)) => retry = Some(retry.map_or(at, |r| r.min(at))),
             Ok(None) => {}
@@ -300,6 +327,12 @@ async fn sync_all(
                 failures.push(error);
             }
         }
+    }
+    if attempted < total {
+        // Abandoned while stopping: an appeal's status waits for its ban's,
+        // which may be among those not written.
+        ctx.status_workers.remember_failed(namespace, failed);
+        return Ok(None);
     }
     // Appeals are few, and a snapshot may be the last one to hold a change
     // of theirs: they are always looked at. Except an appeal whose ban's
