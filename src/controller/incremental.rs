@@ -180,7 +180,8 @@ async fn run(
     // Echoes of this process's own writes, taken in without reading the
     // ban whole when they say nothing new; the rest are folded like any change.
     for key in pending.echoes {
-        if rebuild || (!keys.contains(&key) && !echo_says_nothing_new(ctx, namespace, &state.model, &key))
+        if rebuild
+            || (!keys.contains(&key) && !echo_says_nothing_new(ctx, namespace, &state.model, &key))
         {
             keys.insert(key);
         }
@@ -372,7 +373,12 @@ fn merge(into: &mut Dirty, more: Dirty) {
 
 /// Whether ban `key`'s echo, as it is cached now, says nothing the model
 /// does not know.
-fn echo_says_nothing_new(ctx: &Context, namespace: &str, model: &NamespaceModel, key: &BanKey) -> bool {
+fn echo_says_nothing_new(
+    ctx: &Context,
+    namespace: &str,
+    model: &NamespaceModel,
+    key: &BanKey,
+) -> bool {
     let view: Option<EchoView> = match changes::ban_kind(key.kind) {
         BanKind::UserBan => ctx.stores.user_bans.view(namespace, &key.name),
         BanKind::FeatureBlock => ctx.stores.feature_blocks.view(namespace, &key.name),

@@ -48,7 +48,11 @@ impl BanRecords {
     }
 
     /// Changes one record in place. `change` must leave its key as it is.
-    pub fn update<R>(&mut self, key: &BanKey, change: impl FnOnce(&mut BanRecord) -> R) -> Option<R> {
+    pub fn update<R>(
+        &mut self,
+        key: &BanKey,
+        change: impl FnOnce(&mut BanRecord) -> R,
+    ) -> Option<R> {
         // A set lends no mutable access: the record is taken out and put
         // back, two lookups with no allocation.
         let Keyed(mut record) = self.0.take(key)?;
@@ -60,7 +64,9 @@ impl BanRecords {
 
     /// Puts `record` in place of the one with its key; returns that one.
     pub fn replace(&mut self, record: BanRecord) -> Option<Box<BanRecord>> {
-        self.0.replace(Keyed(Box::new(record))).map(|Keyed(old)| old)
+        self.0
+            .replace(Keyed(Box::new(record)))
+            .map(|Keyed(old)| old)
     }
 
     pub fn remove(&mut self, key: &BanKey) -> Option<Box<BanRecord>> {

@@ -106,7 +106,12 @@ pub struct ExemptionFacts {
 impl ExemptionFacts {
     /// When what it publishes changes by itself: its end.
     pub fn timeline(&self) -> Vec<DateTime<Utc>> {
-        self.compiled.as_ref().ok().and_then(|x| x.until).into_iter().collect()
+        self.compiled
+            .as_ref()
+            .ok()
+            .and_then(|x| x.until)
+            .into_iter()
+            .collect()
     }
 
     /// The exemption as published at `now`, if it is.
